@@ -1,0 +1,206 @@
+"""What a verifier returns, and the verdict of a run as ``verdict.json`` stores it.
+
+A verdict is ``True`` (nothing acknowledged was lost or damaged), ``False`` (a violation) or
+``"unknown"`` (could not tell: no final read, a checker error). Verdicts combine with the
+priority false > unknown > true.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "CLASSES",
+    "Anomaly",
+    "FieldDamage",
+    "Result",
+    "Valid",
+    "Verdict",
+    "combine",
+    "load_verdict",
+    "write_verdict",
+]
+
+Valid: TypeAlias = bool | Literal["unknown"]
+
+CLASSES: tuple[str, ...] = (
+    "attempted",
+    "acknowledged",
+    "intact",
+    "lost",
+    "corrupt",
+    "recovered",
+    "phantom",
+    "duplicate",
+    "indeterminate",
+    "failed",
+)
+"""The counts every verdict carries, in the order reports show them."""
+
+VERDICT_FILE = "verdict.json"
+
+
+def combine(valids: Iterable[Valid]) -> Valid:
+    """false > unknown > true; no verifier at all is unknown."""
+    seen = list(valids)
+    if not seen:
+        return "unknown"
+    if any(v is False for v in seen):
+        return False
+    if any(v == "unknown" for v in seen):
+        return "unknown"
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDamage:
+    """One damaged field: what was acknowledged (and when) against what the final read holds.
+    ``acknowledged``/``final`` are FieldDigest JSON (``digest``, ``length``, ``prefix``) or
+    ``None`` (absent)."""
+
+    field: str
+    acknowledged: Mapping[str, Any] | None
+    final: Mapping[str, Any] | None
+    ack_time: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "field": self.field,
+            "acknowledged": self.acknowledged,
+            "final": self.final,
+            "ack_time": self.ack_time,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """One offending record. ``kind`` is lost, corrupt, phantom, duplicate (or, for the
+    read-your-writes verifier, ``lost`` with a detection time). Times are ns since run start."""
+
+    kind: str
+    key: str | None
+    id: str | None
+    practitioner_id: str | None
+    patient_id: str | None
+    fields: tuple[FieldDamage, ...] = ()
+    ack_time: int | None = None
+    detection_time: int | None = None
+    ids: tuple[str, ...] = ()  # for duplicates: every record made from the one key
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "id": self.id,
+            "practitioner_id": self.practitioner_id,
+            "patient_id": self.patient_id,
+            "fields": [f.to_json() for f in self.fields],
+            "ack_time": self.ack_time,
+            "detection_time": self.detection_time,
+            "ids": list(self.ids),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Anomaly:
+        return cls(
+            kind=str(data["kind"]),
+            key=data.get("key"),
+            id=data.get("id"),
+            practitioner_id=data.get("practitioner_id"),
+            patient_id=data.get("patient_id"),
+            fields=tuple(
+                FieldDamage(f["field"], f.get("acknowledged"), f.get("final"), f.get("ack_time"))
+                for f in data.get("fields", [])
+            ),
+            ack_time=data.get("ack_time"),
+            detection_time=data.get("detection_time"),
+            ids=tuple(data.get("ids", [])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One verifier's answer: ``valid``, counts, the offending records and free-form extras
+    (for example latency quantiles). ``error`` is set when the verifier raised."""
+
+    name: str
+    valid: Valid
+    counts: Mapping[str, int] = field(default_factory=dict)
+    anomalies: tuple[Anomaly, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "valid": self.valid,
+            "counts": dict(self.counts),
+            "anomalies": [a.to_json() for a in self.anomalies],
+            "extra": dict(self.extra),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Result:
+        return cls(
+            name=str(data["name"]),
+            valid=data["valid"],
+            counts=dict(data.get("counts", {})),
+            anomalies=tuple(Anomaly.from_json(a) for a in data.get("anomalies", [])),
+            extra=dict(data.get("extra", {})),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The run's verdict: the combination of every verifier's result, plus the counts per class
+    (:data:`CLASSES`), what the scenario expected and whether it matched."""
+
+    valid: Valid
+    counts: Mapping[str, int]
+    results: tuple[Result, ...]
+    expected: Valid | None = None
+
+    @property
+    def matched(self) -> bool | None:
+        return None if self.expected is None else self.valid == self.expected
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        return [a for r in self.results for a in r.anomalies]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "verdict": self.valid,
+            "counts": dict(self.counts),
+            "expected": self.expected,
+            "matched": self.matched,
+            "results": [r.to_json() for r in self.results],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        return cls(
+            valid=data["verdict"],
+            counts=dict(data.get("counts", {})),
+            results=tuple(Result.from_json(r) for r in data.get("results", [])),
+            expected=data.get("expected"),
+        )
+
+
+def write_verdict(run_dir: Path, verdict: Verdict) -> Path:
+    path = run_dir / VERDICT_FILE
+    path.write_text(json.dumps(verdict.to_json(), indent=1, ensure_ascii=False) + "\n", "utf-8")
+    return path
+
+
+def load_verdict(run_dir: Path) -> Verdict | None:
+    path = run_dir / VERDICT_FILE
+    if not path.exists():
+        return None
+    return Verdict.from_json(json.loads(path.read_text(encoding="utf-8")))
