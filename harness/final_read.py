@@ -64,6 +64,7 @@ class FinalRead:
     complete: bool
     records: list[FinalRecord]
     error: str | None = None
+    time: int | None = None  # ns since run start when the read began
 
 
 def write_final_read(run_dir: Path, read: FinalRead) -> None:
@@ -75,6 +76,7 @@ def write_final_read(run_dir: Path, read: FinalRead) -> None:
         "complete": read.complete,
         "records": len(read.records),
         "error": read.error,
+        "time": read.time,
     }
     (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -87,7 +89,9 @@ def load_final_read(run_dir: Path) -> FinalRead | None:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     records_path = run_dir / RECORDS_FILE
     records = list(_records(records_path)) if records_path.exists() else []
-    return FinalRead(meta["source"], bool(meta["complete"]), records, meta.get("error"))
+    return FinalRead(
+        meta["source"], bool(meta["complete"]), records, meta.get("error"), meta.get("time")
+    )
 
 
 def _records(path: Path) -> Iterable[FinalRecord]:
