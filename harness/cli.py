@@ -1,0 +1,182 @@
+"""``ackguard``: the command line. Exit codes: 0 verdict true, 1 verdict false, 2 unknown or a
+harness error (a bad scenario file included)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_TRUE, EXIT_FALSE, EXIT_UNKNOWN = 0, 1, 2
+
+_EPILOG = """examples:
+  ackguard run                         # the default scenario: SQLite, service crashes, ~1 minute
+  ackguard run async-commit-crash      # a catalogue scenario by name
+  ackguard run my-scenario.yaml --runs-dir nightly/
+  ackguard verify runs/20261129T040000-default
+  ackguard report runs/20261129T040000-default
+  ackguard scenarios
+  ackguard serve --db sqlite:///notes.db --port 8000 --defect silent_truncation
+  ackguard proxy --port 8474 --seed 7
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("serve", "proxy"):
+        module = "fakes.consultations" if args[0] == "serve" else "fakes.toxiproxy"
+        os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])
+    parser = _parser()
+    options = parser.parse_args(args)
+    handler = {
+        "run": _run,
+        "verify": _verify,
+        "report": _report,
+        "scenarios": _scenarios,
+        "web": _web,
+    }[options.command]
+    return handler(options)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ackguard",
+        description="Chaos-test a medical-records service: prove no acknowledged record was "
+        "lost or damaged.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario and write its report",
+        epilog="example: ackguard run incident-2023-lost-observations --runs-dir runs",
+    )
+    run.add_argument("scenario", nargs="?", help="a scenario file or catalogue name (default: default)")
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are stored")
+    run.add_argument("--duration", help="override the scenario's duration, e.g. 20s")
+    run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    verify = commands.add_parser(
+        "verify",
+        help="re-run the verifiers on a stored run",
+        epilog="example: ackguard verify runs/20261129T040000-default",
+    )
+    verify.add_argument("run_dir", type=Path)
+    verify.add_argument("--db", help="read the final state from this database URL when the run has no final read")
+    report = commands.add_parser(
+        "report",
+        help="render report.html, junit.xml and impact.csv of a run again",
+        epilog="example: ackguard report runs/20261129T040000-default",
+    )
+    report.add_argument("run_dir", type=Path)
+    commands.add_parser("scenarios", help="list the scenario catalogue", epilog="example: ackguard scenarios")
+    web = commands.add_parser(
+        "web",
+        help="drive the practitioners from Locust's web UI",
+        epilog="example: ackguard web default --web-port 8089",
+    )
+    web.add_argument("scenario", nargs="?")
+    web.add_argument("--web-port", type=int, default=8089)
+    web.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    commands.add_parser("serve", help="start the consultation service (see ackguard serve --help)")
+    commands.add_parser("proxy", help="start the fault proxy (see ackguard proxy --help)")
+    return parser
+
+
+def _load(name: str | None, duration: str | None) -> object:
+    from dataclasses import replace
+
+    from harness.scenario import ScenarioError, load_scenario, parse_duration
+
+    try:
+        scenario = load_scenario(name)
+        if duration is not None:
+            scenario = replace(scenario, duration=parse_duration(duration))
+    except (ScenarioError, ValueError) as exc:
+        print(f"ackguard: {exc}", file=sys.stderr)
+        return None
+    return scenario
+
+
+def _run(options: argparse.Namespace) -> int:
+    scenario = _load(options.scenario, options.duration)
+    if scenario is None:
+        return EXIT_UNKNOWN
+    from harness.run import run_scenario
+    from harness.scenario import Scenario
+    from harness.summary import exit_code, summary
+
+    assert isinstance(scenario, Scenario)
+    named = options.scenario or "default"
+    command = shlex.join(["ackguard", "run", named, "--duration", f"{scenario.duration:g}s"])
+    outcome = run_scenario(scenario, runs_dir=options.runs_dir, command=command)
+    report = None if options.no_report else _render(outcome.run_dir)
+    print(summary(outcome.run_dir, outcome.verdict, outcome.status, report))
+    return exit_code(outcome.verdict)
+
+
+def _render(run_dir: Path) -> Path | None:
+    import reports
+
+    try:
+        rendered = reports.render_run(run_dir)
+        reports.render_index(run_dir.parent)
+    except Exception as exc:  # the verdict stands even if the page cannot be drawn
+        print(f"ackguard: the report could not be rendered: {exc}", file=sys.stderr)
+        return None
+    return Path(rendered.html)
+
+
+def _verify(options: argparse.Namespace) -> int:
+    from harness.summary import exit_code, summary
+    from harness.verify import verify_run
+
+    if not (options.run_dir / "history.jsonl").exists():
+        print(f"ackguard: {options.run_dir} is not a run directory (no history.jsonl)", file=sys.stderr)
+        return EXIT_UNKNOWN
+    verdict = verify_run(options.run_dir, database_url=options.db)
+    report = _render(options.run_dir)
+    print(summary(options.run_dir, verdict, "verified offline", report))
+    return exit_code(verdict)
+
+
+def _report(options: argparse.Namespace) -> int:
+    import reports
+
+    code: int = reports.main([str(options.run_dir)])
+    return code
+
+
+def _scenarios(_options: argparse.Namespace) -> int:
+    from harness.scenario import ScenarioError, catalogue, parse_scenario
+
+    for name, text in catalogue().items():
+        try:
+            scenario = parse_scenario(text, f"scenarios/{name}.yaml")
+        except ScenarioError as exc:
+            print(f"{name:34} INVALID: {exc}")
+            continue
+        first = scenario.description.strip().splitlines()[0] if scenario.description.strip() else ""
+        expect = {True: "expect PASS", False: "expect FAIL", "unknown": "expect UNKNOWN"}.get(
+            scenario.expect, "no expectation"  # type: ignore[arg-type]
+        )
+        print(f"{name:34} {expect:14} {scenario.duration:5.0f}s  {first}")
+    return 0
+
+
+def _web(options: argparse.Namespace) -> int:
+    scenario = _load(options.scenario, None)
+    if scenario is None:
+        return EXIT_UNKNOWN
+    from harness.web import serve_web
+
+    return serve_web(scenario, runs_dir=options.runs_dir, web_port=options.web_port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

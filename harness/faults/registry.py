@@ -1,0 +1,60 @@
+"""The explicit table of fault kinds. A new kind is a module with a ``KIND`` and a line here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.faults import (
+    database_crash,
+    database_pause,
+    database_terminate,
+    defect,
+    partition,
+    service_kill,
+    service_pause,
+    toxic,
+)
+from harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
+from harness.scenario_yaml import Located
+
+__all__ = ["KINDS", "build_fault", "validate_fault"]
+
+KINDS: Mapping[str, FaultKind] = {
+    kind.name: kind
+    for kind in (
+        service_kill.KIND,
+        service_pause.KIND,
+        defect.KIND,
+        database_crash.KIND,
+        database_pause.KIND,
+        database_terminate.KIND,
+        toxic.KIND,
+        partition.KIND,
+    )
+}
+
+
+class _NothingStarted:
+    """The context faults are validated with, before anything runs: it has no components, so a
+    kind whose ``build`` reaches for one is caught by the tests of the registry."""
+
+    def component(self, name: str) -> Any:
+        raise KeyError(f"{name} (nothing is started while a scenario is validated)")
+
+
+def validate_fault(kind: str, params: Mapping[str, Any], kind_at: Located, params_at: Located) -> None:
+    """Raise a ScenarioError naming the file, line and field if the fault cannot be built."""
+    if kind not in KINDS:
+        raise kind_at.error(f"unknown fault kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    try:
+        KINDS[kind].build(_NothingStarted(), params)
+    except FaultConfigError as exc:
+        where = params_at.value.get(exc.field.split(".")[0]) if isinstance(params_at.value, dict) else None
+        at = where if where is not None else params_at
+        raise at.error(exc.message, field=f"{params_at.path}.{exc.field}") from exc
+
+
+def build_fault(kind: str, context: FaultContext, params: Mapping[str, Any]) -> Fault:
+    fault: Fault = KINDS[kind].build(context, params)
+    return fault

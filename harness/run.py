@@ -1,0 +1,222 @@
+"""The run orchestrator: start the system, drive practitioners while faults strike, heal, read
+everything back, verify, store.
+
+Locust patches the standard library with gevent when it is imported, so this module imports it
+first and the command line imports this module only for the commands that drive load.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (first: gevent's monkey patching must precede other imports)
+
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import gevent
+from locust.env import Environment
+
+from harness.faults.registry import build_fault
+from harness.final_read import FinalRead, write_final_read
+from harness.history import HistoryWriter
+from harness.run_dir import RunMeta, make_run_dir
+from harness.scenario import DefectSpec, Scenario
+from harness.services.stack import RunStack
+from harness.faults.schedule import FaultRunner
+from harness.verifiers.result import Verdict
+from harness.verify import final_read_from_database, verify_run
+from harness.workload import Workload, WorkloadConfig, in_cohort
+from harness.verifiers import final_read_from_records
+
+__all__ = ["RunOutcome", "run_scenario"]
+
+Progress = Callable[[str], None]
+PROGRESS_EVERY_S = 5.0
+RECOVERY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    run_dir: Path
+    verdict: Verdict
+    status: str
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    runs_dir: Path = Path("runs"),
+    command: str = "ackguard run",
+    progress: Progress = _stderr,
+) -> RunOutcome:
+    """Run one scenario end to end. Ctrl-C (SIGINT) or SIGTERM ends the load early; the faults
+    are still healed and what was recorded is still verified."""
+    run_dir = make_run_dir(runs_dir, scenario.name)
+    (run_dir / "scenario.yaml").write_text(scenario.text, encoding="utf-8")
+    stack = RunStack(run_dir, scenario)
+    meta = RunMeta(scenario, command, scenario.database.kind)
+    meta.write(run_dir)
+    interrupted = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: interrupted.set())
+    history = HistoryWriter(run_dir / "history.jsonl")
+    final_read: FinalRead | None = None
+    try:
+        progress(f"run {run_dir}: starting {scenario.database.kind} database and the service")
+        stack.start()
+        meta.database = stack.database_label
+        final_read = _drive(scenario, stack, history, meta, run_dir, interrupted, progress)
+        meta.status = "interrupted" if interrupted.is_set() else "completed"
+    except Exception as exc:
+        meta.status = "error"
+        meta.error = f"{type(exc).__name__}: {exc}"
+        (run_dir / "harness-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        progress(f"harness error: {meta.error} (details in {run_dir / 'harness-error.txt'})")
+    finally:
+        history.close()
+        stack.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    meta.ended_at = datetime.now(UTC)
+    meta.write(run_dir)
+    if final_read is not None:
+        write_final_read(run_dir, final_read)
+    verdict = verify_run(run_dir)
+    return RunOutcome(run_dir, verdict, meta.status)
+
+
+def _drive(
+    scenario: Scenario,
+    stack: RunStack,
+    history: HistoryWriter,
+    meta: RunMeta,
+    run_dir: Path,
+    interrupted: threading.Event,
+    progress: Progress,
+) -> FinalRead:
+    assert stack.service is not None
+    config = WorkloadConfig(
+        seed=scenario.seed,
+        practitioners=scenario.practitioners,
+        patients_per_practitioner=scenario.patients_per_practitioner,
+        time_scale=scenario.time_scale,
+        **({"sim_start": scenario.sim_start} if scenario.sim_start else {}),
+    )
+    workload = Workload(config, history, users=scenario.users)
+    progress(f"registering {scenario.practitioners} practitioners and their patients")
+    directory = workload.setup(stack.service.url)
+    (run_dir / "directory.json").write_text(
+        json.dumps(directory.to_json(), ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    faults = [(spec, build_fault(spec.kind, stack, spec.params)) for spec in scenario.faults]
+    runner = FaultRunner(faults, history, seed=scenario.seed, horizon=scenario.duration)
+    load_start = datetime.now(UTC)
+    meta.sim_start = config.sim_start
+    meta.cohorts = _cohorts(scenario, directory.practitioners, load_start)
+    meta.write(run_dir)
+    stack.service.set_static_defects([_defect_entry(d, scenario, load_start) for d in scenario.defects])
+    environment = Environment(user_classes=workload.user_classes(), host=stack.practitioner_url)
+    load = environment.create_local_runner()
+    progress(f"load: {scenario.users} users for {scenario.duration:g}s, {len(runner.timeline)} fault windows")
+    load.start(scenario.users, spawn_rate=max(scenario.users, 1))
+    runner.start()
+    deadline = time.monotonic() + scenario.duration
+    next_report = time.monotonic() + PROGRESS_EVERY_S
+    try:
+        while not interrupted.is_set() and time.monotonic() < deadline:
+            gevent.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= next_report:
+                next_report += PROGRESS_EVERY_S
+                progress(_progress_line(environment, runner, deadline, scenario.duration))
+    finally:
+        load.quit()
+        progress("load stopped; healing every fault")
+        runner.heal_all()
+    for error in runner.errors:
+        progress(f"fault: {error}")
+    _await_recovery(stack, progress)
+    read_time = history.now()
+    if scenario.final_read == "database":
+        return final_read_from_database(stack.database_url, time_ns=read_time)
+    records = workload.export(stack.service.url)
+    return final_read_from_records(records, source="api", time=read_time)
+
+
+def _await_recovery(stack: RunStack, progress: Progress) -> None:
+    """Wait (bounded) for the service to answer again; restart it once if it does not."""
+    assert stack.service is not None
+    for attempt in range(2):
+        deadline = time.monotonic() + RECOVERY_TIMEOUT_S / 2
+        while time.monotonic() < deadline:
+            if stack.service.healthy():
+                return
+            gevent.sleep(0.25)
+        if attempt == 0:
+            progress("the service did not recover by itself; restarting it")
+            stack.service.restart()
+    raise RuntimeError("the service did not come back after the faults were healed")
+
+
+def _progress_line(environment: Environment, runner: FaultRunner, deadline: float, total: float) -> str:
+    stats = environment.stats.total
+    elapsed = total - max(0.0, deadline - time.monotonic())
+    faults = ", ".join(runner.active) or "none"
+    return (
+        f"[{elapsed:5.0f}s/{total:g}s] requests {stats.num_requests}, failed {stats.num_failures}, "
+        f"{stats.current_rps:.0f}/s; faults active: {faults}"
+    )
+
+
+def _wall(load_start: datetime, sim_offset_s: float, scenario: Scenario) -> datetime:
+    return load_start + timedelta(seconds=sim_offset_s / scenario.time_scale)
+
+
+def _defect_entry(defect: DefectSpec, scenario: Scenario, load_start: datetime) -> dict[str, object]:
+    window = None
+    if defect.window is not None:
+        window = {
+            "from": _wall(load_start, defect.window[0], scenario).isoformat(),
+            "until": _wall(load_start, defect.window[1], scenario).isoformat(),
+        }
+    return {
+        "name": defect.name,
+        "params": dict(defect.params),
+        "cohort": defect.cohort.to_json() if defect.cohort else None,
+        "window": window,
+    }
+
+
+def _cohorts(scenario: Scenario, practitioners: list[object], load_start: datetime) -> list[dict[str, object]]:
+    """Who each scoped defect touches, so reports can compare the damage with the cohort."""
+    found: list[dict[str, object]] = []
+    for index, defect in enumerate(scenario.defects):
+        cohort = defect.cohort
+        members = [
+            str(getattr(p, "id"))
+            for p in practitioners
+            if cohort is None
+            or (cohort.fraction is not None and in_cohort(str(getattr(p, "rpps")), cohort.fraction, cohort.salt))
+            or str(getattr(p, "rpps")) in cohort.rpps
+        ]
+        entry = _defect_entry(defect, scenario, load_start)
+        found.append(
+            {
+                "name": f"{defect.name}-{index}",
+                "defect": defect.name,
+                "window": entry["window"],
+                "practitioner_ids": members,
+            }
+        )
+    return found

@@ -1,0 +1,88 @@
+"""Everything one run starts, in order, and stops in reverse: the database, the fault proxy and
+the consultation service. It is also the context faults act through: a fault reaches only the
+components this run started."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from harness.scenario import Scenario
+from harness.services.postgres import ManagedPostgres
+from harness.services.proxy import ProxyServer, start_proxy
+from harness.services.service import ConsultationService
+
+__all__ = ["RunStack"]
+
+
+class RunStack:
+    """Starts the scenario's system. ``component(name)`` serves the fault context."""
+
+    def __init__(self, run_dir: Path, scenario: Scenario) -> None:
+        self.run_dir = run_dir
+        self.scenario = scenario
+        self.database_url = ""  # as the harness reaches it (white-box final read)
+        self.database_label = scenario.database.kind
+        self.postgres: ManagedPostgres | None = None
+        self.proxy: ProxyServer | None = None
+        self.service: ConsultationService | None = None
+        self.practitioner_url = ""  # where practitioners send requests (maybe through the proxy)
+
+    def component(self, name: str) -> Any:
+        found = {"database": self.postgres, "proxy": self.proxy, "service": self.service}.get(name)
+        if found is None:
+            raise KeyError(f"this run has no {name} it could break (see the scenario's system)")
+        return found
+
+    def start(self) -> None:
+        spec = self.scenario.database
+        if spec.kind == "sqlite":
+            self.database_url = f"sqlite:///{(self.run_dir / 'consultations.db').resolve()}"
+            self.database_label = "sqlite"
+        elif spec.kind == "postgres":
+            self.postgres = ManagedPostgres(
+                self.run_dir / "postgres",
+                settings=dict(spec.settings),
+                log_path=self.run_dir / "postgres.log",
+            )
+            self.postgres.start()
+            self.database_url = self.postgres.url
+            self.database_label = "postgresql (managed)"
+        else:
+            self.database_url = str(spec.url)
+            self.database_label = urlsplit(self.database_url).scheme
+        service_db_url = self.database_url
+        if self.scenario.proxy_paths:
+            self.proxy = start_proxy(self.run_dir, self.scenario.seed)
+        if "database" in self.scenario.proxy_paths:
+            service_db_url = self._through_proxy(self.database_url)
+        self.service = ConsultationService(self.run_dir, service_db_url)
+        self.service.start()
+        self.practitioner_url = self.service.url
+        if self.proxy is not None and "service" in self.scenario.proxy_paths:
+            listen = self.proxy.create("service", f"127.0.0.1:{self.service.port}")
+            self.practitioner_url = f"http://{listen}"
+
+    def _through_proxy(self, url: str) -> str:
+        assert self.proxy is not None
+        parts = urlsplit(url)
+        if parts.scheme.startswith("sqlite") or parts.port is None or parts.hostname is None:
+            raise ValueError("the database path can go through the proxy only for a network database")
+        listen = self.proxy.create("database", f"{parts.hostname}:{parts.port}")
+        netloc = parts.netloc.rsplit("@", 1)
+        auth = f"{netloc[0]}@" if len(netloc) == 2 else ""
+        return urlunsplit(parts._replace(netloc=f"{auth}{listen}"))
+
+    def close(self) -> None:
+        """Stop everything started, in reverse order; never raises."""
+        if self.service is not None:
+            with contextlib.suppress(Exception):
+                self.service.stop()
+        if self.proxy is not None:
+            with contextlib.suppress(Exception):
+                self.proxy.close()
+        if self.postgres is not None:
+            with contextlib.suppress(Exception):
+                self.postgres.close()

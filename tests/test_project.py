@@ -1,0 +1,32 @@
+"""The project's contract with its users: the README's commands and the public API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_commands() -> list[str]:
+    block = re.search(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert block is not None, "the README must open with a sh block of two commands"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one() -> None:
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert "ackguard run" in commands[0]
+    assert "pytest" in commands[1]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_public_names_are_exactly_all() -> None:
+    public = {name for name in vars(harness) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(harness, name)).__name__ == "module"}
+    assert public - modules == set(harness.__all__)
+    for name in harness.__all__:
+        assert getattr(harness, name) is not None
