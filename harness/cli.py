@@ -173,9 +173,14 @@ def _web(options: argparse.Namespace) -> int:
     scenario = _load(options.scenario, None)
     if scenario is None:
         return EXIT_UNKNOWN
+    from harness.scenario import Scenario
+    from harness.summary import exit_code, summary
     from harness.web import serve_web
 
-    return serve_web(scenario, runs_dir=options.runs_dir, web_port=options.web_port)
+    assert isinstance(scenario, Scenario)
+    outcome = serve_web(scenario, runs_dir=options.runs_dir, web_port=options.web_port)
+    print(summary(outcome.run_dir, outcome.verdict, outcome.status, _render(outcome.run_dir)))
+    return exit_code(outcome.verdict)
 
 
 if __name__ == "__main__":

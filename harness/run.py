@@ -35,7 +35,7 @@ from harness.verify import final_read_from_database, verify_run
 from harness.workload import Workload, WorkloadConfig, in_cohort
 from harness.verifiers import final_read_from_records
 
-__all__ = ["RunOutcome", "run_scenario"]
+__all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY_S = 5.0
@@ -53,15 +53,20 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+LoadPhase = Callable[["Prepared", threading.Event, Progress], None]
+
+
 def run_scenario(
     scenario: Scenario,
     *,
     runs_dir: Path = Path("runs"),
     command: str = "ackguard run",
     progress: Progress = _stderr,
+    load_phase: LoadPhase | None = None,
 ) -> RunOutcome:
     """Run one scenario end to end. Ctrl-C (SIGINT) or SIGTERM ends the load early; the faults
-    are still healed and what was recorded is still verified."""
+    are still healed and what was recorded is still verified. ``load_phase`` replaces the
+    headless timed load (``ackguard web`` hands the load to Locust's web UI)."""
     run_dir = make_run_dir(runs_dir, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario.text, encoding="utf-8")
     stack = RunStack(run_dir, scenario)
@@ -74,10 +79,18 @@ def run_scenario(
     history = HistoryWriter(run_dir / "history.jsonl")
     final_read: FinalRead | None = None
     try:
-        progress(f"run {run_dir}: starting {scenario.database.kind} database and the service")
+        progress(f"run {run_dir}: starting the {scenario.database.kind} database and the service")
         stack.start()
         meta.database = stack.database_label
-        final_read = _drive(scenario, stack, history, meta, run_dir, interrupted, progress)
+        prepared = _prepare(scenario, stack, history, meta, progress)
+        try:
+            (load_phase or _timed_load)(prepared, interrupted, progress)
+        finally:
+            progress("load stopped; healing every fault")
+            prepared.faults.heal_all()
+        for error in prepared.faults.errors:
+            progress(f"fault: {error}")
+        final_read = _final_read(prepared, progress)
         meta.status = "interrupted" if interrupted.is_set() else "completed"
     except Exception as exc:
         meta.status = "error"
@@ -97,16 +110,23 @@ def run_scenario(
     return RunOutcome(run_dir, verdict, meta.status)
 
 
-def _drive(
-    scenario: Scenario,
-    stack: RunStack,
-    history: HistoryWriter,
-    meta: RunMeta,
-    run_dir: Path,
-    interrupted: threading.Event,
-    progress: Progress,
-) -> FinalRead:
+@dataclass
+class Prepared:
+    """A started system with its practitioners registered, ready for load."""
+
+    scenario: Scenario
+    stack: RunStack
+    history: HistoryWriter
+    workload: Workload
+    faults: FaultRunner
+    environment: Environment
+
+
+def _prepare(
+    scenario: Scenario, stack: RunStack, history: HistoryWriter, meta: RunMeta, progress: Progress
+) -> Prepared:
     assert stack.service is not None
+    run_dir = stack.run_dir
     config = WorkloadConfig(
         seed=scenario.seed,
         practitioners=scenario.practitioners,
@@ -128,10 +148,16 @@ def _drive(
     meta.write(run_dir)
     stack.service.set_static_defects([_defect_entry(d, scenario, load_start) for d in scenario.defects])
     environment = Environment(user_classes=workload.user_classes(), host=stack.practitioner_url)
-    load = environment.create_local_runner()
-    progress(f"load: {scenario.users} users for {scenario.duration:g}s, {len(runner.timeline)} fault windows")
+    return Prepared(scenario, stack, history, workload, runner, environment)
+
+
+def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Progress) -> None:
+    scenario = prepared.scenario
+    load = prepared.environment.create_local_runner()
+    windows = len(prepared.faults.timeline)
+    progress(f"load: {scenario.users} users for {scenario.duration:g}s, {windows} fault windows")
     load.start(scenario.users, spawn_rate=max(scenario.users, 1))
-    runner.start()
+    prepared.faults.start()
     deadline = time.monotonic() + scenario.duration
     next_report = time.monotonic() + PROGRESS_EVERY_S
     try:
@@ -139,18 +165,20 @@ def _drive(
             gevent.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
             if time.monotonic() >= next_report:
                 next_report += PROGRESS_EVERY_S
-                progress(_progress_line(environment, runner, deadline, scenario.duration))
+                progress(_progress_line(prepared, deadline))
     finally:
         load.quit()
-        progress("load stopped; healing every fault")
-        runner.heal_all()
-    for error in runner.errors:
-        progress(f"fault: {error}")
+
+
+def _final_read(prepared: Prepared, progress: Progress) -> FinalRead:
+    stack = prepared.stack
+    assert stack.service is not None
     _await_recovery(stack, progress)
-    read_time = history.now()
-    if scenario.final_read == "database":
+    read_time = prepared.history.now()
+    progress("final read")
+    if prepared.scenario.final_read == "database":
         return final_read_from_database(stack.database_url, time_ns=read_time)
-    records = workload.export(stack.service.url)
+    records = prepared.workload.export(stack.service.url)
     return final_read_from_records(records, source="api", time=read_time)
 
 
@@ -169,10 +197,11 @@ def _await_recovery(stack: RunStack, progress: Progress) -> None:
     raise RuntimeError("the service did not come back after the faults were healed")
 
 
-def _progress_line(environment: Environment, runner: FaultRunner, deadline: float, total: float) -> str:
-    stats = environment.stats.total
+def _progress_line(prepared: Prepared, deadline: float) -> str:
+    stats = prepared.environment.stats.total
+    total = prepared.scenario.duration
     elapsed = total - max(0.0, deadline - time.monotonic())
-    faults = ", ".join(runner.active) or "none"
+    faults = ", ".join(prepared.faults.active) or "none"
     return (
         f"[{elapsed:5.0f}s/{total:g}s] requests {stats.num_requests}, failed {stats.num_failures}, "
         f"{stats.current_rps:.0f}/s; faults active: {faults}"

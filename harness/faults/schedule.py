@@ -61,6 +61,7 @@ class FaultRunner:
     ) -> None:
         self._faults = list(faults)
         self._history = history
+        self._seed, self._horizon = seed, horizon
         rng = random.Random(f"{seed}:faults")
         self.timeline = sorted(
             (occ for i, (spec, _) in enumerate(self._faults)
@@ -78,6 +79,14 @@ class FaultRunner:
     def active(self) -> list[str]:
         with self._lock:
             return [self._faults[i][0].name for i in sorted(self._active)]
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def fresh_copy(self) -> FaultRunner:
+        """The same schedule, not started yet (a new test started from the web UI)."""
+        return FaultRunner(self._faults, self._history, seed=self._seed, horizon=self._horizon)
 
     def start(self) -> None:
         self._origin = time.monotonic()
