@@ -70,13 +70,13 @@ def run_scenario(
     run_dir = make_run_dir(runs_dir, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario.text, encoding="utf-8")
     stack = RunStack(run_dir, scenario)
-    meta = RunMeta(scenario, command, scenario.database.kind)
+    history = HistoryWriter(run_dir / "history.jsonl")
+    meta = RunMeta(scenario, command, scenario.database.kind)  # started_at = history time 0
     meta.write(run_dir)
     interrupted = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, lambda *_: interrupted.set())
-    history = HistoryWriter(run_dir / "history.jsonl")
     final_read: FinalRead | None = None
     try:
         progress(f"run {run_dir}: starting the {scenario.database.kind} database and the service")
