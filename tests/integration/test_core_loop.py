@@ -1,0 +1,195 @@
+"""The core loop end to end: practitioners, faults from the service's side, verification.
+
+Each test runs a short scenario through ``ackguard run`` against the real consultation service
+(its own process, a real SQLite file) and asserts on the stored verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import RunResult, ackguard, run_dirs
+
+Runner = Callable[..., RunResult]
+
+KILL_EVERY_4S = """
+faults:
+  - kind: service-kill
+    params: {signal: SIGKILL}
+    schedule: {start: 3s, every: 4s, duration: 1s}
+"""
+
+
+def scenario(body: str, *, name: str = "t", duration: str = "14s", practitioners: int = 12) -> str:
+    head = f"name: {name}\nseed: 7\nduration: {duration}\npractitioners: {practitioners}\n"
+    return head + "time_scale: 7200\n" + body
+
+
+def kinds(result: RunResult) -> set[str]:
+    return {a["kind"] for a in result.anomalies()}
+
+
+def test_correct_service_under_sigkill_loses_nothing(run_scenario: Runner) -> None:
+    result = run_scenario(scenario(KILL_EVERY_4S + "expect: true\n"))
+    assert result.code == 0, result.output
+    assert result.verdict["verdict"] is True
+    assert result.counts["acknowledged"] >= 100
+    assert result.counts["lost"] == 0 and result.counts["corrupt"] == 0
+    history = (result.run_dir / "history.jsonl").read_text(encoding="utf-8").splitlines()
+    kills = [json.loads(line) for line in history if '"nemesis"' in line]
+    assert sum(1 for op in kills if op["f"] == "start" and op["type"] == "ok") >= 2
+    assert "PASS" in result.output and "report.html" in result.output
+
+
+def test_a_timeout_is_never_counted_as_lost(run_scenario: Runner) -> None:
+    paused = """
+faults:
+  - kind: service-pause
+    schedule: {at: 3s, duration: 7s}
+expect: true
+"""
+    result = run_scenario(scenario(paused))
+    assert result.code == 0, result.output
+    assert result.counts["indeterminate"] > 0
+    assert result.counts["lost"] == 0
+
+
+DEFECT_CASES: dict[str, tuple[str, set[str]]] = {
+    "ack_before_commit": (
+        "system:\n  defects:\n    - name: ack_before_commit\n      params: {flush_interval_ms: 3000}\n"
+        + KILL_EVERY_4S,
+        {"lost", "corrupt"},
+    ),
+    "split_transaction": (
+        "system:\n  defects:\n    - name: split_transaction\n      params: {gap_ms: 300}\n" + KILL_EVERY_4S,
+        {"corrupt"},
+    ),
+    "silent_truncation": (
+        "system:\n  defects:\n    - name: silent_truncation\n      params: {max_chars: 1000}\n",
+        {"corrupt"},
+    ),
+    "lost_observations": (
+        "system:\n  defects:\n    - name: lost_observations\n      cohort: {fraction: 0.5}\n",
+        {"corrupt"},
+    ),
+    "non_idempotent_retry": (
+        "system:\n  defects:\n    - name: non_idempotent_retry\n"
+        "faults:\n  - kind: service-pause\n    schedule: {start: 3s, every: 9s, duration: 7s}\n",
+        {"duplicate"},
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECT_CASES))
+def test_each_defect_is_caught_and_classified(run_scenario: Runner, defect: str) -> None:
+    body, expected_kinds = DEFECT_CASES[defect]
+    result = run_scenario(scenario(body + "expect: false\n", duration="16s"))
+    assert result.code == 1, result.output
+    assert result.verdict["verdict"] is False
+    found = kinds(result)
+    assert found and found <= expected_kinds, f"{defect}: flagged {found}"
+    primary = {"lost", "duplicate"} & expected_kinds or expected_kinds
+    assert found & primary
+    _assert_specific_damage(defect, result)
+
+
+def _assert_specific_damage(defect: str, result: RunResult) -> None:
+    anomalies = result.anomalies()
+    if defect == "silent_truncation":
+        for anomaly in anomalies:
+            for damage in anomaly["fields"]:
+                assert damage["final"]["length"] == 1000 < damage["acknowledged"]["length"]
+    if defect == "split_transaction":
+        for anomaly in anomalies:
+            assert all(d["final"] is None for d in anomaly["fields"]), "the notes are missing, not altered"
+    if defect == "lost_observations":
+        cohort = set(result.json("run.json")["cohorts"][0]["practitioner_ids"])
+        damaged = {a["practitioner_id"] for a in anomalies}
+        assert damaged <= cohort, "only the cohort's notes may be damaged"
+    if defect == "non_idempotent_retry":
+        assert all(len(a["ids"]) >= 2 for a in anomalies)
+        assert result.counts["lost"] == 0
+
+
+def test_a_phantom_record_is_caught_by_offline_verification(run_scenario: Runner, tmp_path: Path) -> None:
+    result = run_scenario(scenario("expect: true\n", duration="6s", practitioners=4))
+    assert result.code == 0, result.output
+    database = result.run_dir / "consultations.db"
+    with sqlite3.connect(database) as connection:
+        row = connection.execute("SELECT practitioner_id, patient_id FROM consultations LIMIT 1").fetchone()
+        connection.execute(
+            "INSERT INTO consultations (idempotency_key, practitioner_id, patient_id, started_at,"
+            " visit_reason, version, created_at, updated_at)"
+            " VALUES ('never-attempted', ?, ?, '2026-03-02T09:00:00+01:00', 'x', 1,"
+            " '2026-03-02T09:00:00+00:00', '2026-03-02T09:00:00+00:00')",
+            row,
+        )
+    for name in ("final_read.json", "final_read.jsonl"):
+        (result.run_dir / name).unlink()
+    done = ackguard("verify", str(result.run_dir), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    verdict = json.loads((result.run_dir / "verdict.json").read_text(encoding="utf-8"))
+    phantoms = [a for r in verdict["results"] for a in r["anomalies"] if a["kind"] == "phantom"]
+    assert [a["key"] for a in phantoms] == ["never-attempted"]
+
+
+def test_a_harness_killed_mid_run_leaves_a_verifiable_history(tmp_path: Path) -> None:
+    scenario_file = tmp_path / "long.yaml"
+    scenario_file.write_text(scenario("expect: true\n", duration="60s"), encoding="utf-8")
+    runs = tmp_path / "runs"
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        history = _await_history(runs, harness, min_lines=300, timeout_s=90)
+    finally:
+        harness.kill()
+        harness.wait(10)
+    run_dir = history.parent
+    _end_orphaned_service(run_dir)
+    done = ackguard("verify", str(run_dir), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdict: dict[str, Any] = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    assert verdict["verdict"] is True
+    assert verdict["counts"]["acknowledged"] > 0
+
+
+def _await_history(runs: Path, harness: subprocess.Popen[bytes], *, min_lines: int, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert harness.poll() is None, "the harness ended before it could be killed"
+        for run_dir in run_dirs(runs) if runs.exists() else []:
+            history = run_dir / "history.jsonl"
+            if history.exists() and history.read_bytes().count(b"\n") >= min_lines:
+                return history
+        time.sleep(0.2)
+    raise AssertionError("the history never grew")
+
+
+def _end_orphaned_service(run_dir: Path) -> None:
+    """The harness's SIGKILL may leave its service child running: end it by its recorded PID."""
+    ready = run_dir / "service.ready"
+    if not ready.exists():
+        return
+    pid = int(json.loads(ready.read_text(encoding="utf-8"))["pid"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
