@@ -31,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("serve", "proxy"):
         module = "fakes.consultations" if args[0] == "serve" else "fakes.toxiproxy"
         os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])
+    if args and args[0] in ("run", "web"):
+        # Locust patches the standard library with gevent on import; it must come before
+        # anything imports ssl or threading (the scenario's fault modules do).
+        import locust  # noqa: F401
     parser = _parser()
     options = parser.parse_args(args)
     handler = {
@@ -57,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a scenario and write its report",
         epilog="example: ackguard run incident-2023-lost-observations --runs-dir runs",
     )
-    run.add_argument("scenario", nargs="?", help="a scenario file or catalogue name (default: default)")
+    run.add_argument(
+        "scenario", nargs="?", help="a scenario file or catalogue name (default: default)"
+    )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are stored")
     run.add_argument("--duration", help="override the scenario's duration, e.g. 20s")
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -67,14 +73,18 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: ackguard verify runs/20261129T040000-default",
     )
     verify.add_argument("run_dir", type=Path)
-    verify.add_argument("--db", help="read the final state from this database URL when the run has no final read")
+    verify.add_argument(
+        "--db", help="read the final state from this database URL when the run has no final read"
+    )
     report = commands.add_parser(
         "report",
         help="render report.html, junit.xml and impact.csv of a run again",
         epilog="example: ackguard report runs/20261129T040000-default",
     )
     report.add_argument("run_dir", type=Path)
-    commands.add_parser("scenarios", help="list the scenario catalogue", epilog="example: ackguard scenarios")
+    commands.add_parser(
+        "scenarios", help="list the scenario catalogue", epilog="example: ackguard scenarios"
+    )
     web = commands.add_parser(
         "web",
         help="drive the practitioners from Locust's web UI",
@@ -137,7 +147,10 @@ def _verify(options: argparse.Namespace) -> int:
     from harness.verify import verify_run
 
     if not (options.run_dir / "history.jsonl").exists():
-        print(f"ackguard: {options.run_dir} is not a run directory (no history.jsonl)", file=sys.stderr)
+        print(
+            f"ackguard: {options.run_dir} is not a run directory (no history.jsonl)",
+            file=sys.stderr,
+        )
         return EXIT_UNKNOWN
     verdict = verify_run(options.run_dir, database_url=options.db)
     report = _render(options.run_dir)
@@ -163,7 +176,8 @@ def _scenarios(_options: argparse.Namespace) -> int:
             continue
         first = scenario.description.strip().splitlines()[0] if scenario.description.strip() else ""
         expect = {True: "expect PASS", False: "expect FAIL", "unknown": "expect UNKNOWN"}.get(
-            scenario.expect, "no expectation"  # type: ignore[arg-type]
+            scenario.expect,
+            "no expectation",  # type: ignore[arg-type]
         )
         print(f"{name:34} {expect:14} {scenario.duration:5.0f}s  {first}")
     return 0

@@ -1,13 +1,11 @@
 """The run orchestrator: start the system, drive practitioners while faults strike, heal, read
 everything back, verify, store.
 
-Locust patches the standard library with gevent when it is imported, so this module imports it
-first and the command line imports this module only for the commands that drive load.
+Locust patches the standard library with gevent when it is imported: the command line imports
+Locust before anything else for the commands that drive load, then this module.
 """
 
 from __future__ import annotations
-
-import locust  # noqa: F401  (first: gevent's monkey patching must precede other imports)
 
 import json
 import signal
@@ -24,16 +22,16 @@ import gevent
 from locust.env import Environment
 
 from harness.faults.registry import build_fault
+from harness.faults.schedule import FaultRunner
 from harness.final_read import FinalRead, write_final_read
 from harness.history import HistoryWriter
 from harness.run_dir import RunMeta, make_run_dir
 from harness.scenario import DefectSpec, Scenario
 from harness.services.stack import RunStack
-from harness.faults.schedule import FaultRunner
+from harness.verifiers import final_read_from_records
 from harness.verifiers.result import Verdict
 from harness.verify import final_read_from_database, verify_run
 from harness.workload import Workload, WorkloadConfig, in_cohort
-from harness.verifiers import final_read_from_records
 
 __all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
 
@@ -146,7 +144,9 @@ def _prepare(
     meta.sim_start = config.sim_start
     meta.cohorts = _cohorts(scenario, directory.practitioners, load_start)
     meta.write(run_dir)
-    stack.service.set_static_defects([_defect_entry(d, scenario, load_start) for d in scenario.defects])
+    stack.service.set_static_defects(
+        [_defect_entry(d, scenario, load_start) for d in scenario.defects]
+    )
     environment = Environment(user_classes=workload.user_classes(), host=stack.practitioner_url)
     return Prepared(scenario, stack, history, workload, runner, environment)
 
@@ -212,7 +212,9 @@ def _wall(load_start: datetime, sim_offset_s: float, scenario: Scenario) -> date
     return load_start + timedelta(seconds=sim_offset_s / scenario.time_scale)
 
 
-def _defect_entry(defect: DefectSpec, scenario: Scenario, load_start: datetime) -> dict[str, object]:
+def _defect_entry(
+    defect: DefectSpec, scenario: Scenario, load_start: datetime
+) -> dict[str, object]:
     window = None
     if defect.window is not None:
         window = {
@@ -227,17 +229,21 @@ def _defect_entry(defect: DefectSpec, scenario: Scenario, load_start: datetime) 
     }
 
 
-def _cohorts(scenario: Scenario, practitioners: list[object], load_start: datetime) -> list[dict[str, object]]:
+def _cohorts(
+    scenario: Scenario, practitioners: list[object], load_start: datetime
+) -> list[dict[str, object]]:
     """Who each scoped defect touches, so reports can compare the damage with the cohort."""
     found: list[dict[str, object]] = []
     for index, defect in enumerate(scenario.defects):
         cohort = defect.cohort
         members = [
-            str(getattr(p, "id"))
+            str(p.id)
             for p in practitioners
             if cohort is None
-            or (cohort.fraction is not None and in_cohort(str(getattr(p, "rpps")), cohort.fraction, cohort.salt))
-            or str(getattr(p, "rpps")) in cohort.rpps
+            or (
+                cohort.fraction is not None and in_cohort(str(p.rpps), cohort.fraction, cohort.salt)
+            )
+            or str(p.rpps) in cohort.rpps
         ]
         entry = _defect_entry(defect, scenario, load_start)
         found.append(

@@ -172,12 +172,15 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise top["name"].error("use letters, digits, '-', '_' or '.' (it names the run folder)")
     practitioners = _integer(_require(root, top, "practitioners"), low=1, high=100_000)
-    users = _integer(top["users"], low=1, high=10_000) if "users" in top else min(practitioners, 100)
+    users = (
+        _integer(top["users"], low=1, high=10_000) if "users" in top else min(practitioners, 100)
+    )
     system = top["system"].mapping() if "system" in top else {}
     if "system" in top:
         _reject_unknown(top["system"], system, ("database", "defects", "proxy"))
     faults = tuple(
-        _fault(entry, validate_fault) for entry in (top["faults"].sequence() if "faults" in top else [])
+        _fault(entry, validate_fault)
+        for entry in (top["faults"].sequence() if "faults" in top else [])
     )
     return Scenario(
         name=name,
@@ -194,11 +197,15 @@ def parse_scenario(text: str, source: str) -> Scenario:
         time_scale=_number(top["time_scale"], low=1e-6) if "time_scale" in top else 3600.0,
         sim_start=_datetime(top["sim_start"]) if "sim_start" in top else None,
         database=_database(system["database"]) if "database" in system else DatabaseSpec(),
-        defects=tuple(_defect(d) for d in system["defects"].sequence()) if "defects" in system else (),
+        defects=tuple(_defect(d) for d in system["defects"].sequence())
+        if "defects" in system
+        else (),
         proxy_paths=_proxy_paths(system["proxy"]) if "proxy" in system else (),
         faults=faults,
         verifiers=_verifiers(top["verifiers"]) if "verifiers" in top else VERIFIERS,
-        final_read=_choice(top["final_read"], ("api", "database")) if "final_read" in top else "api",  # type: ignore[arg-type]
+        final_read=_choice(top["final_read"], ("api", "database"))
+        if "final_read" in top
+        else "api",  # type: ignore[arg-type]
         expect=_expect(top["expect"]) if "expect" in top else None,
         source=source,
         text=text,
@@ -381,7 +388,9 @@ def _schedule(item: Located) -> ScheduleSpec:
     if modes[0] == "every":
         interval = _duration(spec["every"], minimum=0.1)
         if interval <= duration:
-            raise spec["every"].error("must be longer than duration (a fault heals before it recurs)")
+            raise spec["every"].error(
+                "must be longer than duration (a fault heals before it recurs)"
+            )
         return ScheduleSpec("every", start, duration, interval=interval, count=count)
     bounds = spec["random"].mapping()
     _reject_unknown(spec["random"], bounds, ("min", "max"))

@@ -34,7 +34,9 @@ def verdict_words(verdict: Verdict) -> str:
             if counts.get(kind, 0)
         ]
         return "FAIL: acknowledged records damaged: " + (", ".join(damage) or "see the report")
-    reasons = [r.error or f"{r.name} could not tell" for r in verdict.results if r.valid == "unknown"]
+    reasons = [
+        r.error or f"{r.name} could not tell" for r in verdict.results if r.valid == "unknown"
+    ]
     return "UNKNOWN: " + ("; ".join(reasons) or "nothing could be verified")
 
 

@@ -8,8 +8,6 @@ back and verified, and the report is written as for ``ackguard run``.
 
 from __future__ import annotations
 
-import locust  # noqa: F401  (first: gevent's monkey patching must precede other imports)
-
 import threading
 from pathlib import Path
 from typing import Any

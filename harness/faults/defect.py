@@ -46,7 +46,9 @@ class DefectFault:
 def build(context: FaultContext, params: Mapping[str, Any]) -> DefectFault:
     unknown = set(params) - {"defect", "params", "cohort"}
     if unknown:
-        raise FaultConfigError(sorted(unknown)[0], "unknown parameter (allowed: defect, params, cohort)")
+        raise FaultConfigError(
+            sorted(unknown)[0], "unknown parameter (allowed: defect, params, cohort)"
+        )
     name = params.get("defect")
     if name not in _DEFECTS:
         raise FaultConfigError("defect", f"must be one of {', '.join(_DEFECTS)}, got {name!r}")
@@ -59,7 +61,9 @@ def build(context: FaultContext, params: Mapping[str, Any]) -> DefectFault:
             raise FaultConfigError("cohort", "give a mapping with exactly one of fraction or rpps")
         fraction = cohort.get("fraction")
         if "fraction" in cohort and (
-            isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction <= 1
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0 <= fraction <= 1
         ):
             raise FaultConfigError("cohort.fraction", "must be a number between 0 and 1")
     entry = {"name": name, "params": dict(defect_params), "cohort": cohort, "window": None}

@@ -43,14 +43,20 @@ class _NothingStarted:
         raise KeyError(f"{name} (nothing is started while a scenario is validated)")
 
 
-def validate_fault(kind: str, params: Mapping[str, Any], kind_at: Located, params_at: Located) -> None:
+def validate_fault(
+    kind: str, params: Mapping[str, Any], kind_at: Located, params_at: Located
+) -> None:
     """Raise a ScenarioError naming the file, line and field if the fault cannot be built."""
     if kind not in KINDS:
         raise kind_at.error(f"unknown fault kind {kind!r} (known: {', '.join(sorted(KINDS))})")
     try:
         KINDS[kind].build(_NothingStarted(), params)
     except FaultConfigError as exc:
-        where = params_at.value.get(exc.field.split(".")[0]) if isinstance(params_at.value, dict) else None
+        where = (
+            params_at.value.get(exc.field.split(".")[0])
+            if isinstance(params_at.value, dict)
+            else None
+        )
         at = where if where is not None else params_at
         raise at.error(exc.message, field=f"{params_at.path}.{exc.field}") from exc
 

@@ -30,7 +30,9 @@ class Occurrence:
     stop: float
 
 
-def occurrences(schedule: ScheduleSpec, horizon: float, rng: random.Random, index: int) -> list[Occurrence]:
+def occurrences(
+    schedule: ScheduleSpec, horizon: float, rng: random.Random, index: int
+) -> list[Occurrence]:
     """The windows of one fault that start before ``horizon`` (the run's load duration)."""
     found: list[Occurrence] = []
     at = schedule.start

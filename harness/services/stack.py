@@ -69,7 +69,9 @@ class RunStack:
         assert self.proxy is not None
         parts = urlsplit(url)
         if parts.scheme.startswith("sqlite") or parts.port is None or parts.hostname is None:
-            raise ValueError("the database path can go through the proxy only for a network database")
+            raise ValueError(
+                "the database path can go through the proxy only for a network database"
+            )
         listen = self.proxy.create("database", f"{parts.hostname}:{parts.port}")
         netloc = parts.netloc.rsplit("@", 1)
         auth = f"{netloc[0]}@" if len(netloc) == 2 else ""

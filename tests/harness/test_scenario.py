@@ -50,10 +50,25 @@ def test_every_catalogue_scenario_is_valid() -> None:
         (("practitioners: 5", "practitioners: -1"), 4, "practitioners", "between"),
         (("kind: service-kill", "kind: meteor-strike"), 12, "faults[0].kind", "unknown fault kind"),
         (("signal: SIGKILL", "signal: SIGFOO"), 13, "faults[0].params.signal", ""),
-        (("every: 5s, duration: 1s", "every: 1s, duration: 5s"), 14, "faults[0].schedule.every", "longer"),
-        (("name: lost_observations", "name: lose_everything"), 8, "system.defects[0].name", "one of"),
+        (
+            ("every: 5s, duration: 1s", "every: 1s, duration: 5s"),
+            14,
+            "faults[0].schedule.every",
+            "longer",
+        ),
+        (
+            ("name: lost_observations", "name: lose_everything"),
+            8,
+            "system.defects[0].name",
+            "one of",
+        ),
         (("fraction: 0.5", "fraction: 2"), 9, "system.defects[0].cohort.fraction", "between"),
-        (("from: 6h, until: 24h", "from: 24h, until: 6h"), 10, "system.defects[0].window.until", "after"),
+        (
+            ("from: 6h, until: 24h", "from: 24h, until: 6h"),
+            10,
+            "system.defects[0].window.until",
+            "after",
+        ),
         (("expect: false", "expect: maybe"), 15, "expect", "true, false or unknown"),
         (("seed: 3", "seed: 3\ncolour: blue"), 3, "colour", "unknown field"),
     ],
@@ -78,13 +93,15 @@ def test_missing_required_field_and_broken_yaml() -> None:
 
 
 def test_unknown_scenario_name_lists_the_catalogue(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="known: .*default"):
+    with pytest.raises(ScenarioError, match=r"known: .*default"):
         load_scenario("no-such-scenario")
     missing = tmp_path / "absent.yaml"
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(str(missing))
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30.0), ("2m", 120.0), ("18h", 64800.0), (7, 7.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("30s", 30.0), ("2m", 120.0), ("18h", 64800.0), (7, 7.0)]
+)
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 from harness.faults.schedule import occurrences
 from harness.scenario import ScheduleSpec
@@ -17,7 +18,9 @@ def test_every_repeats_until_the_horizon_and_clips_the_last_window() -> None:
     found = occurrences(ScheduleSpec("every", 8.0, 2.0, interval=12.0), 60.0, random.Random(1), 0)
     assert [o.start for o in found] == [8.0, 20.0, 32.0, 44.0, 56.0]
     assert found[-1].stop == 58.0
-    capped = occurrences(ScheduleSpec("every", 0.0, 1.0, interval=5.0, count=2), 60.0, random.Random(1), 0)
+    capped = occurrences(
+        ScheduleSpec("every", 0.0, 1.0, interval=5.0, count=2), 60.0, random.Random(1), 0
+    )
     assert len(capped) == 2
 
 
@@ -27,5 +30,5 @@ def test_random_gaps_are_bounded_and_replay_with_the_seed() -> None:
     again = occurrences(spec, 100.0, random.Random("s"), 0)
     other = occurrences(spec, 100.0, random.Random("t"), 0)
     assert first == again and first != other
-    for before, after in zip(first, first[1:], strict=False):
+    for before, after in pairwise(first):
         assert 2.0 <= after.start - before.stop <= 4.0

@@ -27,14 +27,18 @@ class RunResult:
         return counts
 
     def anomalies(self, kind: str | None = None) -> list[dict[str, Any]]:
-        found = [a for r in self.verdict["results"] if r["name"] == "records" for a in r["anomalies"]]
+        found = [
+            a for r in self.verdict["results"] if r["name"] == "records" for a in r["anomalies"]
+        ]
         return [a for a in found if kind is None or a["kind"] == kind]
 
     def json(self, name: str) -> Any:
         return json.loads((self.run_dir / name).read_text(encoding="utf-8"))
 
 
-def ackguard(*args: str, cwd: Path, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def ackguard(
+    *args: str, cwd: Path, timeout: float = RUN_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         cwd=cwd,

@@ -65,27 +65,31 @@ expect: true
     assert result.counts["lost"] == 0
 
 
+def defect(name: str, extra: str = "") -> str:
+    return f"system:\n  defects:\n    - name: {name}\n" + "".join(
+        f"      {line}\n" for line in extra.splitlines() if line
+    )
+
+
+PAUSE_PAST_THE_TIMEOUT = """
+faults:
+  - kind: service-pause
+    schedule: {start: 3s, every: 9s, duration: 7s}
+"""
+
 DEFECT_CASES: dict[str, tuple[str, set[str]]] = {
     "ack_before_commit": (
-        "system:\n  defects:\n    - name: ack_before_commit\n      params: {flush_interval_ms: 3000}\n"
-        + KILL_EVERY_4S,
+        defect("ack_before_commit", "params: {flush_interval_ms: 3000}") + KILL_EVERY_4S,
         {"lost", "corrupt"},
     ),
     "split_transaction": (
-        "system:\n  defects:\n    - name: split_transaction\n      params: {gap_ms: 300}\n" + KILL_EVERY_4S,
+        defect("split_transaction", "params: {gap_ms: 300}") + KILL_EVERY_4S,
         {"corrupt"},
     ),
-    "silent_truncation": (
-        "system:\n  defects:\n    - name: silent_truncation\n      params: {max_chars: 1000}\n",
-        {"corrupt"},
-    ),
-    "lost_observations": (
-        "system:\n  defects:\n    - name: lost_observations\n      cohort: {fraction: 0.5}\n",
-        {"corrupt"},
-    ),
+    "silent_truncation": (defect("silent_truncation", "params: {max_chars: 1000}"), {"corrupt"}),
+    "lost_observations": (defect("lost_observations", "cohort: {fraction: 0.5}"), {"corrupt"}),
     "non_idempotent_retry": (
-        "system:\n  defects:\n    - name: non_idempotent_retry\n"
-        "faults:\n  - kind: service-pause\n    schedule: {start: 3s, every: 9s, duration: 7s}\n",
+        defect("non_idempotent_retry") + PAUSE_PAST_THE_TIMEOUT,
         {"duplicate"},
     ),
 }
@@ -112,7 +116,9 @@ def _assert_specific_damage(defect: str, result: RunResult) -> None:
                 assert damage["final"]["length"] == 1000 < damage["acknowledged"]["length"]
     if defect == "split_transaction":
         for anomaly in anomalies:
-            assert all(d["final"] is None for d in anomaly["fields"]), "the notes are missing, not altered"
+            assert all(d["final"] is None for d in anomaly["fields"]), (
+                "the notes are missing, not altered"
+            )
     if defect == "lost_observations":
         cohort = set(result.json("run.json")["cohorts"][0]["practitioner_ids"])
         damaged = {a["practitioner_id"] for a in anomalies}
@@ -122,12 +128,16 @@ def _assert_specific_damage(defect: str, result: RunResult) -> None:
         assert result.counts["lost"] == 0
 
 
-def test_a_phantom_record_is_caught_by_offline_verification(run_scenario: Runner, tmp_path: Path) -> None:
+def test_a_phantom_record_is_caught_by_offline_verification(
+    run_scenario: Runner, tmp_path: Path
+) -> None:
     result = run_scenario(scenario("expect: true\n", duration="6s", practitioners=4))
     assert result.code == 0, result.output
     database = result.run_dir / "consultations.db"
     with sqlite3.connect(database) as connection:
-        row = connection.execute("SELECT practitioner_id, patient_id FROM consultations LIMIT 1").fetchone()
+        row = connection.execute(
+            "SELECT practitioner_id, patient_id FROM consultations LIMIT 1"
+        ).fetchone()
         connection.execute(
             "INSERT INTO consultations (idempotency_key, practitioner_id, patient_id, started_at,"
             " visit_reason, version, created_at, updated_at)"
@@ -168,7 +178,9 @@ def test_a_harness_killed_mid_run_leaves_a_verifiable_history(tmp_path: Path) ->
     assert verdict["counts"]["acknowledged"] > 0
 
 
-def _await_history(runs: Path, harness: subprocess.Popen[bytes], *, min_lines: int, timeout_s: float) -> Path:
+def _await_history(
+    runs: Path, harness: subprocess.Popen[bytes], *, min_lines: int, timeout_s: float
+) -> Path:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert harness.poll() is None, "the harness ended before it could be killed"
