@@ -1,0 +1,44 @@
+"""Verifiers: one file per checker, a one-method protocol, and :func:`compose` for the verdict.
+
+Importing this package loads no database driver and starts nothing.
+"""
+
+from harness.database_read import final_read_from_records
+from harness.verifiers.base import IndexedVerifier, Verifier
+from harness.verifiers.compose import VERIFIERS, compose, verifiers_named
+from harness.verifiers.index import HistoryIndex, build_index
+from harness.verifiers.read_your_writes import ReadYourWritesVerifier
+from harness.verifiers.records import RecordsVerifier
+from harness.verifiers.result import (
+    CLASSES,
+    Anomaly,
+    FieldDamage,
+    Result,
+    Valid,
+    Verdict,
+    combine,
+    load_verdict,
+    write_verdict,
+)
+
+__all__ = [
+    "CLASSES",
+    "VERIFIERS",
+    "Anomaly",
+    "FieldDamage",
+    "HistoryIndex",
+    "IndexedVerifier",
+    "ReadYourWritesVerifier",
+    "RecordsVerifier",
+    "Result",
+    "Valid",
+    "Verdict",
+    "Verifier",
+    "build_index",
+    "combine",
+    "compose",
+    "final_read_from_records",
+    "load_verdict",
+    "verifiers_named",
+    "write_verdict",
+]

@@ -1,0 +1,90 @@
+"""Run several verifiers over one run and combine their answers into a :class:`Verdict`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from harness.final_read import FinalRead
+from harness.history import Op
+from harness.verifiers.base import IndexedVerifier, Verifier
+from harness.verifiers.index import HistoryIndex, build_index
+from harness.verifiers.read_your_writes import ReadYourWritesVerifier
+from harness.verifiers.records import RecordsVerifier
+from harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
+
+__all__ = ["VERIFIERS", "compose", "verifiers_named"]
+
+VERIFIERS: dict[str, Callable[[], Verifier]] = {
+    "records": RecordsVerifier,
+    "read_your_writes": ReadYourWritesVerifier,
+}
+"""Every verifier by the name scenarios use, in one explicit table."""
+
+
+def verifiers_named(names: Iterable[str]) -> list[Verifier]:
+    """Fresh verifiers for ``names``; an unknown name is a ``ValueError`` listing the known ones."""
+    chosen: list[Verifier] = []
+    for name in names:
+        if name not in VERIFIERS:
+            raise ValueError(f"unknown verifier {name!r}; known: {', '.join(VERIFIERS)}")
+        chosen.append(VERIFIERS[name]())
+    return chosen
+
+
+def compose(
+    verifiers: Iterable[Verifier],
+    history: Sequence[Op] | Iterable[Op],
+    final_read: FinalRead | None,
+    expected: Valid | None = None,
+) -> Verdict:
+    """Run every verifier and combine: false > unknown > true (no verifier at all: unknown).
+
+    The history is read once: verifiers that can work from the grouped history share one
+    index, so ``history`` may be a one-shot iterator (for example :func:`read_history`). A
+    verifier that raises, or whose input could not be built, yields ``unknown`` with the error.
+    Counts per class (:data:`CLASSES`) come from the first result that reports each class.
+    """
+    chosen = list(verifiers)
+    needs_ops = any(not isinstance(v, IndexedVerifier) for v in chosen)
+    if needs_ops and not isinstance(history, Sequence):
+        history = list(history)  # more than one pass will read it
+    index: HistoryIndex | None = None
+    index_error: str | None = None
+    if any(isinstance(v, IndexedVerifier) for v in chosen):
+        try:
+            index = build_index(history)
+        except Exception as exc:  # a damaged history must not crash the verdict
+            index_error = f"reading the history failed: {_describe(exc)}"
+    results = [_run(v, history, index, index_error, final_read) for v in chosen]
+    return Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
+
+
+def _run(
+    verifier: Verifier,
+    history: Iterable[Op],
+    index: HistoryIndex | None,
+    index_error: str | None,
+    final_read: FinalRead | None,
+) -> Result:
+    name = str(getattr(verifier, "name", type(verifier).__name__))
+    try:
+        if isinstance(verifier, IndexedVerifier):
+            if index is None:
+                return Result(name, "unknown", error=index_error)
+            return verifier.check_index(index, final_read)
+        return verifier.check(history, final_read)
+    except Exception as exc:  # a checker bug yields unknown, never a crash
+        return Result(name, "unknown", error=_describe(exc))
+
+
+def _counts(results: Iterable[Result]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        for name in CLASSES:
+            if name not in counts and name in result.counts:
+                counts[name] = int(result.counts[name])
+    return {name: counts.get(name, 0) for name in CLASSES}
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

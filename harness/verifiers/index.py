@@ -1,0 +1,319 @@
+"""One pass over the history, grouped by record: what every checker needs, built once.
+
+The history is read once, in order; each completion is matched to its invoke by process (a
+process has at most one op in flight). Everything is grouped by idempotency key into a
+:class:`RecordState`, so checkers never scan the history per record.
+
+**Which field values are allowed** (:func:`is_allowed`), after Jepsen's register and set
+semantics extended to fields. Every create writes all four observation fields (a field it does
+not send is written as null); an update writes the fields it sends. For one field, observed at
+a read that began at ``before`` (the final read: after everything), a value is allowed when it is
+
+- the value of an *acknowledged* write that is not superseded, where an acknowledged write ``w``
+  is superseded when another acknowledged write to the field began after ``w`` completed and
+  itself completed before ``before`` (so concurrent acknowledged writes may land in either
+  order, and the last acknowledged write is always allowed);
+- the value of an *indeterminate* write (``info``, or still pending) invoked before the read
+  completed, whenever it was invoked: like Jepsen's ``info`` ops, it may take effect at any time
+  after its invoke, before or after any later acknowledged write;
+- null (absent), when no acknowledged write to the field completed before ``before`` (a field
+  never acknowledged promised nothing).
+
+A *failed* write is never allowed by itself; its value passes only when an allowed write set
+the same value. Values are compared by digest string, so "allowed" means "exactly that content".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.history import NEMESIS, OBSERVATION_FIELDS, Op
+
+__all__ = [
+    "FAIL",
+    "INFO",
+    "OK",
+    "PENDING",
+    "FlaggedRead",
+    "HistoryIndex",
+    "RecordState",
+    "Write",
+    "build_index",
+    "digest_of",
+    "is_allowed",
+    "last_acknowledged",
+]
+
+PENDING, OK, INFO, FAIL = 0, 1, 2, 3
+_COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
+_NO_FIELDS: Mapping[str, Any] = {}
+
+DigestJSON = Mapping[str, Any]
+
+
+def digest_of(value: DigestJSON | None) -> str | None:
+    """The digest string of a FieldDigest JSON value, ``None`` for null."""
+    return None if value is None else str(value["digest"])
+
+
+class Write:
+    """One create or update: when it began and ended, how, and the field values it wrote."""
+
+    __slots__ = ("cmp", "fields", "inv", "status")
+
+    def __init__(self, inv: int, fields: Mapping[str, DigestJSON | None]) -> None:
+        self.inv = inv
+        self.cmp: int | None = None
+        self.status = PENDING
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedRead:
+    """An in-run read that returned a field value not allowed at that moment."""
+
+    invoke_time: int
+    time: int  # completion: when the harness saw it
+    field: str
+    observed: DigestJSON | None
+
+
+class RecordState:
+    """Everything the history says about one record (one idempotency key)."""
+
+    __slots__ = (
+        "absent_reads",
+        "ack_time",
+        "attempted",
+        "flagged",
+        "key",
+        "known_time",
+        "last_absent",
+        "last_present",
+        "patient_id",
+        "practitioner_id",
+        "record_id",
+        "writes",
+    )
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.practitioner_id: str | None = None
+        self.patient_id: str | None = None
+        self.record_id: str | None = None
+        self.attempted = False
+        self.ack_time: int | None = None  # completion of the first acknowledged create
+        self.known_time: int | None = None  # set-full: ack, or first read that saw it
+        self.writes: list[Write] = []
+        # invoke times of the latest read that saw it / that missed it (after it was known)
+        self.last_present: int | None = None
+        self.last_absent: int | None = None
+        # (invoke, completion) of the misses that began after the latest sighting
+        self.absent_reads: list[tuple[int, int]] = []
+        self.flagged: list[FlaggedRead] = []
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.ack_time is not None
+
+
+@dataclass(slots=True)
+class HistoryIndex:
+    """The history grouped by record, plus the counts of completions."""
+
+    records: dict[str, RecordState] = field(default_factory=dict)
+    indeterminate: int = 0
+    failed: int = 0
+    reads: int = 0  # read and list ops that completed ok
+    operations: int = 0
+
+
+def is_allowed(
+    writes: Iterable[Write], name: str, observed: str | None, before: int | None
+) -> bool:
+    """Whether ``observed`` (a digest, or ``None`` for null) is an allowed value of field ``name``
+    for a read that began at ``before`` (``None``: the final read), given ``writes`` as they stood
+    when the read completed. The rule is in this module's docstring. One pass, no allocation."""
+    superseding_inv = -1  # latest invoke among acknowledged writes completed before `before`
+    matched_cmp = -1  # latest completion among acknowledged writes of the observed value
+    for w in writes:
+        fields = w.fields
+        if name not in fields:
+            continue
+        status = w.status
+        if status == FAIL:
+            continue
+        value = fields[name]
+        same = (None if value is None else value["digest"]) == observed
+        if status != OK:
+            if same:
+                return True  # indeterminate: may land at any time after its invoke
+            continue
+        cmp: int = w.cmp  # type: ignore[assignment]
+        if (before is None or cmp < before) and w.inv > superseding_inv:
+            superseding_inv = w.inv
+        if same and cmp > matched_cmp:
+            matched_cmp = cmp
+    if superseding_inv < 0:
+        return observed is None or matched_cmp >= 0
+    return matched_cmp >= superseding_inv
+
+
+def last_acknowledged(writes: Iterable[Write], name: str) -> Write | None:
+    """The acknowledged write to ``name`` that completed last."""
+    latest: Write | None = None
+    for w in writes:
+        if w.status == OK and name in w.fields and (latest is None or w.cmp > latest.cmp):  # type: ignore[operator]
+            latest = w
+    return latest
+
+
+def build_index(history: Iterable[Op]) -> HistoryIndex:
+    """Group ``history`` by record in one pass. Unmatched completions are ignored."""
+    return _Builder().run(history)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.index = HistoryIndex()
+        self.records = self.index.records
+        # process -> (f, record state or None, write or None, invoke time, invoke value)
+        self.in_flight: dict[object, tuple[str, RecordState | None, Write | None, int, Any]] = {}
+        # practitioner id -> records known so far (for list reads), in order of becoming known
+        self.by_practitioner: dict[str, list[RecordState]] = {}
+
+    def run(self, history: Iterable[Op]) -> HistoryIndex:
+        in_flight = self.in_flight
+        index = self.index
+        for op in history:
+            process = op.process
+            if process == NEMESIS:
+                continue
+            if op.type == "invoke":
+                in_flight[process] = self._invoke(op)
+                continue
+            started = in_flight.pop(process, None)
+            if started is None:
+                continue
+            index.operations += 1
+            status = _COMPLETION.get(op.type, INFO)
+            if status == INFO:
+                index.indeterminate += 1
+            elif status == FAIL:
+                index.failed += 1
+            f, record, write, inv, inv_value = started
+            if write is not None and record is not None:
+                write.status = status
+                write.cmp = op.time
+                if status == OK and f == "create":
+                    self._acknowledge_create(record, op)
+            elif status == OK and f == "read" and record is not None:
+                index.reads += 1
+                self._read(record, inv, op.time, op.value)
+            elif status == OK and f == "list":
+                index.reads += 1
+                self._list(inv, op.time, inv_value, op.value)
+        return index
+
+    def _record(self, key: str) -> RecordState:
+        record = self.records.get(key)
+        if record is None:
+            record = self.records[key] = RecordState(key)
+        return record
+
+    def _invoke(self, op: Op) -> tuple[str, RecordState | None, Write | None, int, Any]:
+        f, key, value = op.f, op.key, op.value
+        if f == "create" and key is not None:
+            record = self._record(key)
+            record.attempted = True
+            if record.practitioner_id is None and isinstance(value, Mapping):
+                record.practitioner_id = _str_or_none(value.get("practitioner_id"))
+                record.patient_id = _str_or_none(value.get("patient_id"))
+            sent = _fields(value)
+            written = {name: sent.get(name) for name in OBSERVATION_FIELDS}
+            write = Write(op.time, written)
+            record.writes.append(write)
+            return (f, record, write, op.time, None)
+        if f == "update" and key is not None:
+            record = self._record(key)
+            write = Write(op.time, _fields(value))
+            record.writes.append(write)
+            return (f, record, write, op.time, None)
+        if f == "read" and key is not None:
+            return (f, self._record(key), None, op.time, None)
+        return (f, None, None, op.time, value)
+
+    def _acknowledge_create(self, record: RecordState, op: Op) -> None:
+        value = op.value
+        if isinstance(value, Mapping) and value.get("id") is not None:
+            record.record_id = str(value["id"])
+        if record.ack_time is None:
+            record.ack_time = op.time
+        self._know(record, op.time)
+
+    def _know(self, record: RecordState, time: int) -> None:
+        if record.known_time is None:
+            record.known_time = time
+            if record.practitioner_id is not None:
+                self.by_practitioner.setdefault(record.practitioner_id, []).append(record)
+        elif time < record.known_time:
+            record.known_time = time
+
+    def _present(self, record: RecordState, inv: int, cmp: int) -> None:
+        self._know(record, cmp)
+        if record.last_present is None or inv > record.last_present:
+            record.last_present = inv
+            if record.absent_reads:
+                record.absent_reads = [r for r in record.absent_reads if r[0] > inv]
+
+    def _absent(self, record: RecordState, inv: int, cmp: int) -> None:
+        known = record.known_time
+        if known is None or inv <= known:
+            return  # a read that began before the record was known proves nothing
+        if record.last_absent is None or inv > record.last_absent:
+            record.last_absent = inv
+        if record.last_present is None or inv > record.last_present:
+            record.absent_reads.append((inv, cmp))
+
+    def _read(self, record: RecordState, inv: int, cmp: int, value: Any) -> None:
+        if not isinstance(value, Mapping) or not value.get("found"):
+            self._absent(record, inv, cmp)
+            return
+        self._present(record, inv, cmp)
+        observed_fields = _fields(value)
+        writes = record.writes
+        for name in OBSERVATION_FIELDS:
+            observed = observed_fields.get(name)
+            if not is_allowed(writes, name, digest_of(observed), inv):
+                record.flagged.append(FlaggedRead(inv, cmp, name, observed))
+
+    def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:
+        if not isinstance(value, Mapping):
+            return
+        seen_keys = {str(k) for k in value.get("keys") or ()}
+        for key in seen_keys:
+            record = self.records.get(key)
+            if record is not None:
+                self._present(record, inv, cmp)
+        if value.get("complete") is False or not isinstance(query, Mapping):
+            return  # a partial listing proves no absence
+        practitioner = _str_or_none(query.get("practitioner_id"))
+        patient = _str_or_none(query.get("patient_id"))
+        for record in self.by_practitioner.get(practitioner or "", ()):
+            if record.key in seen_keys or (patient is not None and record.patient_id != patient):
+                continue
+            self._absent(record, inv, cmp)
+
+
+def _fields(value: Any) -> Mapping[str, DigestJSON | None]:
+    if isinstance(value, Mapping):
+        fields = value.get("fields")
+        if isinstance(fields, Mapping):
+            return fields
+    return _NO_FIELDS
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,172 @@
+"""The ``read_your_writes`` verifier: Jepsen's ``set-full`` over the reads practitioners make.
+
+Practitioners reopen their own notes (``read`` of one record, ``list`` of their records). For
+every record that became *known* (its create acknowledged, or a read saw it: whichever came
+first), each read that began after that moment either saw it or missed it:
+
+- **stable**: the last read that saw it began after the last read that missed it;
+- **lost**: a read missed it and no read that began later saw it again. Whether the record is
+  in the final state is the ``records`` verifier's call: a record that reads lost but a
+  complete final read holds is counted **stale** here, not lost;
+- **stale**: stable (or held by the final read), but some read after its known time missed it;
+- **never-read**: neither (no read began after it was known).
+
+Latencies are in ms, as quantiles 0, 0.5, 0.95, 0.99 and 1: stable latency (stable time minus
+known time) and lost latency (lost time minus known time); 0 everywhere means reads were
+linearizable with respect to writes. Field level: a read that returned a field value not
+allowed at the moment it began (the rule in :mod:`harness.verifiers.index`, using only the
+writes invoked before the read completed) is a ``corrupt`` anomaly detected at that read.
+
+valid: false when a record is lost or a read returned a value never allowed; unknown when
+nothing was ever read; true otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from harness.final_read import FinalRead
+from harness.history import Op
+from harness.verifiers.index import (
+    OK,
+    FlaggedRead,
+    HistoryIndex,
+    RecordState,
+    build_index,
+)
+from harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
+
+__all__ = ["QUANTILES", "ReadYourWritesVerifier", "quantiles"]
+
+QUANTILES: tuple[float, ...] = (0.0, 0.5, 0.95, 0.99, 1.0)
+_NS_PER_MS = 1_000_000
+
+
+def quantiles(values: Sequence[float]) -> dict[str, float]:
+    """Jepsen's quantiles: the element at rank ``min(n - 1, floor(q * n))`` of the sorted values,
+    keyed ``"0"``, ``"0.5"``, ``"0.95"``, ``"0.99"``, ``"1"``; empty when there are no values."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    n = len(ordered)
+    return {f"{q:g}": ordered[min(n - 1, int(q * n))] for q in QUANTILES}
+
+
+class ReadYourWritesVerifier:
+    """In-run reads against acknowledged writes (set-full). See the module docstring."""
+
+    name = "read_your_writes"
+
+    def check(self, history: Iterable[Op], final_read: FinalRead | None) -> Result:
+        return self.check_index(build_index(history), final_read)
+
+    def check_index(self, index: HistoryIndex, final_read: FinalRead | None) -> Result:
+        present: set[str] = set()
+        if final_read is not None and final_read.complete:
+            present = {r.key for r in final_read.records if r.key is not None}
+        tally = {"stable": 0, "lost": 0, "never_read": 0, "stale": 0}
+        stable_ms: list[float] = []
+        lost_ms: list[float] = []
+        anomalies: list[Anomaly] = []
+        corrupt_reads = 0
+        for state in index.records.values():
+            known = state.known_time
+            if state.flagged:
+                corrupt_reads += len(state.flagged)
+                anomalies.append(_corrupt(state))
+            if known is None:
+                continue
+            last_present, last_absent = state.last_present, state.last_absent
+            if last_absent is not None and (last_present is None or last_absent > last_present):
+                if state.key in present:
+                    tally["stale"] += 1
+                    continue
+                tally["lost"] += 1
+                lost_time = 0 if last_present is None else last_present + 1
+                lost_ms.append(max(0, lost_time - known) / _NS_PER_MS)
+                anomalies.append(_lost(state))
+            elif last_present is not None:
+                tally["stable"] += 1
+                if last_absent is not None:
+                    tally["stale"] += 1
+                stable_time = 0 if last_absent is None else last_absent + 1
+                stable_ms.append(max(0, stable_time - known) / _NS_PER_MS)
+            else:
+                tally["never_read"] += 1
+        detections = [a.detection_time for a in anomalies if a.detection_time is not None]
+        counts = {
+            "attempted": sum(1 for r in index.records.values() if r.attempted),
+            "acknowledged": sum(1 for r in index.records.values() if r.acknowledged),
+            "indeterminate": index.indeterminate,
+            "failed": index.failed,
+            "stable": tally["stable"],
+            "read_lost": tally["lost"],
+            "never_read": tally["never_read"],
+            "stale": tally["stale"],
+            "corrupt_reads": corrupt_reads,
+        }
+        extra: dict[str, object] = {
+            "stable_latencies": quantiles(stable_ms),
+            "lost_latencies": quantiles(lost_ms),
+            "first_detection_time": min(detections) if detections else None,
+            **tally,
+            "corrupt_reads": corrupt_reads,
+            "reads": index.reads,
+        }
+        valid: Valid
+        if index.reads == 0:
+            valid = "unknown"
+            extra["reason"] = "no read ever completed"
+        else:
+            valid = not anomalies
+        return Result(self.name, valid, counts, tuple(anomalies), extra)
+
+
+def _lost(state: RecordState) -> Anomaly:
+    detected = min(completed for _invoked, completed in state.absent_reads)
+    return Anomaly(
+        "lost",
+        state.key,
+        state.record_id,
+        state.practitioner_id,
+        state.patient_id,
+        ack_time=state.ack_time,
+        detection_time=detected,
+    )
+
+
+def _corrupt(state: RecordState) -> Anomaly:
+    """One anomaly per record: the first read that returned a damaged value, with each field
+    it got wrong (and the other fields' first damaged reads)."""
+    first_per_field: dict[str, FlaggedRead] = {}
+    for read in state.flagged:
+        first_per_field.setdefault(read.field, read)
+    damage = tuple(_damage(state, read) for read in first_per_field.values())
+    ack_times = [d.ack_time for d in damage if d.ack_time is not None]
+    return Anomaly(
+        "corrupt",
+        state.key,
+        state.record_id,
+        state.practitioner_id,
+        state.patient_id,
+        fields=damage,
+        ack_time=max(ack_times) if ack_times else state.ack_time,
+        detection_time=min(read.time for read in state.flagged),
+    )
+
+
+def _damage(state: RecordState, read: FlaggedRead) -> FieldDamage:
+    """What the practitioner should have read: the field's last acknowledged value before it."""
+    expected = None
+    for w in state.writes:
+        done = w.cmp is not None and w.cmp < read.invoke_time
+        later = expected is None or (w.cmp or 0) > (expected.cmp or 0)
+        if w.status == OK and done and read.field in w.fields and later:
+            expected = w
+    value = None if expected is None else expected.fields[read.field]
+    return FieldDamage(
+        read.field,
+        None if value is None else dict(value),
+        None if read.observed is None else dict(read.observed),
+        None if expected is None else expected.cmp,
+    )
