@@ -1,0 +1,65 @@
+"""Time ``render_run`` on a large synthetic run and print the figures.
+
+Targets: a run of 1,000,000 operations renders in at most 10 s into a page of at most 5 MB.
+The run (history through the real HistoryWriter, verdict with thousands of anomalies, run.json,
+directory.json, final read) is generated into a temporary folder first; that part is not timed.
+
+example: .venv/bin/python bench/bench_report.py --operations 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.reports.runbuilder
+
+from reports import render_run
+from tests.reports.runbuilder import synthetic_run
+
+TARGET_S = 10.0
+TARGET_BYTES = 5 * 1024 * 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="example: .venv/bin/python bench/bench_report.py --operations 1000000 --losses 3000",
+    )
+    parser.add_argument("--operations", type=int, default=1_000_000, help="client operations")
+    parser.add_argument("--losses", type=int, default=3000, help="lost + corrupt records wanted")
+    parser.add_argument("--duration", type=float, default=1800.0, help="run length, seconds")
+    parser.add_argument("--keep", type=Path, help="write the run here instead of a temp folder")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ackguard-bench-") as scratch:
+        run_dir = options.keep or Path(scratch) / "run"
+        print(f"generating {options.operations:,} operations into {run_dir} ...", flush=True)
+        started = time.perf_counter()
+        made = synthetic_run(
+            run_dir, operations=options.operations, losses=options.losses,
+            duration_s=options.duration, practitioners=3000,
+        )  # fmt: skip
+        history_mb = (run_dir / "history.jsonl").stat().st_size / 1e6
+        print(
+            f"generated in {time.perf_counter() - started:.1f} s: {made.operations:,} operations, "
+            f"{made.acknowledged:,} acknowledged, {len(made.lost):,} lost, "
+            f"{len(made.corrupt):,} corrupt, history {history_mb:.0f} MB"
+        )
+        started = time.perf_counter()
+        rendered = render_run(run_dir)
+        elapsed = time.perf_counter() - started
+        size = rendered.html.stat().st_size
+        print(f"render_run: {elapsed:.2f} s (target {TARGET_S:.0f} s)")
+        print(f"report.html: {size / 1e6:.2f} MB (target {TARGET_BYTES / 1e6:.1f} MB)")
+        print(f"impact.csv: {rendered.impact_csv.stat().st_size / 1e6:.2f} MB")
+        print(f"junit.xml: {rendered.junit.stat().st_size / 1e3:.1f} kB")
+        verdict = "within" if elapsed <= TARGET_S and size <= TARGET_BYTES else "OUTSIDE"
+        print(f"{verdict} the targets (2 shared cores: figures are pessimistic)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
