@@ -5,7 +5,8 @@ Importing this package loads no database driver and starts nothing.
 
 from harness.database_read import final_read_from_records
 from harness.verifiers.base import IndexedVerifier, Verifier
-from harness.verifiers.compose import VERIFIERS, compose, verifiers_named
+from harness.verifiers.compose import VERIFIERS, compose, compose_file, verifiers_named
+from harness.verifiers.history_rows import history_rows
 from harness.verifiers.index import HistoryIndex, build_index
 from harness.verifiers.read_your_writes import ReadYourWritesVerifier
 from harness.verifiers.records import RecordsVerifier
@@ -37,7 +38,9 @@ __all__ = [
     "build_index",
     "combine",
     "compose",
+    "compose_file",
     "final_read_from_records",
+    "history_rows",
     "load_verdict",
     "verifiers_named",
     "write_verdict",

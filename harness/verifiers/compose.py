@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from harness.final_read import FinalRead
-from harness.history import Op
+from harness.history import Op, read_history
 from harness.verifiers.base import IndexedVerifier, Verifier
-from harness.verifiers.index import HistoryIndex, build_index
+from harness.verifiers.history_rows import history_rows
+from harness.verifiers.index import HistoryIndex, build_index, build_index_from_rows
 from harness.verifiers.read_your_writes import ReadYourWritesVerifier
 from harness.verifiers.records import RecordsVerifier
 from harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
 
-__all__ = ["VERIFIERS", "compose", "verifiers_named"]
+__all__ = ["VERIFIERS", "compose", "compose_file", "verifiers_named"]
 
 VERIFIERS: dict[str, Callable[[], Verifier]] = {
     "records": RecordsVerifier,
@@ -48,11 +50,39 @@ def compose(
     needs_ops = any(not isinstance(v, IndexedVerifier) for v in chosen)
     if needs_ops and not isinstance(history, Sequence):
         history = list(history)  # more than one pass will read it
+    ops = history
+    return _compose(chosen, ops, lambda: build_index(ops), final_read, expected)
+
+
+def compose_file(
+    verifiers: Iterable[Verifier],
+    history_path: Path,
+    final_read: FinalRead | None,
+    expected: Valid | None = None,
+) -> Verdict:
+    """:func:`compose` over a ``history.jsonl``, streamed: when every verifier works from the
+    grouped history, lines are read as plain rows (no :class:`Op` objects, ``orjson`` when
+    installed) and memory holds only the index. The verdict is the same as ``compose`` gives."""
+    chosen = list(verifiers)
+    if any(not isinstance(v, IndexedVerifier) for v in chosen):
+        return compose(chosen, list(read_history(history_path)), final_read, expected)
+    return _compose(
+        chosen, (), lambda: build_index_from_rows(history_rows(history_path)), final_read, expected
+    )
+
+
+def _compose(
+    chosen: list[Verifier],
+    history: Iterable[Op],
+    indexer: Callable[[], HistoryIndex],
+    final_read: FinalRead | None,
+    expected: Valid | None,
+) -> Verdict:
     index: HistoryIndex | None = None
     index_error: str | None = None
     if any(isinstance(v, IndexedVerifier) for v in chosen):
         try:
-            index = build_index(history)
+            index = indexer()
         except Exception as exc:  # a damaged history must not crash the verdict
             index_error = f"reading the history failed: {_describe(exc)}"
     results = [_run(v, history, index, index_error, final_read) for v in chosen]

@@ -39,8 +39,10 @@ __all__ = [
     "FlaggedRead",
     "HistoryIndex",
     "RecordState",
+    "Row",
     "Write",
     "build_index",
+    "build_index_from_rows",
     "digest_of",
     "is_allowed",
     "last_acknowledged",
@@ -87,6 +89,7 @@ class RecordState:
         "absent_reads",
         "ack_time",
         "attempted",
+        "current",
         "flagged",
         "key",
         "known_time",
@@ -107,6 +110,8 @@ class RecordState:
         self.ack_time: int | None = None  # completion of the first acknowledged create
         self.known_time: int | None = None  # set-full: ack, or first read that saw it
         self.writes: list[Write] = []
+        # field -> value of the acknowledged write that completed last (a fast path for reads)
+        self.current: dict[str, DigestJSON | None] = {}
         # invoke times of the latest read that saw it / that missed it (after it was known)
         self.last_present: int | None = None
         self.last_absent: int | None = None
@@ -170,9 +175,19 @@ def last_acknowledged(writes: Iterable[Write], name: str) -> Write | None:
     return latest
 
 
+Row = tuple[int, Any, str, str, Any, Any]
+"""One history line as the builder reads it: (time, process, type, f, key, value)."""
+
+
 def build_index(history: Iterable[Op]) -> HistoryIndex:
     """Group ``history`` by record in one pass. Unmatched completions are ignored."""
-    return _Builder().run(history)
+    rows = ((op.time, op.process, op.type, op.f, op.key, op.value) for op in history)
+    return build_index_from_rows(rows)
+
+
+def build_index_from_rows(rows: Iterable[Row]) -> HistoryIndex:
+    """:func:`build_index` over plain rows (the fast path that skips building :class:`Op`)."""
+    return _Builder().run(rows)
 
 
 class _Builder:
@@ -184,37 +199,43 @@ class _Builder:
         # practitioner id -> records known so far (for list reads), in order of becoming known
         self.by_practitioner: dict[str, list[RecordState]] = {}
 
-    def run(self, history: Iterable[Op]) -> HistoryIndex:
+    def run(self, rows: Iterable[Row]) -> HistoryIndex:
         in_flight = self.in_flight
         index = self.index
-        for op in history:
-            process = op.process
+        operations = indeterminate = failed = reads = 0
+        for time, process, type_, f, key, value in rows:
             if process == NEMESIS:
                 continue
-            if op.type == "invoke":
-                in_flight[process] = self._invoke(op)
+            if type_ == "invoke":
+                in_flight[process] = self._invoke(time, f, key, value)
                 continue
             started = in_flight.pop(process, None)
             if started is None:
                 continue
-            index.operations += 1
-            status = _COMPLETION.get(op.type, INFO)
+            operations += 1
+            status = _COMPLETION.get(type_, INFO)
             if status == INFO:
-                index.indeterminate += 1
+                indeterminate += 1
             elif status == FAIL:
-                index.failed += 1
+                failed += 1
             f, record, write, inv, inv_value = started
             if write is not None and record is not None:
                 write.status = status
-                write.cmp = op.time
-                if status == OK and f == "create":
-                    self._acknowledge_create(record, op)
+                write.cmp = time
+                if status == OK:
+                    record.current.update(write.fields)
+                    if f == "create":
+                        self._acknowledge_create(record, time, value)
             elif status == OK and f == "read" and record is not None:
-                index.reads += 1
-                self._read(record, inv, op.time, op.value)
+                reads += 1
+                self._read(record, inv, time, value)
             elif status == OK and f == "list":
-                index.reads += 1
-                self._list(inv, op.time, inv_value, op.value)
+                reads += 1
+                self._list(inv, time, inv_value, value)
+        index.operations += operations
+        index.indeterminate += indeterminate
+        index.failed += failed
+        index.reads += reads
         return index
 
     def _record(self, key: str) -> RecordState:
@@ -223,8 +244,9 @@ class _Builder:
             record = self.records[key] = RecordState(key)
         return record
 
-    def _invoke(self, op: Op) -> tuple[str, RecordState | None, Write | None, int, Any]:
-        f, key, value = op.f, op.key, op.value
+    def _invoke(
+        self, time: int, f: str, key: Any, value: Any
+    ) -> tuple[str, RecordState | None, Write | None, int, Any]:
         if f == "create" and key is not None:
             record = self._record(key)
             record.attempted = True
@@ -233,25 +255,24 @@ class _Builder:
                 record.patient_id = _str_or_none(value.get("patient_id"))
             sent = _fields(value)
             written = {name: sent.get(name) for name in OBSERVATION_FIELDS}
-            write = Write(op.time, written)
+            write = Write(time, written)
             record.writes.append(write)
-            return (f, record, write, op.time, None)
+            return (f, record, write, time, None)
         if f == "update" and key is not None:
             record = self._record(key)
-            write = Write(op.time, _fields(value))
+            write = Write(time, _fields(value))
             record.writes.append(write)
-            return (f, record, write, op.time, None)
+            return (f, record, write, time, None)
         if f == "read" and key is not None:
-            return (f, self._record(key), None, op.time, None)
-        return (f, None, None, op.time, value)
+            return (f, self._record(key), None, time, None)
+        return (f, None, None, time, value)
 
-    def _acknowledge_create(self, record: RecordState, op: Op) -> None:
-        value = op.value
+    def _acknowledge_create(self, record: RecordState, time: int, value: Any) -> None:
         if isinstance(value, Mapping) and value.get("id") is not None:
             record.record_id = str(value["id"])
         if record.ack_time is None:
-            record.ack_time = op.time
-        self._know(record, op.time)
+            record.ack_time = time
+        self._know(record, time)
 
     def _know(self, record: RecordState, time: int) -> None:
         if record.known_time is None:
@@ -283,18 +304,21 @@ class _Builder:
             return
         self._present(record, inv, cmp)
         observed_fields = _fields(value)
-        writes = record.writes
+        current = record.current  # the last acknowledged values: always allowed
         for name in OBSERVATION_FIELDS:
             observed = observed_fields.get(name)
-            if not is_allowed(writes, name, digest_of(observed), inv):
+            if name in current and current[name] == observed:
+                continue
+            if not is_allowed(record.writes, name, digest_of(observed), inv):
                 record.flagged.append(FlaggedRead(inv, cmp, name, observed))
 
     def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:
         if not isinstance(value, Mapping):
             return
-        seen_keys = {str(k) for k in value.get("keys") or ()}
+        seen_keys = set(value.get("keys") or ())
+        records = self.records
         for key in seen_keys:
-            record = self.records.get(key)
+            record = records.get(key)
             if record is not None:
                 self._present(record, inv, cmp)
         if value.get("complete") is False or not isinstance(query, Mapping):

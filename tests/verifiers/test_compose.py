@@ -19,6 +19,7 @@ from harness.verifiers import (
     Valid,
     Verifier,
     compose,
+    compose_file,
     verifiers_named,
 )
 from tests.verifiers.builder import FIELDS, History, final, record
@@ -122,3 +123,28 @@ def test_public_names_are_exactly_all() -> None:
     public = {n for n in vars(verifiers) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(verifiers, n)).__name__ == "module"}
     assert public - modules == set(verifiers.__all__)
+
+
+def test_compose_file_streams_rows_and_agrees_with_compose(tmp_path: Path) -> None:
+    h = History()
+    h.create(1, "k1")
+    h.create(2, "k2", record_id="2")
+    h.update(1, "k1", {"conclusion": "bronchitis"})
+    h.read(1, "k1", FIELDS)  # stale read: the update was acknowledged
+    h.fault("start")
+    path = tmp_path / "history.jsonl"
+    lines = [json.dumps(op.to_json()) for op in h.ops]
+    path.write_text("\n".join(lines) + "\n" + lines[0][:30], encoding="utf-8")  # torn last line
+    final_read = final(record("k1", FIELDS))
+    chosen = ["records", "read_your_writes"]
+    from_file = compose_file(verifiers_named(chosen), path, final_read)
+    from_ops = compose(verifiers_named(chosen), h.ops, final_read)
+    assert from_file.to_json() == from_ops.to_json()
+    assert from_file.valid is False and {a.kind for a in from_file.anomalies} == {"lost", "corrupt"}
+
+
+def test_compose_file_refuses_a_history_damaged_in_the_middle(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"index": 0,\n{"index": 1}\n', encoding="utf-8")
+    verdict = compose_file(verifiers_named(["records"]), path, final())
+    assert verdict.valid == "unknown" and "damaged history line" in (verdict.results[0].error or "")
