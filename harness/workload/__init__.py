@@ -1,0 +1,48 @@
+"""Synthetic practitioners: Locust users that write consultation notes through a Target.
+
+Importing this package does not import Locust; :meth:`Workload.user_classes` does, so the caller
+imports ``locust`` first (gevent's monkey patching must precede the other imports).
+"""
+
+from harness.workload.clock import SimClock
+from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
+from harness.workload.http_target import ExportError, HttpTarget
+from harness.workload.identity import in_cohort, valid_nir, valid_rpps
+from harness.workload.model import PatientProfile, PractitionerProfile
+from harness.workload.target import (
+    ConsultationRecord,
+    Outcome,
+    Target,
+    TargetAnswer,
+    TargetContext,
+    TargetFactory,
+    classify_error,
+    classify_status,
+)
+from harness.workload.workload import DEFAULT_SIM_START, SetupError, Workload, WorkloadConfig
+
+__all__ = [
+    "DEFAULT_SIM_START",
+    "ConsultationRecord",
+    "Directory",
+    "ExportError",
+    "HttpTarget",
+    "Outcome",
+    "PatientEntry",
+    "PatientProfile",
+    "PractitionerEntry",
+    "PractitionerProfile",
+    "SetupError",
+    "SimClock",
+    "Target",
+    "TargetAnswer",
+    "TargetContext",
+    "TargetFactory",
+    "Workload",
+    "WorkloadConfig",
+    "classify_error",
+    "classify_status",
+    "in_cohort",
+    "valid_nir",
+    "valid_rpps",
+]

@@ -1,0 +1,52 @@
+"""Who is registered in the system under test: practitioners and patients with their server ids.
+
+Written by the orchestrator to ``directory.json`` so reports can name the practitioners and
+patients whose notes were damaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+__all__ = ["Directory", "PatientEntry", "PractitionerEntry"]
+
+
+class PractitionerEntry(NamedTuple):
+    id: str
+    rpps: str
+    name: str
+    specialty: str
+
+
+class PatientEntry(NamedTuple):
+    id: str
+    name: str
+    birth_date: str  # YYYY-MM-DD
+    national_id: str  # NIR: 13 digits + 2-digit key
+
+
+@dataclass
+class Directory:
+    practitioners: list[PractitionerEntry] = field(default_factory=list)
+    patients: list[PatientEntry] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, list[dict[str, str]]]:
+        return {
+            "practitioners": [p._asdict() for p in self.practitioners],
+            "patients": [p._asdict() for p in self.patients],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, list[Mapping[str, str]]]) -> Directory:
+        return cls(
+            [
+                PractitionerEntry(**{k: str(p[k]) for k in PractitionerEntry._fields})
+                for p in data["practitioners"]
+            ],
+            [
+                PatientEntry(**{k: str(p[k]) for k in PatientEntry._fields})
+                for p in data["patients"]
+            ],
+        )

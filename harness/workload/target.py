@@ -1,0 +1,158 @@
+"""The Target: the adapter between practitioners and the system under test.
+
+The built-in :class:`~harness.workload.http_target.HttpTarget` speaks the reference consultation
+API. A team whose API differs writes its own class with these methods (see
+``examples/custom_target.py``) and passes its factory to :class:`~harness.workload.Workload`.
+
+Every method answers a :class:`TargetAnswer` whose ``outcome`` follows ackguard's words:
+
+* ``ok``: acknowledged, the system answered 2xx;
+* ``fail``: certainly not applied: a 4xx rejection, or the connection was refused before
+  anything was sent;
+* ``info``: indeterminate: a timeout, a connection reset or closed after the request was sent,
+  a 5xx, an unreadable answer. A timeout is never ``fail``.
+
+:func:`classify_status` and :func:`classify_error` apply these rules for adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, Protocol, TypedDict
+
+from harness.workload.directory import PatientEntry, PractitionerEntry
+from harness.workload.model import PatientProfile, PractitionerProfile
+
+__all__ = [
+    "ConsultationRecord",
+    "Outcome",
+    "Target",
+    "TargetAnswer",
+    "TargetContext",
+    "TargetFactory",
+    "classify_error",
+    "classify_status",
+    "parse_record",
+]
+
+Outcome = Literal["ok", "fail", "info"]
+ObservationFields = Mapping[str, str | None]
+
+
+class ConsultationRecord(TypedDict, total=False):
+    """A consultation as the reference API returns it (ids as strings)."""
+
+    id: str
+    idempotency_key: str
+    practitioner_id: str
+    patient_id: str
+    started_at: str
+    visit_reason: str | None
+    exam_report: str | None
+    conclusion: str | None
+    prescription: str | None
+    version: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetAnswer:
+    """What one call to the system came to.
+
+    ``record``: the consultation after a create, update or read that was ``ok`` (``found`` is
+    False when a read found nothing); ``records``: what a list showed (``complete`` False when
+    the list was cut short); ``entity_id``: the id a registration returned."""
+
+    outcome: Outcome
+    status: int | None = None
+    error: str | None = None
+    record: ConsultationRecord | None = None
+    records: tuple[ConsultationRecord, ...] = ()
+    entity_id: str | None = None
+    found: bool = True
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TargetContext:
+    """What a target is built from. ``client`` is the Locust user's HTTP client when the
+    target serves a Locust user (its calls then show in Locust's statistics), ``None`` for
+    setup and export."""
+
+    base_url: str
+    timeout_s: float
+    client: Any = None
+
+
+class Target(Protocol):
+    def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer: ...
+
+    def register_patient(self, patient: PatientProfile) -> TargetAnswer: ...
+
+    def create(
+        self,
+        practitioner: PractitionerEntry,
+        patient: PatientEntry,
+        key: str,
+        started_at: datetime,
+        fields: ObservationFields,
+    ) -> TargetAnswer: ...
+
+    def update(self, record_ref: str, fields: ObservationFields) -> TargetAnswer: ...
+
+    def read(self, record_ref: str) -> TargetAnswer: ...
+
+    def list_day(self, practitioner: PractitionerEntry, day: date) -> TargetAnswer:
+        """The practitioner's consultations as the system lists them (at least those of
+        ``day``). Set ``complete=False`` unless ``records`` holds every consultation of the
+        practitioner: the verifiers treat a record missing from a complete list as absent."""
+        ...
+
+    def export(self) -> Iterator[ConsultationRecord]:
+        """Every consultation in the system, page by page; raises when it cannot finish."""
+        ...
+
+
+TargetFactory = Callable[[TargetContext], Target]
+
+
+def classify_status(status: int) -> Outcome:
+    """2xx acknowledged, 4xx rejected, anything else (5xx, unexpected codes) indeterminate."""
+    if 200 <= status < 300:
+        return "ok"
+    if 400 <= status < 500:
+        return "fail"
+    return "info"
+
+
+def classify_error(error: BaseException) -> Outcome:
+    """A transport error: ``fail`` only when the connection was refused (nothing was sent);
+    timeouts, resets and everything else are ``info``. Wrapped causes are followed."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "fail"
+        for attribute in ("original", "reason", "__cause__", "__context__"):
+            nested = getattr(current, attribute, None)
+            if isinstance(nested, BaseException):
+                pending.append(nested)
+    return "info"
+
+
+def parse_record(data: object) -> ConsultationRecord | None:
+    """A consultation from decoded JSON, ids made strings; ``None`` if it has no id."""
+    if not isinstance(data, dict) or data.get("id") is None:
+        return None
+    record: dict[str, object] = dict(data)
+    for name in ("id", "practitioner_id", "patient_id"):
+        if record.get(name) is not None:
+            record[name] = str(record[name])
+    return record  # type: ignore[return-value]

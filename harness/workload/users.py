@@ -1,0 +1,126 @@
+"""The Locust users that drive practitioners.
+
+Imported only by :meth:`Workload.user_classes`, after Locust (and with it gevent's monkey
+patching) is loaded by the caller. Practitioners are split into groups, one per Locust user; a
+user claims a group when it starts, drives its practitioners in the order of their simulated
+agenda, and gives the group back when it stops, so the Locust web UI can stop and restart the
+load and each practitioner continues its agenda where it was.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from datetime import datetime
+
+import gevent
+from locust import FastHttpUser, constant, task
+
+from harness.workload.practitioner import PractitionerGroup
+from harness.workload.target import TargetContext, TargetFactory
+
+__all__ = ["UserPool", "build_user_class"]
+
+IDLE_USER_SLEEP_S = 1.0
+
+
+class UserPool:
+    """The groups not driven by a user right now (thread- and greenlet-safe)."""
+
+    def __init__(
+        self, groups: list[PractitionerGroup], target_factory: TargetFactory, timeout_s: float
+    ) -> None:
+        self._free = list(reversed(groups))
+        self._lock = threading.Lock()
+        self.target_factory = target_factory
+        self.timeout_s = timeout_s
+
+    def claim(self) -> PractitionerGroup | None:
+        with self._lock:
+            return self._free.pop() if self._free else None
+
+    def release(self, group: PractitionerGroup) -> None:
+        with self._lock:
+            self._free.append(group)
+
+
+class _Driver:
+    """Runs one group: the practitioner whose next action comes first acts next."""
+
+    def __init__(self, group: PractitionerGroup) -> None:
+        self.group = group
+        self._queue: list[tuple[datetime, int]] = []
+        for index in range(len(group.agents)):
+            if index in group.lives:
+                heapq.heappush(self._queue, (group.next_at[index], index))
+            else:
+                self._begin(index)
+
+    def _begin(self, index: int) -> None:
+        """A fresh agenda generator for one practitioner; it continues with its next slot."""
+        life = self.group.agents[index].life()
+        when = next(life, None)  # life() yields before its first operation
+        if when is not None:
+            self.group.lives[index] = life
+            self.group.next_at[index] = when
+            heapq.heappush(self._queue, (when, index))
+
+    def step(self) -> None:
+        if not self._queue:
+            gevent.sleep(IDLE_USER_SLEEP_S)
+            return
+        when, index = self._queue[0]
+        clock = self.group.clock
+        gevent.sleep(clock.real_delay(when))
+        clock.advance_to(when)
+        heapq.heappop(self._queue)
+        # Taken out while it acts: if the user is stopped mid-action (GreenletExit) the group
+        # forgets this generator and the next user restarts the agenda at its next slot.
+        life = self.group.lives.pop(index)
+        del self.group.next_at[index]
+        try:
+            upcoming = life.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self._begin(index)  # a bug in one action must not stop the practitioner; Locust logs it
+            raise
+        self.group.lives[index] = life
+        self.group.next_at[index] = upcoming
+        heapq.heappush(self._queue, (upcoming, index))
+
+
+def build_user_class(pool: UserPool, host: str) -> type[FastHttpUser]:
+    class PractitionerUser(FastHttpUser):
+        """Drives a group of synthetic practitioners (see harness.workload)."""
+
+        wait_time = constant(0)  # pacing comes from the simulated clock inside the task
+        network_timeout = pool.timeout_s
+        connection_timeout = pool.timeout_s
+        max_retries = 0
+
+        def on_start(self) -> None:
+            self._group = pool.claim()
+            self._driver = None
+            if self._group is not None:
+                target = pool.target_factory(
+                    TargetContext(self.host or host, pool.timeout_s, self.client)
+                )
+                for agent in self._group.agents:
+                    agent.target = target
+                self._driver = _Driver(self._group)
+
+        def on_stop(self) -> None:
+            if self._group is not None:
+                pool.release(self._group)
+                self._group = None
+
+        @task
+        def practise(self) -> None:
+            if self._driver is None:
+                gevent.sleep(IDLE_USER_SLEEP_S)  # more users than groups: nothing to drive
+                return
+            self._driver.step()
+
+    PractitionerUser.host = host
+    return PractitionerUser

@@ -1,0 +1,190 @@
+"""The workload: synthetic practitioners of a French practice writing consultation notes.
+
+Typical use by the orchestrator (Locust must be imported first: it monkey-patches the standard
+library with gevent on import, and everything after must see the patched modules)::
+
+    import locust  # first
+    from locust.env import Environment
+    workload = Workload(WorkloadConfig(seed=7, practitioners=12), history, users=12)
+    directory = workload.setup(service_url)           # registers practitioners and patients
+    env = Environment(user_classes=workload.user_classes(), host=service_url)
+    runner = env.create_local_runner()
+    runner.start(12, spawn_rate=12); gevent.sleep(60); runner.quit()
+    records = workload.export(service_url)            # the final read through the API
+
+Practitioners per user: the practitioners are dealt round-robin into ``users`` groups (default:
+one practitioner per user); each Locust user drives one group, so 3,000 practitioners can run on
+100 users (30 each). Starting more users than groups adds idle users; fewer leaves groups idle.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from harness.history import HistoryWriter
+from harness.workload.clock import DEFAULT_MAX_IDLE_S, SimClock
+from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
+from harness.workload.http_target import HttpTarget
+from harness.workload.model import PractitionerProfile, build_practice
+from harness.workload.practitioner import AgentSettings, PractitionerAgent, PractitionerGroup
+from harness.workload.recorder import OpRecorder
+from harness.workload.target import TargetAnswer, TargetContext, TargetFactory
+
+__all__ = ["DEFAULT_SIM_START", "SetupError", "Workload", "WorkloadConfig"]
+
+DEFAULT_SIM_START = datetime(2026, 1, 5, 7, 30, tzinfo=ZoneInfo("Europe/Paris"))  # a Monday
+SETUP_WORKERS = 8
+
+
+class SetupError(RuntimeError):
+    """Registering practitioners and patients failed (rejected, or out of time)."""
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """``time_scale``: simulated seconds per real second. ``max_idle_s``: the longest real
+    sleep between two actions of a user (nights and weekends pass in that time).
+    ``request_timeout_s``: per request; past it the outcome is indeterminate."""
+
+    seed: int
+    practitioners: int
+    patients_per_practitioner: int = 30
+    time_scale: float = 3600.0
+    sim_start: datetime = DEFAULT_SIM_START
+    request_timeout_s: float = 5.0
+    amend_probability: float = 0.1
+    read_probability: float = 0.3
+    max_idle_s: float = DEFAULT_MAX_IDLE_S
+
+
+@dataclass
+class _Setup:
+    base_url: str
+    directory: Directory
+    groups: list[PractitionerGroup] = field(default_factory=list)
+
+
+class Workload:
+    def __init__(
+        self,
+        config: WorkloadConfig,
+        history: HistoryWriter | None,
+        target_factory: TargetFactory = HttpTarget,
+        *,
+        users: int | None = None,
+    ) -> None:
+        if config.practitioners < 1 or config.patients_per_practitioner < 1:
+            raise ValueError("a workload needs at least one practitioner with one patient")
+        SimClock(config.sim_start, config.time_scale, max_idle_s=config.max_idle_s)  # validates
+        self.config = config
+        self.history = history
+        self.target_factory = target_factory
+        self.users = max(1, min(users or config.practitioners, config.practitioners))
+        self.practice: list[PractitionerProfile] = build_practice(
+            config.seed,
+            config.practitioners,
+            config.patients_per_practitioner,
+            config.sim_start.date(),
+        )
+        self.directory = Directory()
+        self._setup: _Setup | None = None
+        self._recorder = OpRecorder(history, first_free_process=config.practitioners)
+
+    @property
+    def practitioners_per_user(self) -> int:
+        return -(-self.config.practitioners // self.users)
+
+    def setup(self, base_url: str, *, timeout_s: float = 60.0) -> Directory:
+        """Register every practitioner and patient through the target. Each registration is
+        retried with backoff while the service is unreachable or answers 5xx (so a restart
+        mid-setup is survived) until ``timeout_s`` has passed; a 4xx is a :class:`SetupError`."""
+        deadline = time.monotonic() + timeout_s
+        target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
+        with ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
+            practitioner_ids = list(
+                pool.map(
+                    lambda p: _register(lambda: target.register_practitioner(p), deadline),
+                    self.practice,
+                )
+            )
+            everyone = [patient for p in self.practice for patient in p.patients]
+            patient_ids = list(
+                pool.map(
+                    lambda patient: _register(lambda: target.register_patient(patient), deadline),
+                    everyone,
+                )
+            )
+        practitioners = [
+            PractitionerEntry(pid, p.rpps, p.name, p.specialty.name)
+            for pid, p in zip(practitioner_ids, self.practice, strict=True)
+        ]
+        patients = [
+            PatientEntry(pid, patient.name, patient.birth_date.isoformat(), patient.national_id)
+            for pid, patient in zip(patient_ids, everyone, strict=True)
+        ]
+        self.directory = Directory(practitioners, patients)
+        self._setup = _Setup(base_url, self.directory, self._groups(practitioners, patients))
+        return self.directory
+
+    def user_classes(self) -> list[type[Any]]:
+        """One Locust user class whose instances each drive a group of practitioners; start
+        ``self.users`` of them. Imports Locust: call it after Locust was imported first."""
+        if self._setup is None:
+            raise RuntimeError("call Workload.setup(base_url) before user_classes()")
+        from harness.workload.users import UserPool, build_user_class
+
+        pool = UserPool(self._setup.groups, self.target_factory, self.config.request_timeout_s)
+        return [build_user_class(pool, self._setup.base_url)]
+
+    def export(self, base_url: str, *, time_ns: int | None = None) -> list[dict[str, object]]:
+        """Every consultation through the target's export (the black-box final read). Raises
+        :class:`~harness.workload.http_target.ExportError` when it cannot complete. ``time_ns``
+        (when the read began, ns since the run started) is the caller's to store with the read."""
+        del time_ns
+        target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
+        return [dict(record) for record in target.export()]
+
+    def _groups(
+        self, practitioners: Sequence[PractitionerEntry], patients: Sequence[PatientEntry]
+    ) -> list[PractitionerGroup]:
+        config = self.config
+        settings = AgentSettings(
+            config.seed, config.sim_start, config.amend_probability, config.read_probability
+        )
+        each = config.patients_per_practitioner
+        groups: list[list[PractitionerAgent]] = [[] for _ in range(self.users)]
+        for index, (profile, entry) in enumerate(zip(self.practice, practitioners, strict=True)):
+            own_patients = list(patients[index * each : (index + 1) * each])
+            agent = PractitionerAgent(
+                profile, entry, own_patients, settings, self._recorder, process=index
+            )
+            groups[index % self.users].append(agent)
+        return [
+            PractitionerGroup(
+                agents, SimClock(config.sim_start, config.time_scale, max_idle_s=config.max_idle_s)
+            )
+            for agents in groups
+            if agents
+        ]
+
+
+def _register(call: Callable[[], TargetAnswer], deadline: float) -> str:
+    attempt = 0
+    while True:
+        answer = call()
+        if answer.outcome == "ok" and answer.entity_id is not None:
+            return answer.entity_id
+        if answer.status is not None and 400 <= answer.status < 500:
+            raise SetupError(f"registration rejected: {answer.error}")
+        if time.monotonic() >= deadline:
+            raise SetupError(
+                f"registration did not succeed in time: {answer.error or answer.outcome}"
+            )
+        time.sleep(min(0.1 * 2**attempt, 2.0, max(0.0, deadline - time.monotonic())))
+        attempt += 1
