@@ -13,6 +13,11 @@ from pathlib import Path
 __all__ = ["main"]
 
 EXIT_TRUE, EXIT_FALSE, EXIT_UNKNOWN = 0, 1, 2
+_EXPECTATIONS: dict[object, str] = {
+    True: "expect PASS",
+    False: "expect FAIL",
+    "unknown": "expect UNKNOWN",
+}
 
 _EPILOG = """examples:
   ackguard run                         # the default scenario: SQLite, service crashes, ~1 minute
@@ -175,10 +180,7 @@ def _scenarios(_options: argparse.Namespace) -> int:
             print(f"{name:34} INVALID: {exc}")
             continue
         first = scenario.description.strip().splitlines()[0] if scenario.description.strip() else ""
-        expect = {True: "expect PASS", False: "expect FAIL", "unknown": "expect UNKNOWN"}.get(
-            scenario.expect,
-            "no expectation",  # type: ignore[arg-type]
-        )
+        expect = _EXPECTATIONS.get(scenario.expect, "no expectation")
         print(f"{name:34} {expect:14} {scenario.duration:5.0f}s  {first}")
     return 0
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,13 @@ from harness.services.stack import RunStack
 from harness.verifiers import final_read_from_records
 from harness.verifiers.result import Verdict
 from harness.verify import final_read_from_database, verify_run
-from harness.workload import Workload, WorkloadConfig, in_cohort
+from harness.workload import (
+    DEFAULT_SIM_START,
+    PractitionerEntry,
+    Workload,
+    WorkloadConfig,
+    in_cohort,
+)
 
 __all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
 
@@ -130,7 +136,7 @@ def _prepare(
         practitioners=scenario.practitioners,
         patients_per_practitioner=scenario.patients_per_practitioner,
         time_scale=scenario.time_scale,
-        **({"sim_start": scenario.sim_start} if scenario.sim_start else {}),
+        sim_start=scenario.sim_start or DEFAULT_SIM_START,
     )
     workload = Workload(config, history, users=scenario.users)
     progress(f"registering {scenario.practitioners} practitioners and their patients")
@@ -230,20 +236,18 @@ def _defect_entry(
 
 
 def _cohorts(
-    scenario: Scenario, practitioners: list[object], load_start: datetime
+    scenario: Scenario, practitioners: Sequence[PractitionerEntry], load_start: datetime
 ) -> list[dict[str, object]]:
     """Who each scoped defect touches, so reports can compare the damage with the cohort."""
     found: list[dict[str, object]] = []
     for index, defect in enumerate(scenario.defects):
         cohort = defect.cohort
         members = [
-            str(p.id)
+            p.id
             for p in practitioners
             if cohort is None
-            or (
-                cohort.fraction is not None and in_cohort(str(p.rpps), cohort.fraction, cohort.salt)
-            )
-            or str(p.rpps) in cohort.rpps
+            or p.rpps in cohort.rpps
+            or (cohort.fraction is not None and in_cohort(p.rpps, cohort.fraction, cohort.salt))
         ]
         entry = _defect_entry(defect, scenario, load_start)
         found.append(

@@ -78,7 +78,7 @@ def _convert(node: yaml.Node, path: str, source: str) -> Located:
     if isinstance(node, yaml.SequenceNode):
         elements = [_convert(v, f"{path}[{i}]", source) for i, v in enumerate(node.value)]
         return Located(elements, line, path, source)
-    scalar = yaml.constructor.SafeConstructor().construct_object(node)  # type: ignore[no-untyped-call]
+    scalar = yaml.constructor.SafeConstructor().construct_object(node)
     return Located(scalar, line, path, source)
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from harness.database_read import read_database
 from harness.final_read import FinalRead, load_final_read, write_final_read
-from harness.history import read_history
 from harness.scenario import ScenarioError, parse_scenario
-from harness.verifiers import compose, verifiers_named
+from harness.verifiers import compose_file, verifiers_named
 from harness.verifiers.result import Valid, Verdict, write_verdict
 
 __all__ = ["final_read_from_database", "verify_run"]
@@ -34,8 +33,8 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         if url is not None:
             final_read = final_read_from_database(url, time_ns=None)
             write_final_read(run_dir, final_read)
-    history = list(read_history(run_dir / "history.jsonl"))
-    verdict = compose(verifiers_named(names), history, final_read, expected=expected)
+    history = run_dir / "history.jsonl"
+    verdict = compose_file(verifiers_named(names), history, final_read, expected=expected)
     write_verdict(run_dir, verdict)
     return verdict
 

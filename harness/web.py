@@ -38,8 +38,8 @@ def serve_web(scenario: Scenario, *, runs_dir: Path, web_port: int) -> RunOutcom
         def on_stop(**_: Any) -> None:
             schedule["current"].heal_all()
 
-        environment.events.test_start.add_listener(on_start)
-        environment.events.test_stop.add_listener(on_stop)
+        environment.events.test_start.add_listener(on_start)  # type: ignore[no-untyped-call]
+        environment.events.test_stop.add_listener(on_stop)  # type: ignore[no-untyped-call]
         progress(f"Locust web UI on http://127.0.0.1:{web_port} (Ctrl-C to finish and verify)")
         try:
             while not interrupted.is_set():
@@ -49,7 +49,7 @@ def serve_web(scenario: Scenario, *, runs_dir: Path, web_port: int) -> RunOutcom
                 environment.runner.quit()
             schedule["current"].heal_all()
             prepared.faults = schedule["current"]
-            web_ui.stop()
+            web_ui.stop()  # type: ignore[no-untyped-call]
 
     command = f"ackguard web {scenario.source}"
     return run_scenario(scenario, runs_dir=runs_dir, command=command, load_phase=web_phase)

@@ -60,7 +60,8 @@ class ConsultationService:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid
+        pid: int | None = self._process.pid
+        return pid
 
     def start(self) -> None:
         self._process.start()

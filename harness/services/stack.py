@@ -24,7 +24,7 @@ class RunStack:
         self.run_dir = run_dir
         self.scenario = scenario
         self.database_url = ""  # as the harness reaches it (white-box final read)
-        self.database_label = scenario.database.kind
+        self.database_label: str = scenario.database.kind
         self.postgres: ManagedPostgres | None = None
         self.proxy: ProxyServer | None = None
         self.service: ConsultationService | None = None
