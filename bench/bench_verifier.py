@@ -131,7 +131,8 @@ class _Generator:
         if roll < 0.9:
             self.in_flight[lane] = ("read", key, {"id": stored["id"]}, "")
             return self._op(process, "invoke", "read", key, {"id": stored["id"]})
-        query = {"practitioner_id": str(lane)}
+        # a practitioner reopens one patient's notes
+        query = {"practitioner_id": str(lane), "patient_id": stored["patient_id"]}
         self.in_flight[lane] = ("list", None, query, "")
         return self._op(process, "invoke", "list", None, query)
 
@@ -161,7 +162,8 @@ class _Generator:
             stored = self.landed[key]
             read = {"id": stored["id"], "found": True, "fields": dict(stored["fields"])}
             return self._op(process, "ok", "read", key, read)
-        keys = [k for k in self.acked[lane] if k in self.landed]
+        patient = value["patient_id"]
+        keys = [k for k in self.acked[lane] if self.landed[k]["patient_id"] == patient]
         return self._op(process, "ok", "list", None, {"keys": keys})
 
     def _complete_create(

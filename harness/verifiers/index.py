@@ -196,8 +196,9 @@ class _Builder:
         self.records = self.index.records
         # process -> (f, record state or None, write or None, invoke time, invoke value)
         self.in_flight: dict[object, tuple[str, RecordState | None, Write | None, int, Any]] = {}
-        # practitioner id -> records known so far (for list reads), in order of becoming known
+        # practitioner id (and patient id) -> records known so far, for list reads
         self.by_practitioner: dict[str, list[RecordState]] = {}
+        self.by_patient: dict[tuple[str, str | None], list[RecordState]] = {}
 
     def run(self, rows: Iterable[Row]) -> HistoryIndex:
         in_flight = self.in_flight
@@ -277,8 +278,11 @@ class _Builder:
     def _know(self, record: RecordState, time: int) -> None:
         if record.known_time is None:
             record.known_time = time
-            if record.practitioner_id is not None:
-                self.by_practitioner.setdefault(record.practitioner_id, []).append(record)
+            practitioner = record.practitioner_id
+            if practitioner is not None:
+                self.by_practitioner.setdefault(practitioner, []).append(record)
+                pair = (practitioner, record.patient_id)
+                self.by_patient.setdefault(pair, []).append(record)
         elif time < record.known_time:
             record.known_time = time
 
@@ -325,10 +329,15 @@ class _Builder:
             return  # a partial listing proves no absence
         practitioner = _str_or_none(query.get("practitioner_id"))
         patient = _str_or_none(query.get("patient_id"))
-        for record in self.by_practitioner.get(practitioner or "", ()):
-            if record.key in seen_keys or (patient is not None and record.patient_id != patient):
-                continue
-            self._absent(record, inv, cmp)
+        if practitioner is None:
+            return
+        if patient is None:
+            listed = self.by_practitioner.get(practitioner, ())
+        else:
+            listed = self.by_patient.get((practitioner, patient), ())
+        for record in listed:
+            if record.key not in seen_keys:
+                self._absent(record, inv, cmp)
 
 
 def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:

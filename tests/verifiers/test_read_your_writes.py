@@ -144,3 +144,12 @@ def test_quantiles_follow_jepsen_ranks() -> None:
     assert quantiles([]) == {}
     values = [float(v) for v in range(1, 101)]
     assert quantiles(values) == {"0": 1.0, "0.5": 51.0, "0.95": 96.0, "0.99": 100.0, "1": 100.0}
+
+
+def test_a_list_of_the_records_patient_that_omits_it_is_a_miss() -> None:
+    h = History()
+    h.create(1, "k1")
+    h.op(1, "invoke", "list", None, {"practitioner_id": "pr1", "patient_id": "pa1"})
+    miss = h.op(1, "ok", "list", None, {"keys": []})
+    result = check(h, final())
+    assert result.extra["lost"] == 1 and result.anomalies[0].detection_time == miss.time
