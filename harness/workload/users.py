@@ -100,20 +100,20 @@ def build_user_class(pool: UserPool, host: str) -> type[FastHttpUser]:
         max_retries = 0
 
         def on_start(self) -> None:
-            self._group = pool.claim()
+            self._practice_group = pool.claim()
             self._driver = None
-            if self._group is not None:
+            if self._practice_group is not None:
                 target = pool.target_factory(
                     TargetContext(self.host or host, pool.timeout_s, self.client)
                 )
-                for agent in self._group.agents:
+                for agent in self._practice_group.agents:
                     agent.target = target
-                self._driver = _Driver(self._group)
+                self._driver = _Driver(self._practice_group)
 
         def on_stop(self) -> None:
-            if self._group is not None:
-                pool.release(self._group)
-                self._group = None
+            if self._practice_group is not None:
+                pool.release(self._practice_group)
+                self._practice_group = None
 
         @task
         def practise(self) -> None:
