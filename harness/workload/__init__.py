@@ -19,6 +19,7 @@ from harness.workload.target import (
     classify_error,
     classify_status,
 )
+from harness.workload.transport import Reply, Transport, classify_reply, transport_for
 from harness.workload.workload import DEFAULT_SIM_START, SetupError, Workload, WorkloadConfig
 
 __all__ = [
@@ -32,17 +33,21 @@ __all__ = [
     "PatientProfile",
     "PractitionerEntry",
     "PractitionerProfile",
+    "Reply",
     "SetupError",
     "SimClock",
     "Target",
     "TargetAnswer",
     "TargetContext",
     "TargetFactory",
+    "Transport",
     "Workload",
     "WorkloadConfig",
     "classify_error",
+    "classify_reply",
     "classify_status",
     "in_cohort",
+    "transport_for",
     "valid_nir",
     "valid_rpps",
 ]

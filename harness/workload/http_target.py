@@ -23,7 +23,7 @@ from harness.workload.target import (
     classify_status,
     parse_record,
 )
-from harness.workload.transport import LocustTransport, PlainTransport, Reply, Transport
+from harness.workload.transport import Reply, Transport, transport_for
 
 __all__ = ["ExportError", "HttpTarget"]
 
@@ -40,11 +40,7 @@ class ExportError(RuntimeError):
 class HttpTarget:
     def __init__(self, context: TargetContext) -> None:
         self.context = context
-        self._transport: Transport = (
-            LocustTransport(context.client)
-            if context.client is not None
-            else PlainTransport(context.base_url, context.timeout_s)
-        )
+        self._transport: Transport = transport_for(context)
 
     def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer:
         body = {

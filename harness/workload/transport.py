@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 import urllib3
 
-__all__ = ["LocustTransport", "PlainTransport", "Reply", "Transport"]
+from harness.workload.target import Outcome, TargetContext, classify_error, classify_status
+
+__all__ = [
+    "LocustTransport",
+    "PlainTransport",
+    "Reply",
+    "Transport",
+    "classify_reply",
+    "transport_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +150,17 @@ class PlainTransport:
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def transport_for(context: TargetContext) -> Transport:
+    """Locust's client when the target serves a Locust user, a plain pooled client otherwise."""
+    if context.client is not None:
+        return LocustTransport(context.client)
+    return PlainTransport(context.base_url, context.timeout_s)
+
+
+def classify_reply(reply: Reply) -> Outcome:
+    """The outcome of one reply: by its status, or by its transport error."""
+    if reply.error is not None or reply.status is None:
+        return classify_error(reply.error) if reply.error is not None else "info"
+    return classify_status(reply.status)
