@@ -1,15 +1,21 @@
 """One fast pass over ``history.jsonl`` into columns (numpy arrays), for runs of millions of ops.
 
-Parsing every line with ``json.loads`` costs seconds per million lines, so lines written by
-:class:`harness.history.HistoryWriter` (compact JSON, keys in a fixed order) are matched by one
-regular expression over whole chunks; a chunk where any line does not match falls back to
-per-line parsing through :meth:`harness.history.Op.from_json`. Only the few fault (``nemesis``)
-lines are parsed in full.
+Parsing every line with ``json.loads`` (or even one regular expression with groups) costs
+seconds per million lines. Lines written by :class:`harness.history.HistoryWriter` are compact
+JSON with keys in a fixed order, ``{"index":N,"time":T,"process":P,"type":"X","f":"Y",...``, and
+none of those values holds a comma: so the first five commas of each line delimit them, and numpy
+finds and decodes them for a whole chunk at once. Each chunk is checked against that layout;
+a chunk that does not fit falls back to per-line parsing through
+:meth:`harness.history.Op.from_json`. Only the few fault (``nemesis``) lines are parsed in full,
+and one literal-led regular expression collects who had an acknowledged write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import mmap
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,15 +32,24 @@ TYPE_CODES = {"invoke": 0, "ok": 1, "fail": 2, "info": 3}
 NOT_A_CLIENT = -1  # process column value of nemesis (and any other non-integer) processes
 CHUNK_BYTES = 32 << 20
 
-_STR = rb'"(?:[^"\\]|\\.)*"'
-_LINE = re.compile(
-    rb'^\{"index":-?\d+,"time":(-?\d+),"process":(-?\d+|' + _STR + rb"),"
-    rb'"type":"(\w+)","f":"((?:[^"\\]|\\.)*)"'
-    rb'(?:,"key":(?:null|' + _STR + rb'),"value":\{(?:"id":(?:' + _STR + rb"|-?\d+),)?"
-    rb'"practitioner_id":"((?:[^"\\]|\\.)*)","patient_id":"((?:[^"\\]|\\.)*)")?',
-    re.M,
+_CHARS = rb'[^"\\]*(?:\\.[^"\\]*)*'  # a JSON string's content, as an unrolled loop
+_ACKED_WRITE = re.compile(
+    rb'"type":"ok","f":"(?:create|update)","key":(?:null|"' + _CHARS + rb'"),"value":\{'
+    rb'(?:"id":(?:"'
+    + _CHARS
+    + rb'"|-?\d+),)?"practitioner_id":"('
+    + _CHARS
+    + rb'","patient_id":"'
+    + _CHARS
+    + rb')"'
 )
+_TYPE_BYTES = {name.encode(): code for name, code in TYPE_CODES.items()}
 _NEMESIS_MARK = b'"process":"' + NEMESIS.encode() + b'"'
+# The layout of a HistoryWriter line up to its fifth comma: literal, and where it sits.
+_LINE_START = b'{"index":'
+_AFTER_COMMA = ((0, b',"time":'), (1, b',"process":'), (2, b',"type":"'), (3, b',"f":"'))
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_MAX_DIGITS = 18  # int64 holds any 18-digit number; times in ns reach 18 digits after 31 years
 
 Row = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 
@@ -60,70 +75,185 @@ class Columns:
 
 def scan_history(path: Path) -> Columns:
     f_table: dict[bytes, int] = {}
-    times: list[npt.NDArray[np.int64]] = []
-    processes: list[npt.NDArray[np.int64]] = []
-    types: list[npt.NDArray[np.int8]] = []
-    fs: list[npt.NDArray[np.int16]] = []
+    parts: list[ChunkColumns] = []
     nemesis: list[Op] = []
+    acked_pairs: set[bytes] = set()  # b'<practitioner_id>","patient_id":"<patient_id>'
     writers: set[bytes] = set()
     patients: set[bytes] = set()
     skipped = 0
-    for chunk in _chunks(path):
-        rows = _LINE.findall(chunk)
-        if len(rows) == chunk.count(b"\n"):
-            nemesis.extend(_nemesis_ops(chunk))
-        else:
-            rows, faults, bad = _parse_slowly(chunk)
-            nemesis.extend(faults)
-            skipped += bad
-        if not rows:
-            continue
-        time_col, process_col, type_col, f_col, writer_col, patient_col = zip(*rows, strict=True)
-        times.append(np.array(time_col).astype(np.int64))
-        proc = np.array(process_col)
-        is_client = ~np.char.startswith(proc, b'"')
-        processes.append(np.where(is_client, proc, b"-1").astype(np.int64))
-        codes = np.full(len(rows), -1, dtype=np.int8)
-        type_arr = np.array(type_col)
-        for name, code in TYPE_CODES.items():
-            codes[type_arr == name.encode()] = code
-        types.append(codes)
-        names, inverse = np.unique(np.array(f_col), return_inverse=True)
-        mapping = np.array([f_table.setdefault(bytes(n), len(f_table)) for n in names], np.int16)
-        fs.append(mapping[inverse.reshape(-1)])
-        acked_writes = (codes == TYPE_CODES["ok"]) & is_client
-        writer_arr, patient_arr = np.array(writer_col), np.array(patient_col)
-        writers.update(bytes(w) for w in np.unique(writer_arr[acked_writes]) if w)
-        patients.update(bytes(p) for p in np.unique(patient_arr[acked_writes]) if p)
+    with path.open("rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        data: mmap.mmap | bytes = (
+            mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        )
+    try:
+        for start, end in _line_blocks(data):
+            parsed = _parse_fast(data, start, end, f_table)
+            if parsed is not None:
+                nemesis.extend(_nemesis_ops(data, start, end))
+                acked_pairs.update(_ACKED_WRITE.findall(data, start, end))
+            else:
+                rows, faults, bad = _parse_slowly(data[start:end])
+                nemesis.extend(faults)
+                skipped += bad
+                parsed = _columns_of(rows, f_table, writers, patients)
+            parts.append(parsed)
+    finally:
+        if isinstance(data, mmap.mmap):
+            with contextlib.suppress(BufferError):  # released with the last view, if one is left
+                data.close()
+    for pair in acked_pairs:
+        writer, _, patient = pair.partition(b'","patient_id":"')
+        writers.add(writer)
+        patients.add(patient)
     return Columns(
-        time=np.concatenate(times) if times else np.zeros(0, np.int64),
-        process=np.concatenate(processes) if processes else np.zeros(0, np.int64),
-        type=np.concatenate(types) if types else np.zeros(0, np.int8),
-        f=np.concatenate(fs) if fs else np.zeros(0, np.int16),
+        time=np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64),
+        process=np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64),
+        type=np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int8),
+        f=np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int16),
         f_names=tuple(_text(name) for name in sorted(f_table, key=f_table.__getitem__)),
         nemesis=tuple(sorted(nemesis, key=lambda op: op.index)),
-        writers=frozenset(_text(w) for w in writers),
-        patients=frozenset(_text(p) for p in patients),
+        writers=frozenset(_text(w) for w in writers if w),
+        patients=frozenset(_text(p) for p in patients if p),
         skipped_lines=skipped,
     )
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    """Whole lines, a few MB at a time; a torn (unparsable, unterminated) last line is dropped."""
-    carry = b""
-    with path.open("rb") as source:
-        while block := source.read(CHUNK_BYTES):
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            if cut:
-                yield data[:cut]
-    if carry.strip():
-        try:
-            json.loads(carry)
-        except ValueError:
+ChunkColumns = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int16]
+]
+
+
+def _parse_fast(
+    data: mmap.mmap | bytes, offset: int, end: int, f_table: dict[bytes, int]
+) -> ChunkColumns | None:
+    """time, process, type and f of every line, or ``None`` if a line is not in the layout."""
+    buf = np.frombuffer(data, dtype=np.uint8, count=end - offset, offset=offset)
+    ends = np.flatnonzero(buf == ord("\n"))
+    if ends.size == 0:
+        return None
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = np.flatnonzero(buf == ord(","))
+    first = np.searchsorted(commas, starts)
+    if first[-1] + 5 > commas.size:
+        return None
+    at = [commas[first + k] for k in range(5)]  # the first five commas of each line
+    if (at[4] >= ends).any() or not _literal_at(buf, starts, _LINE_START):
+        return None
+    if not all(_literal_at(buf, at[k], text) for k, text in _AFTER_COMMA):
+        return None
+    time = _decimal(buf, at[0] + len(_AFTER_COMMA[0][1]), at[1])
+    process_start = at[1] + len(_AFTER_COMMA[1][1])
+    is_client = buf[process_start] != ord('"')
+    client_process = _decimal(buf, process_start[is_client], at[2][is_client])
+    if time is None or client_process is None:
+        return None
+    process = np.full(time.size, NOT_A_CLIENT, dtype=np.int64)
+    process[is_client] = client_process
+    type_start, type_end = at[2] + len(_AFTER_COMMA[2][1]), at[3] - 1
+    f_start, f_end = at[3] + len(_AFTER_COMMA[3][1]), at[4] - 1
+    if (buf[type_end] != ord('"')).any() or (buf[f_end] != ord('"')).any():
+        return None
+    types = _codes(buf, type_start, type_end, dict(_TYPE_BYTES), grow=False).astype(np.int8)
+    return time, process, types, _codes(buf, f_start, f_end, f_table, grow=True)
+
+
+def _literal_at(buf: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64], text: bytes) -> bool:
+    """Whether ``text`` is at each position; its first three and last bytes are compared,
+    which tells the fixed layout from anything else a writer might produce."""
+    if positions.size and positions.max() + len(text) > buf.size:
+        return False
+    return all(
+        bool((buf[positions + k] == text[k]).all()) for k in sorted({0, 1, 2, len(text) - 1})
+    )
+
+
+def _decimal(
+    buf: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64] | None:
+    """The non-negative decimal integers written in ``buf[start:end]`` for each pair."""
+    if not start.size:
+        return np.zeros(0, np.int64)
+    length = end - start
+    width = int(length.max())
+    if width > _MAX_DIGITS or length.min() < 1:
+        return None
+    place = np.arange(width)
+    present = place >= width - length[:, None]  # digits right-aligned in a window of `width`
+    window = np.maximum(end[:, None] - width + place, 0)
+    digits = buf[window].astype(np.int64) - ord("0")
+    if ((digits < 0) | (digits > 9))[present].any():
+        return None
+    digits[~present] = 0
+    return (digits * _POW10[width - 1 - place]).sum(axis=1)
+
+
+def _codes(
+    buf: npt.NDArray[np.uint8],
+    start: npt.NDArray[np.int64],
+    end: npt.NDArray[np.int64],
+    table: dict[bytes, int],
+    *,
+    grow: bool,
+) -> npt.NDArray[np.int16]:
+    """Each ``buf[start:end]`` as its code in ``table`` (a new name gets the next code when
+    ``grow``, else -1). Names are told apart by their length, first three and last bytes."""
+    if not start.size:
+        return np.zeros(0, np.int16)
+    length = end - start
+    last = buf.size - 1
+    key = length.astype(np.int64) << 32
+    for k in range(3):
+        byte = np.where(k < length, buf[np.minimum(start + k, last)], 0).astype(np.int64)
+        key |= byte << (8 * k)
+    key |= buf[np.maximum(end - 1, 0)].astype(np.int64) << 24
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    mapping = []
+    for index in first:
+        name = bytes(buf[start[index] : end[index]])
+        mapping.append(table.setdefault(name, len(table)) if grow else table.get(name, -1))
+    return np.asarray(mapping, dtype=np.int16)[inverse.reshape(-1)]
+
+
+def _columns_of(
+    rows: list[Row], f_table: dict[bytes, int], writers: set[bytes], patients: set[bytes]
+) -> ChunkColumns:
+    for _, process, kind, _, writer, patient in rows:
+        if writer and kind == b"ok" and not process.startswith(b'"'):
+            writers.add(writer)
+            patients.add(patient)
+    return (
+        np.array([int(row[0]) for row in rows], dtype=np.int64),
+        np.array([NOT_A_CLIENT if r[1].startswith(b'"') else int(r[1]) for r in rows], np.int64),
+        np.array([_TYPE_BYTES.get(row[2], -1) for row in rows], dtype=np.int8),
+        np.array([f_table.setdefault(row[3], len(f_table)) for row in rows], dtype=np.int16),
+    )
+
+
+def _line_blocks(data: mmap.mmap | bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of runs of whole lines, a few MB each; a torn last line is left out."""
+    start, size = 0, len(data)
+    while start < size:
+        newline = data.find(b"\n", min(start + CHUNK_BYTES, size - 1))
+        if newline < 0:  # the last line has no newline: keep it only if it parses
+            last = data.rfind(b"\n", start, size) + 1
+            if last > start:
+                yield start, last
+            if _parses(data[last:size]):
+                yield last, size
             return
-        yield carry + b"\n"
+        yield start, newline + 1
+        start = newline + 1
+
+
+def _parses(line: bytes) -> bool:
+    if not line.strip():
+        return False
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_slowly(chunk: bytes) -> tuple[list[Row], list[Op], int]:
@@ -158,19 +288,19 @@ def _row(op: Op) -> Row:
     )
 
 
-def _nemesis_ops(chunk: bytes) -> Iterator[Op]:
-    position = chunk.find(_NEMESIS_MARK)
+def _nemesis_ops(data: mmap.mmap | bytes, start: int, end: int) -> Iterator[Op]:
+    position = data.find(_NEMESIS_MARK, start, end)
     while position >= 0:
-        start = chunk.rfind(b"\n", 0, position) + 1
-        end = chunk.find(b"\n", position)
-        end = len(chunk) if end < 0 else end
+        line_start = data.rfind(b"\n", start, position) + 1 or start
+        line_end = data.find(b"\n", position, end)
+        line_end = end if line_end < 0 else line_end
         try:
-            op = Op.from_json(json.loads(chunk[start:end]))
+            op = Op.from_json(json.loads(data[line_start:line_end]))
         except (ValueError, KeyError, TypeError):
             op = None
         if op is not None and op.process == NEMESIS:
             yield op
-        position = chunk.find(_NEMESIS_MARK, end)
+        position = data.find(_NEMESIS_MARK, line_end, end)
 
 
 def _text(raw: bytes) -> str:

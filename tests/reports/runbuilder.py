@@ -144,6 +144,7 @@ def synthetic_run(
     concurrency: int = 64,
     losses: int = 3000,
     seed: int = 1,
+    cohort_every: int = 40,
     scenario: str = "synthetic",
     write_final_records: bool = True,
 ) -> SyntheticRun:
@@ -153,7 +154,7 @@ def synthetic_run(
     rng = random.Random(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     outcome = SyntheticRun()
-    cohort = {str(i) for i in range(1, practitioners + 1) if i % 40 == 0}
+    cohort = {str(i) for i in range(1, practitioners + 1) if i % cohort_every == 0}
     outcome.cohort = sorted(cohort, key=int)
     defect = (duration_s * 0.35, duration_s * 0.65)
     latency_fault = (duration_s * 0.10, duration_s * 0.20)

@@ -1,0 +1,86 @@
+"""The fast history scan agrees with read_history, line for line, on any writer's layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from harness.history import NEMESIS, read_history
+from reports.history_scan import TYPE_CODES, scan_history
+from tests.reports.runbuilder import synthetic_run
+
+
+def _reference(path: Path) -> tuple[list[int], list[int], list[int], list[str], set[str], set[str]]:
+    ops = list(read_history(path))
+    writers = {
+        str(op.value["practitioner_id"])
+        for op in ops
+        if op.type == "ok" and op.f in ("create", "update") and op.process != NEMESIS
+    }
+    patients = {
+        str(op.value["patient_id"])
+        for op in ops
+        if op.type == "ok" and op.f in ("create", "update") and op.process != NEMESIS
+    }
+    return (
+        [op.time for op in ops],
+        [op.process if isinstance(op.process, int) else -1 for op in ops],
+        [TYPE_CODES[op.type] for op in ops],
+        [op.f for op in ops],
+        writers,
+        patients,
+    )
+
+
+def _assert_same(path: Path) -> None:
+    columns = scan_history(path)
+    times, processes, types, fs, writers, patients = _reference(path)
+    assert columns.time.tolist() == times
+    assert columns.process.tolist() == processes
+    assert columns.type.tolist() == types
+    assert [columns.f_names[code] for code in columns.f.tolist()] == fs
+    assert columns.writers == writers and columns.patients == patients
+    assert [op.f for op in columns.nemesis] == [
+        f for f, p in zip(fs, processes, strict=True) if p == -1
+    ]
+
+
+def test_fast_scan_matches_read_history(tmp_path: Path) -> None:
+    synthetic_run(tmp_path, operations=4000, duration_s=30, practitioners=50,
+                  write_final_records=False)  # fmt: skip
+    _assert_same(tmp_path / "history.jsonl")
+
+
+def test_other_layouts_fall_back_to_json_and_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    synthetic_run(tmp_path, operations=500, duration_s=5, practitioners=20,
+                  write_final_records=False)  # fmt: skip
+    history = tmp_path / "history.jsonl"
+    spaced = tmp_path / "spaced.jsonl"
+    lines = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
+    with spaced.open("w", encoding="utf-8") as out:
+        for line in lines:  # another writer: spaces after separators, keys reordered
+            out.write(json.dumps(dict(reversed(list(line.items())))) + "\n")
+        out.write('{"index": 99999, "time": 12')
+    _assert_same(spaced)
+    columns = scan_history(spaced)
+    assert columns.skipped_lines == 0 and columns.time.size == len(lines)
+    assert np.array_equal(columns.time, scan_history(history).time)
+
+
+def test_a_damaged_line_in_the_middle_is_counted_not_fatal(tmp_path: Path) -> None:
+    synthetic_run(tmp_path, operations=200, duration_s=5, practitioners=20,
+                  write_final_records=False)  # fmt: skip
+    history = tmp_path / "history.jsonl"
+    lines = history.read_bytes().splitlines(keepends=True)
+    history.write_bytes(b"".join(lines[:50]) + b"garbage\n" + b"".join(lines[50:]))
+    columns = scan_history(history)
+    assert columns.skipped_lines == 1
+    assert columns.time.size == len(lines)
+
+
+def test_empty_history(tmp_path: Path) -> None:
+    (tmp_path / "history.jsonl").write_bytes(b"")
+    columns = scan_history(tmp_path / "history.jsonl")
+    assert columns.time.size == 0 and columns.nemesis == ()
