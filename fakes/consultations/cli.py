@@ -1,0 +1,144 @@
+"""``python -m fakes.consultations``: serve the consultation API on 127.0.0.1.
+
+Once listening it prints ONE JSON line on stdout, ``{"url", "port", "pid", "admin_token"}``, and
+writes the same line to ``--ready-file`` (written to a temporary file and renamed, so a reader
+never sees half a line). SIGTERM (or Ctrl-C) stops cleanly: requests in flight are answered,
+deferred writes are committed. Exit codes: 0 clean stop, 2 bad arguments or defect spec, 3 the
+database could not be prepared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fakes.consultations.database import DatabaseSettings
+from fakes.consultations.defects import (
+    DEFECTS,
+    DefectSpecError,
+    parse_cli_spec,
+    parse_entries,
+)
+
+__all__ = ["main"]
+
+log = logging.getLogger("fakes.consultations")
+
+_EPILOG = """\
+defects (each optionally scoped to a cohort and a wall-clock window):
+{defects}
+
+examples:
+  python -m fakes.consultations --db sqlite:///consultations.db --port 8080
+  python -m fakes.consultations --db postgresql+psycopg://postgres@127.0.0.1:5432/ackguard \\
+      --defect silent_truncation \\
+      --defect '{{"name": "lost_observations", "cohort": {{"fraction": 0.013}}}}'
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/admin/defects
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    listing = "\n".join(
+        f"  {kind.name}: {kind.summary}"
+        + "".join(f"\n      {name}: {doc}" for name, doc in kind.params_doc.items())
+        for kind in DEFECTS.values()
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes.consultations",
+        description="EHR-like consultation service under test, with switchable defects.",
+        epilog=_EPILOG.format(defects=listing),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--db", default="sqlite:///consultations.db", help="SQLAlchemy URL")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--defect", action="append", default=[], metavar="SPEC",
+        help='a defect name or a JSON entry {"name", "params", "cohort", "window"}; repeatable',
+    )  # fmt: skip
+    parser.add_argument("--ready-file", type=Path, help="also write the ready line here")
+    parser.add_argument("--admin-token", help="bearer token of /admin (default: random)")
+    parser.add_argument(
+        "--request-timeout", type=float, default=5.0, metavar="S",
+        help="no request waits longer than this for the database (default 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--busy-timeout-ms", type=int, default=1000,
+        help="SQLite: how long a write waits for a lock held by another connection",
+    )  # fmt: skip
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    return parser
+
+
+def _write_ready(line: str, path: Path | None) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if path is not None:
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        partial.write_text(line + "\n", encoding="utf-8")
+        os.replace(partial, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        defects = parse_entries([parse_cli_spec(spec) for spec in args.defect], "--defect")
+    except DefectSpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.request_timeout <= 0:
+        print("error: --request-timeout must be positive", file=sys.stderr)
+        return 2
+    # Imported here: the web stack is heavy and --help should stay fast.
+    import uvicorn
+    import uvloop
+
+    from fakes.consultations.app import create_app
+    from fakes.consultations.service import Service, ServiceConfig
+
+    token = args.admin_token or secrets.token_hex(16)
+    settings = DatabaseSettings(args.db, args.request_timeout, args.busy_timeout_ms)
+    service = Service(ServiceConfig(settings, token, defects))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", args.port))
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(service),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    ready = json.dumps(
+        {"url": f"http://127.0.0.1:{port}", "port": port, "pid": os.getpid(), "admin_token": token}
+    )
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[listener]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            _write_ready(ready, args.ready_file)
+            log.info("listening on 127.0.0.1:%d (db %s)", port, settings.parsed.render_as_string())
+        await task
+
+    uvloop.run(serve())
+    return 0 if server.started else 3

@@ -1,0 +1,46 @@
+"""``ack_before_commit``: the write is acknowledged before it is durable.
+
+Incident class: asynchronous commit / write-behind. A service (or its database settings, e.g.
+PostgreSQL ``synchronous_commit = off``, an ORM "flush later" queue, a write-back cache) answers
+201/200 as soon as the write is in memory and makes it durable later, in a background batch. A
+crash in between loses every acknowledged write of the unflushed batch.
+
+Here: for a covered request the writer executes the statements inside the open transaction,
+answers at once, and commits the transaction ``flush_interval_ms`` after its first deferred
+write. A SIGKILL before that loses the batch. A request outside the cohort still waits for its
+commit, and that commit makes every deferred write before it durable too: only covered writes
+can be lost. A clean stop (SIGTERM) commits the batch.
+
+Params: ``flush_interval_ms`` (int, 1..600000, default 1000): how long acknowledged writes stay
+uncommitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fakes.consultations.defects.spec import DefectKind, int_param, reject_unknown_params
+
+__all__ = ["KIND", "AckBeforeCommitParams"]
+
+
+@dataclass(frozen=True)
+class AckBeforeCommitParams:
+    flush_interval_ms: int = 1000
+
+    def to_json(self) -> dict[str, object]:
+        return {"flush_interval_ms": self.flush_interval_ms}
+
+
+def _parse(raw: Mapping[str, object], where: str) -> AckBeforeCommitParams:
+    reject_unknown_params(raw, where, ("flush_interval_ms",))
+    return AckBeforeCommitParams(int_param(raw, where, "flush_interval_ms", 1000, 1, 600_000))
+
+
+KIND = DefectKind(
+    name="ack_before_commit",
+    summary="answers 2xx, commits later in a background batch; a crash loses the batch",
+    params_doc={"flush_interval_ms": "ms an acknowledged write stays uncommitted (default 1000)"},
+    parse=_parse,
+)

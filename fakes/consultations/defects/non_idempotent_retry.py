@@ -1,0 +1,25 @@
+"""``non_idempotent_retry``: a retried create makes a second record.
+
+Incident class: the Idempotency-Key header is accepted but not enforced (the lookup was
+removed, or a migration dropped the unique constraint), so a client that timed out and retried
+creates the consultation twice: the same key is stored on two records.
+
+Here: while the defect is in the active set the unique index on ``idempotency_key`` is replaced
+by a plain one (it is not restored when the defect is switched off: duplicates may already exist),
+and for a covered practitioner a create skips the lookup and inserts again.
+
+Params: none.
+"""
+
+from __future__ import annotations
+
+from fakes.consultations.defects.spec import DefectKind, NoParams, no_params
+
+__all__ = ["KIND"]
+
+KIND: DefectKind[NoParams] = DefectKind(
+    name="non_idempotent_retry",
+    summary="a repeated Idempotency-Key creates a second record",
+    params_doc={},
+    parse=no_params,
+)

@@ -1,0 +1,45 @@
+"""``split_transaction``: the consultation and its notes are committed separately.
+
+Incident class: a create that spans two transactions (or two services: the record in one call,
+the notes in a follow-up job or event). The first commit is acknowledged; a crash or a database
+error before the second leaves an acknowledged consultation without its observation fields.
+
+Here: a covered create commits the consultation row with its four observation fields NULL and
+answers 201 echoing the full record; a follow-up step writes the fields ``gap_ms`` later in a
+transaction of its own (``COALESCE``, so a PATCH made in the gap is not overwritten). The 201
+really precedes the notes' durability: a SIGKILL within the gap, or a database error in the
+follow-up (logged), loses exactly the notes. PATCHes are not split. A clean stop (SIGTERM) runs
+the pending follow-ups first.
+
+Params: ``gap_ms`` (int, 0..600000, default 200): delay between the answer and the notes' write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fakes.consultations.defects.spec import DefectKind, int_param, reject_unknown_params
+
+__all__ = ["KIND", "SplitTransactionParams"]
+
+
+@dataclass(frozen=True)
+class SplitTransactionParams:
+    gap_ms: int = 200
+
+    def to_json(self) -> dict[str, object]:
+        return {"gap_ms": self.gap_ms}
+
+
+def _parse(raw: Mapping[str, object], where: str) -> SplitTransactionParams:
+    reject_unknown_params(raw, where, ("gap_ms",))
+    return SplitTransactionParams(int_param(raw, where, "gap_ms", 200, 0, 600_000))
+
+
+KIND = DefectKind(
+    name="split_transaction",
+    summary="the consultation row and its notes are committed in two transactions",
+    params_doc={"gap_ms": "ms between the answer and the notes' own transaction (default 200)"},
+    parse=_parse,
+)

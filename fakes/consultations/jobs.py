@@ -1,0 +1,355 @@
+"""The writes, as jobs the writer runs inside its transaction (see :mod:`.writer`).
+
+A job's ``execute`` validates with reads, writes, and returns the answer to send once the
+transaction is committed. It also tells the writer how the active defects treat it:
+``defer_s`` (ack_before_commit: answer before the commit), ``fallback`` (swallowed_commit_error:
+the answer to send even if the write fails), ``followups`` (steps run after the commit, in
+transactions of their own: split_transaction, lost_observations in stale mode).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, CursorResult
+
+from fakes.consultations.defects import ActiveDefects
+from fakes.consultations.defects import ack_before_commit as ack
+from fakes.consultations.defects import lost_observations as lost
+from fakes.consultations.defects import non_idempotent_retry as non_idempotent
+from fakes.consultations.defects import silent_truncation as truncation
+from fakes.consultations.defects import split_transaction as split
+from fakes.consultations.defects import swallowed_commit_error as swallowed
+from fakes.consultations.errors import Answer, ApiError, json_answer
+from fakes.consultations.models import ConsultationIn, ConsultationPatch, PatientIn, PractitionerIn
+from fakes.consultations.records import (
+    ConsultationRecord,
+    PatientRecord,
+    PractitionerRecord,
+    consultation_record,
+    utc_now_iso,
+)
+from fakes.consultations.schema import (
+    OBSERVATION_FIELDS,
+    consultations,
+    patients,
+    practitioners,
+    use_plain_key_index,
+)
+
+__all__ = [
+    "CreateConsultation",
+    "CreatePatient",
+    "CreatePractitioner",
+    "Directory",
+    "FollowUp",
+    "PatchConsultation",
+    "UsePlainKeyIndex",
+    "WriteContext",
+    "WriteJob",
+]
+
+
+@dataclass
+class FollowUp:
+    """A step run after the commit, in its own transaction, once ``due`` (monotonic) passed."""
+
+    due: float
+    description: str
+    action: Callable[[Connection], None]
+
+
+class Directory:
+    """Practitioners' RPPS and known patients, cached: both are immutable once committed."""
+
+    def __init__(self) -> None:
+        self._rpps: dict[int, str] = {}
+        self._patients: set[int] = set()
+
+    def rpps(self, connection: Connection, practitioner_id: int) -> str | None:
+        known = self._rpps.get(practitioner_id)
+        if known is None:
+            query = select(practitioners.c.rpps).where(practitioners.c.id == practitioner_id)
+            found = connection.execute(query).scalar()
+            if found is not None:
+                known = self._rpps[practitioner_id] = str(found)
+        return known
+
+    def has_patient(self, connection: Connection, patient_id: int) -> bool:
+        if patient_id not in self._patients:
+            query = select(patients.c.id).where(patients.c.id == patient_id)
+            if connection.execute(query).scalar() is None:
+                return False
+            self._patients.add(patient_id)
+        return True
+
+    def add_practitioner(self, practitioner_id: int, rpps: str) -> None:
+        self._rpps[practitioner_id] = rpps
+
+    def add_patient(self, patient_id: int) -> None:
+        self._patients.add(patient_id)
+
+
+@dataclass
+class WriteContext:
+    defects: ActiveDefects
+    now: datetime
+    directory: Directory
+    last_id: int = 0
+
+    def predict_id(self) -> int:
+        """The id a create would get, for an answer sent although its INSERT failed."""
+        self.last_id += 1
+        return self.last_id
+
+
+class WriteJob(ABC):
+    def __init__(self) -> None:
+        self.defer_s: float | None = None  # ack_before_commit: answer now, commit this much later
+        self.fallback: Answer | None = None
+        self.wrote = False
+        self.followups: list[FollowUp] = []
+        self.cancelled = False  # the client's deadline passed before the job started
+
+    def _defer(self, params: ack.AckBeforeCommitParams | None) -> None:
+        if params is not None:
+            self.defer_s = params.flush_interval_ms / 1000
+
+    @abstractmethod
+    def execute(self, connection: Connection, context: WriteContext) -> Answer: ...
+
+    def committed(self, context: WriteContext) -> None:  # noqa: B027 (optional hook)
+        """Called once the job's writes are durable."""
+
+
+class CreatePractitioner(WriteJob):
+    def __init__(self, body: PractitionerIn) -> None:
+        super().__init__()
+        self.body = body
+        self.new_id = 0
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        result = connection.execute(insert(practitioners).values(**self.body.model_dump()))
+        self.new_id = _inserted_id(result)
+        self.wrote = True
+        body = self.body
+        record = PractitionerRecord(
+            id=str(self.new_id), name=body.name, specialty=body.specialty, rpps=body.rpps
+        )
+        return json_answer(201, record)
+
+    def committed(self, context: WriteContext) -> None:
+        context.directory.add_practitioner(self.new_id, self.body.rpps)
+
+
+class CreatePatient(WriteJob):
+    def __init__(self, body: PatientIn) -> None:
+        super().__init__()
+        self.body = body
+        self.new_id = 0
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        result = connection.execute(insert(patients).values(**self.body.model_dump()))
+        self.new_id = _inserted_id(result)
+        self.wrote = True
+        body = self.body
+        record = PatientRecord(
+            id=str(self.new_id),
+            name=body.name,
+            birth_date=body.birth_date,
+            national_id=body.national_id,
+        )
+        return json_answer(201, record)
+
+    def committed(self, context: WriteContext) -> None:
+        context.directory.add_patient(self.new_id)
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database returned no id for the new row")
+    return int(key[0])
+
+
+def _same_request(record: ConsultationRecord, body: ConsultationIn) -> bool:
+    """Does a replayed create carry the body the record was created from? Observation fields
+    are compared only while the record is unchanged since (version 1)."""
+    if (record["practitioner_id"], record["patient_id"], record["started_at"]) != (
+        body.practitioner_id,
+        body.patient_id,
+        body.started_at,
+    ):
+        return False
+    return record["version"] != 1 or all(
+        record[name] == value  # type: ignore[literal-required]
+        for name, value in body.notes().items()
+    )
+
+
+def _set_notes(
+    record_id: int, notes: dict[str, str | None], *, only_if_null: bool
+) -> Callable[[Connection], None]:
+    def action(connection: Connection) -> None:
+        column = consultations.c
+        values = {
+            name: func.coalesce(column[name], text) if only_if_null else text
+            for name, text in notes.items()
+        }
+        connection.execute(update(consultations).where(column.id == record_id).values(**values))
+
+    return action
+
+
+class CreateConsultation(WriteJob):
+    def __init__(self, body: ConsultationIn, key: str) -> None:
+        super().__init__()
+        self.body = body
+        self.key = key
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        body = self.body
+        practitioner_id, patient_id = int(body.practitioner_id), int(body.patient_id)
+        rpps = context.directory.rpps(connection, practitioner_id)
+        if rpps is None:
+            raise ApiError(
+                422, f"no practitioner with id {body.practitioner_id}", "practitioner_id"
+            )
+        if not context.directory.has_patient(connection, patient_id):
+            raise ApiError(422, f"no patient with id {body.patient_id}", "patient_id")
+        defects, now = context.defects, context.now
+        if defects.find(non_idempotent.KIND, rpps, now) is None:
+            query = (
+                select(consultations).where(consultations.c.idempotency_key == self.key).limit(1)
+            )
+            existing = connection.execute(query).mappings().first()
+            if existing is not None:
+                record = consultation_record(existing)
+                if not _same_request(record, body):
+                    raise ApiError(
+                        409, "this Idempotency-Key was used with another body", "Idempotency-Key"
+                    )
+                return json_answer(200, record)
+        notes = body.notes()
+        stored = dict(notes)
+        cut = defects.find(truncation.KIND, rpps, now)
+        if cut is not None:
+            stored = truncation.truncate(stored, cut)
+        lost_params = defects.find(lost.KIND, rpps, now)
+        if lost_params is not None and lost_params.mode == "drop":
+            stored = dict.fromkeys(OBSERVATION_FIELDS)
+        split_params = defects.find(split.KIND, rpps, now)
+        row_notes = dict.fromkeys(OBSERVATION_FIELDS) if split_params else stored
+        stamp = utc_now_iso()
+        record = ConsultationRecord(
+            id="",
+            idempotency_key=self.key,
+            practitioner_id=body.practitioner_id,
+            patient_id=body.patient_id,
+            started_at=body.started_at,
+            visit_reason=notes["visit_reason"],
+            exam_report=notes["exam_report"],
+            conclusion=notes["conclusion"],
+            prescription=notes["prescription"],
+            version=1,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        self._defer(defects.find(ack.KIND, rpps, now))
+        if defects.find(swallowed.KIND, rpps, now) is not None:
+            self.fallback = json_answer(201, {**record, "id": str(context.predict_id())})
+        values = {
+            **record,
+            **row_notes,
+            "practitioner_id": practitioner_id,
+            "patient_id": patient_id,
+        }
+        del values["id"]
+        result = connection.execute(insert(consultations).values(**values))
+        new_id = _inserted_id(result)
+        context.last_id = max(context.last_id, new_id)
+        self.wrote = True
+        clock = time.monotonic()
+        if split_params is not None and any(v is not None for v in stored.values()):
+            self.followups.append(
+                FollowUp(
+                    clock + split_params.gap_ms / 1000,
+                    f"split_transaction: notes of consultation {new_id}",
+                    _set_notes(new_id, stored, only_if_null=True),
+                )
+            )
+        if lost_params is not None and lost_params.mode == "stale":
+            changed: dict[str, str | None] = {n: None for n, t in stored.items() if t is not None}
+            if changed:
+                self.followups.append(
+                    FollowUp(
+                        clock + lost_params.stale_after_ms / 1000,
+                        f"lost_observations: stale copy of consultation {new_id}",
+                        _set_notes(new_id, changed, only_if_null=False),
+                    )
+                )
+        record["id"] = str(new_id)
+        return json_answer(201, record)
+
+
+class PatchConsultation(WriteJob):
+    def __init__(self, record_id: int, body: ConsultationPatch) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.body = body
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        column = consultations.c
+        query = select(consultations).where(column.id == self.record_id).with_for_update()
+        row = connection.execute(query).mappings().first()
+        if row is None:
+            raise ApiError(404, f"no consultation with id {self.record_id}", "id")
+        before = consultation_record(row)
+        rpps = context.directory.rpps(connection, int(before["practitioner_id"])) or ""
+        defects, now = context.defects, context.now
+        changes = self.body.changes()
+        after: ConsultationRecord = {**before, **changes}  # type: ignore[typeddict-item]
+        after["version"] = before["version"] + 1
+        after["updated_at"] = utc_now_iso()
+        answer = json_answer(200, after)
+        self._defer(defects.find(ack.KIND, rpps, now))
+        if defects.find(swallowed.KIND, rpps, now) is not None:
+            self.fallback = answer
+        lost_params = defects.find(lost.KIND, rpps, now)
+        if lost_params is not None and lost_params.mode == "drop":
+            return answer
+        stored = changes
+        cut = defects.find(truncation.KIND, rpps, now)
+        if cut is not None:
+            stored = truncation.truncate(stored, cut)
+        connection.execute(
+            update(consultations)
+            .where(column.id == self.record_id)
+            .values(**stored, version=after["version"], updated_at=after["updated_at"])
+        )
+        self.wrote = True
+        if lost_params is not None:
+            old = {name: before[name] for name in changes}  # type: ignore[literal-required]
+            self.followups.append(
+                FollowUp(
+                    time.monotonic() + lost_params.stale_after_ms / 1000,
+                    f"lost_observations: stale copy of consultation {self.record_id}",
+                    _set_notes(self.record_id, old, only_if_null=False),
+                )
+            )
+        return answer
+
+
+class UsePlainKeyIndex(WriteJob):
+    """Drop the unique index on idempotency keys (switching non_idempotent_retry on)."""
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        use_plain_key_index(connection)
+        self.wrote = True
+        return json_answer(200, {"index": "plain"})
