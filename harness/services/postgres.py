@@ -1,0 +1,488 @@
+"""A throwaway PostgreSQL cluster the harness owns: ``initdb`` in the run directory, one
+postmaster on a free loopback port started as the harness's own child (so its PID is known),
+and the faults a run inflicts on it: immediate stop, SIGKILL, SIGSTOP, terminated backends.
+
+As root, ``initdb`` and ``postgres`` run as the ``postgres`` OS user (they refuse root). That
+user must be able to traverse every parent of the data directory; when it cannot (a run
+directory under ``/root``, say), the cluster is created in a fresh ``ackguard-pg-*`` directory
+under the temporary directory, owned by ``postgres`` with mode 0700, and ``data_dir`` becomes a
+symbolic link to it. ``close()`` removes both. Parents' permissions are never changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal
+
+import psycopg
+from psycopg import sql
+
+from harness.services.ports import free_port
+from harness.services.process import (
+    ProcessRef,
+    children_of,
+    log_tail,
+    signal_all,
+    wait_gone,
+    wait_stopped,
+)
+
+__all__ = ["ManagedPostgres", "PostgresBinaries", "PostgresError", "find_postgres_binaries"]
+
+StopMode = Literal["smart", "fast", "immediate"]
+_STOP_SIGNALS: Mapping[str, signal.Signals] = {
+    "smart": signal.SIGTERM,  # wait for clients to disconnect
+    "fast": signal.SIGINT,  # roll back and disconnect clients, checkpoint
+    "immediate": signal.SIGQUIT,  # no checkpoint: crash recovery at the next start
+}
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_OS_USER = "postgres"
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes, minus "/.s.PGSQL.NNNNN" and the NUL
+_HARNESS_APPLICATION = "ackguard-harness"
+
+
+class PostgresError(RuntimeError):
+    """The managed cluster could not be created, started or stopped (the message says why and
+    quotes the end of the server log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresBinaries:
+    initdb: Path
+    postgres: Path
+
+
+def find_postgres_binaries() -> PostgresBinaries:
+    """``initdb`` and ``postgres`` from the highest ``/usr/lib/postgresql/<version>/bin``, else
+    from PATH. Raises PostgresError naming what is missing."""
+
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
+
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True)
+    for bin_dir in candidates:
+        initdb, postgres = bin_dir / "initdb", bin_dir / "postgres"
+        if os.access(initdb, os.X_OK) and os.access(postgres, os.X_OK):
+            return PostgresBinaries(initdb, postgres)
+    found = {name: shutil.which(name) for name in ("initdb", "postgres")}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise PostgresError(
+            f"PostgreSQL server binaries not found: {', '.join(missing)} (looked in "
+            "/usr/lib/postgresql/*/bin and PATH; install the PostgreSQL server package)"
+        )
+    return PostgresBinaries(Path(str(found["initdb"])), Path(str(found["postgres"])))
+
+
+@dataclass(frozen=True, slots=True)
+class _OsUser:
+    uid: int
+    gid: int
+    groups: list[int]
+
+
+def _server_user() -> _OsUser | None:
+    """The user the server runs as when we are root, else None (it runs as us)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(_OS_USER)
+    except KeyError as exc:
+        raise PostgresError(
+            f"running as root, but there is no {_OS_USER!r} OS user to run the server as"
+        ) from exc
+    return _OsUser(entry.pw_uid, entry.pw_gid, os.getgrouplist(_OS_USER, entry.pw_gid))
+
+
+def _conf_line(name: str, value: str) -> str:
+    return f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n"
+
+
+def _check_setting_names(settings: Mapping[str, str]) -> None:
+    for name in settings:
+        if not _SETTING_NAME.match(name):
+            raise ValueError(f"not a PostgreSQL setting name: {name!r}")
+
+
+class ManagedPostgres:
+    """One cluster in ``data_dir`` on ``127.0.0.1:port``; database ``ackguard``, user
+    ``postgres``, trust authentication (loopback only)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        settings: Mapping[str, str] | None = None,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self._settings = dict(settings or {})
+        _check_setting_names(self._settings)
+        self.port = port if port is not None else free_port()
+        self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
+        self.pending_restart: tuple[str, ...] = ()
+        """Settings changed by set_settings that take effect only at the next restart."""
+        self._user = _server_user()
+        self._binaries: PostgresBinaries | None = None
+        self._outside_dir: Path | None = None  # the real cluster when data_dir is a link
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._paused: list[ProcessRef] = []
+
+    # -- addresses -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL of the ``ackguard`` database."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/ackguard"
+
+    def dsn(self, dbname: str = "ackguard") -> str:
+        """libpq connection string (for psycopg)."""
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's PID while it runs (also while paused)."""
+        if self._proc is None or self._proc.poll() is not None:
+            return None
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The real PGDATA (``data_dir`` itself, or where its link points)."""
+        return self._outside_dir or self.data_dir
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> None:
+        """Create the cluster on first start, start the postmaster and wait (at most
+        ``timeout`` seconds) until it accepts connections and the ``ackguard`` database exists."""
+        if self.running:
+            return
+        deadline = time.monotonic() + timeout
+        self._binaries = self._binaries or find_postgres_binaries()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.is_symlink():
+            self._outside_dir = self.data_dir.resolve()
+        if not (self.cluster_dir / "PG_VERSION").exists():
+            self._prepare_dir()
+            self._initdb(deadline)
+        self._launch()
+        self._wait_ready(deadline)
+        self._create_database()
+
+    def stop(self, mode: StopMode = "fast", *, timeout: float = 60.0) -> None:
+        """Shut down with PostgreSQL's ``smart``/``fast``/``immediate`` mode (SIGTERM/SIGINT/
+        SIGQUIT to the postmaster) and wait at most ``timeout`` seconds; past it, SIGKILL and
+        PostgresError."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            self._after_exit([])
+            return
+        if self._paused:
+            self.resume()
+        children = children_of(proc.pid)
+        proc.send_signal(_STOP_SIGNALS[mode])
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise PostgresError(
+                f"PostgreSQL did not stop ({mode}) within {timeout:g} s; killed it"
+            ) from None
+        self._after_exit(children)
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every process it had forked, then wait until they are
+        gone, so that no orphan backend keeps the shared memory and a restart works at once."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            self._after_exit([])
+            return
+        # Stopped first, the postmaster cannot fork a backend we would not see in the list.
+        proc.send_signal(signal.SIGSTOP)
+        wait_stopped(proc.pid, timeout=5.0)
+        children = children_of(proc.pid)
+        proc.kill()
+        signal_all(children, signal.SIGKILL)
+        proc.wait(10.0)
+        self._after_exit(children)
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Fast stop if running (a no-op after a crash), then start."""
+        self.stop("fast")
+        self.start(timeout)
+
+    def pause(self) -> None:
+        """SIGSTOP the postmaster, then each of its children (backends and auxiliary
+        processes): connections are accepted by the kernel but never answered."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None or self._paused:
+            return
+        proc.send_signal(signal.SIGSTOP)
+        wait_stopped(proc.pid, timeout=5.0)
+        children = children_of(proc.pid)
+        signal_all(children, signal.SIGSTOP)
+        self._paused = [ProcessRef.of(proc.pid), *children]
+
+    def resume(self) -> None:
+        """SIGCONT everything ``pause`` stopped."""
+        paused, self._paused = self._paused, []
+        signal_all(paused[1:], signal.SIGCONT)
+        signal_all(paused[:1], signal.SIGCONT)
+
+    def close(self) -> None:
+        """Immediate stop (SIGKILL if that fails) and remove the data directory. Never raises."""
+        with contextlib.suppress(Exception):
+            self.stop("immediate", timeout=15.0)
+        with contextlib.suppress(Exception):
+            self.kill()
+        if self.data_dir.is_symlink():
+            self.data_dir.unlink()
+        elif self.data_dir.exists():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self._outside_dir is not None:
+            shutil.rmtree(self._outside_dir, ignore_errors=True)
+            self._outside_dir = None
+
+    def __enter__(self) -> ManagedPostgres:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- SQL-level faults and settings -----------------------------------------------------
+    def terminate_backends(self, application_name: str | None = None) -> int:
+        """``pg_terminate_backend`` every client connection (or only those whose
+        ``application_name`` matches) and wait up to 5 s for them to go. Returns how many."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                " AND pid <> pg_backend_pid()"
+                " AND (%(name)s::text IS NULL OR application_name = %(name)s)"
+                " AND pg_terminate_backend(pid)",
+                {"name": application_name},
+            ).fetchall()
+            pids = [row[0] for row in rows]
+            deadline = time.monotonic() + 5.0
+            while pids and time.monotonic() < deadline:
+                left = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+                ).fetchone()
+                if left is None or left[0] == 0:
+                    break
+                time.sleep(0.02)
+        return len(pids)
+
+    def set_settings(self, settings: Mapping[str, str]) -> None:
+        """Apply server settings. Running: ``ALTER SYSTEM`` and a reload, returning once new
+        sessions see them; those that need a restart are listed in ``pending_restart``.
+        Stopped: written to ``postgresql.conf`` for the next start."""
+        _check_setting_names(settings)
+        self._settings.update(settings)
+        if not self.running:
+            if (self.cluster_dir / "PG_VERSION").exists():
+                self._append_conf(settings)
+            return
+        with self._connect() as conn:
+            for name, value in settings.items():
+                identifier = sql.SQL(".").join(sql.Identifier(p) for p in name.split("."))
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(identifier, sql.Literal(value))
+                )
+            before = conn.execute("SELECT pg_conf_load_time()").fetchone()
+            conn.execute("SELECT pg_reload_conf()")
+        self._wait_reloaded(None if before is None else before[0])
+
+    def _wait_reloaded(self, before: object) -> None:
+        # A new session inherits the postmaster's load time: once it moves, the reload is done.
+        deadline = time.monotonic() + 10.0
+        while True:
+            with self._connect() as conn:
+                row = conn.execute(
+                    "SELECT pg_conf_load_time() > %s,"
+                    " array(SELECT name FROM pg_settings WHERE pending_restart)",
+                    (before,),
+                ).fetchone()
+            if row is not None and row[0]:
+                self.pending_restart = tuple(row[1])
+                return
+            if time.monotonic() > deadline:
+                raise PostgresError("PostgreSQL did not reload its configuration within 10 s")
+            time.sleep(0.02)
+
+    # -- internals -------------------------------------------------------------------------
+    def _connect(self, dbname: str = "ackguard", timeout: float = 5.0) -> psycopg.Connection:
+        return psycopg.connect(
+            self.dsn(dbname),
+            autocommit=True,
+            connect_timeout=max(2, int(timeout)),
+            application_name=_HARNESS_APPLICATION,
+        )
+
+    def _run_kwargs(self) -> dict[str, object]:
+        if self._user is None:
+            return {}
+        return {
+            "user": self._user.uid,
+            "group": self._user.gid,
+            "extra_groups": self._user.groups,
+        }
+
+    def _reachable(self, directory: Path) -> bool:
+        """Whether the server's OS user can traverse ``directory`` (and all its parents)."""
+        probe = subprocess.run(
+            ["test", "-x", str(directory)],
+            check=False,
+            timeout=10,
+            **self._run_kwargs(),  # type: ignore[call-overload]
+        )
+        return bool(probe.returncode == 0)
+
+    def _prepare_dir(self) -> None:
+        data_dir = self.data_dir
+        if data_dir.is_dir() and any(data_dir.iterdir()):
+            raise PostgresError(f"{data_dir} exists, is not empty and holds no cluster")
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if self._user is not None and not self._reachable(data_dir.parent):
+            for base in (Path(tempfile.gettempdir()), Path("/tmp")):
+                if self._reachable(base):
+                    break
+            else:
+                raise PostgresError(
+                    f"the {_OS_USER!r} OS user can reach neither {data_dir.parent} nor a "
+                    "temporary directory"
+                )
+            self._outside_dir = Path(tempfile.mkdtemp(prefix="ackguard-pg-", dir=base))
+            with contextlib.suppress(FileNotFoundError):
+                data_dir.rmdir()
+            data_dir.symlink_to(self._outside_dir, target_is_directory=True)
+        target = self.cluster_dir
+        target.mkdir(exist_ok=True)
+        if self._user is not None:
+            os.chown(target, self._user.uid, self._user.gid)
+        target.chmod(0o700)
+
+    def _initdb(self, deadline: float) -> None:
+        assert self._binaries is not None
+        argv = [
+            str(self._binaries.initdb), "-D", str(self.cluster_dir), "-U", "postgres",
+            "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                check=False,
+                timeout=max(1.0, deadline - time.monotonic()),
+                cwd=self.cluster_dir,
+                **self._run_kwargs(),  # type: ignore[call-overload]
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PostgresError(f"initdb did not finish in time in {self.cluster_dir}") from exc
+        with self.log_path.open("ab") as log:
+            log.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise PostgresError(
+                f"initdb failed with code {done.returncode} in {self.cluster_dir}:\n"
+                + (done.stdout + done.stderr).decode("utf-8", "replace")[-3000:]
+            )
+        self._append_conf(self._settings)
+
+    def _append_conf(self, settings: Mapping[str, str]) -> None:
+        if not settings:
+            return
+        with (self.cluster_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write("\n# ackguard scenario settings\n")
+            conf.writelines(_conf_line(name, value) for name, value in settings.items())
+
+    def _launch(self) -> None:
+        assert self._binaries is not None
+        sockets = str(self.cluster_dir)
+        if len(sockets) > _SOCKET_PATH_MAX:
+            sockets = ""  # too long for a Unix socket: TCP only, which is all the harness uses
+        argv = [
+            str(self._binaries.postgres), "-D", str(self.cluster_dir),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}",
+            "-c", f"unix_socket_directories={sockets}",
+        ]  # fmt: skip
+        self._log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self.cluster_dir,
+            start_new_session=True,
+            env={**os.environ, "LC_ALL": "C"},
+            **self._run_kwargs(),  # type: ignore[call-overload]
+        )
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._proc is not None
+        while True:
+            code = self._proc.poll()
+            if code is not None:
+                self._after_exit([])
+                raise PostgresError(
+                    f"postgres exited with code {code} while starting; end of {self.log_path}:\n"
+                    + log_tail(self.log_path)
+                )
+            try:
+                with self._connect("postgres", timeout=2.0):
+                    return
+            except psycopg.OperationalError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise PostgresError(
+                    f"PostgreSQL did not accept connections on port {self.port} in time; "
+                    f"end of {self.log_path}:\n" + log_tail(self.log_path)
+                )
+            time.sleep(0.05)
+
+    def _create_database(self) -> None:
+        with self._connect("postgres") as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'ackguard'")
+            if exists.fetchone() is None:
+                conn.execute("CREATE DATABASE ackguard")
+
+    def _after_exit(self, children: list[ProcessRef]) -> None:
+        """The postmaster is gone: make sure its children are too, and drop handles."""
+        signal_all(children, signal.SIGKILL)
+        wait_gone(children, timeout=10.0)
+        self._paused = []
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.wait()  # pragma: no cover - callers only come here after an exit
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def processes(self) -> Iterator[int]:
+        """PIDs of the postmaster and its children (for tests and diagnostics)."""
+        pid = self.pid
+        if pid is not None:
+            yield pid
+            yield from (child.pid for child in children_of(pid))
