@@ -185,7 +185,8 @@ def _decimal(
     if ((digits < 0) | (digits > 9))[present].any():
         return None
     digits[~present] = 0
-    return (digits * _POW10[width - 1 - place]).sum(axis=1)
+    value: npt.NDArray[np.int64] = (digits * _POW10[width - 1 - place]).sum(axis=1)
+    return value
 
 
 def _codes(
@@ -212,7 +213,8 @@ def _codes(
     for index in first:
         name = bytes(buf[start[index] : end[index]])
         mapping.append(table.setdefault(name, len(table)) if grow else table.get(name, -1))
-    return np.asarray(mapping, dtype=np.int16)[inverse.reshape(-1)]
+    codes: npt.NDArray[np.int16] = np.asarray(mapping, dtype=np.int16)[inverse.reshape(-1)]
+    return codes
 
 
 def _columns_of(

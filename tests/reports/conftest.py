@@ -63,10 +63,20 @@ def build_passing(run_dir: Path) -> Path:
             at = float(n)
             pid = str(1 + n % 2)
             fields = {"visit_reason": NOTE, "exam_report": None}
-            write_create(writer, at=at, took=0.010 * n, process=n, key=f"k-{n}",
-                         practitioner_id=pid, patient_id=pid, fields=fields, record_id=str(n))  # fmt: skip
-            records.append(FinalRecord(str(n), f"k-{n}", pid, pid, 1,
-                                       {"visit_reason": FieldDigest.of(NOTE)}))  # fmt: skip
+            write_create(
+                writer,
+                at=at,
+                took=0.010 * n,
+                process=n,
+                key=f"k-{n}",
+                practitioner_id=pid,
+                patient_id=pid,
+                fields=fields,
+                record_id=str(n),
+            )
+            records.append(
+                FinalRecord(str(n), f"k-{n}", pid, pid, 1, {"visit_reason": FieldDigest.of(NOTE)})
+            )
     counts = _counts(attempted=3, acknowledged=3, intact=3)
     result = Result("records", True, counts)
     write_verdict(run_dir, Verdict(True, counts, (result,), expected=True))
@@ -88,18 +98,38 @@ def build_failing(run_dir: Path) -> Path:
         "from": (STARTED_AT + timedelta(seconds=2)).isoformat(),
         "until": (STARTED_AT + timedelta(seconds=6)).isoformat(),
     }
-    cohort = {"name": "lost_observations-0", "defect": "lost_observations", "window": window,
-              "practitioner_ids": ["2", "3"]}  # fmt: skip
-    write_run_json(run_dir, scenario="incident", seed=2023, expected=False, cohorts=[cohort],
-                   command="ackguard run incident --duration 10s", duration_s=10.0)  # fmt: skip
+    cohort = {
+        "name": "lost_observations-0",
+        "defect": "lost_observations",
+        "window": window,
+        "practitioner_ids": ["2", "3"],
+    }
+    write_run_json(
+        run_dir,
+        scenario="incident",
+        seed=2023,
+        expected=False,
+        cohorts=[cohort],
+        command="ackguard run incident --duration 10s",
+        duration_s=10.0,
+    )
     (run_dir / "scenario.yaml").write_text("name: incident\nseed: 2023\nexpect: false\n", "utf-8")
     with ScriptedWriter(run_dir / "history.jsonl") as writer:
 
         def create(at: float, took: float, n: int, outcome: str = "ok", note: str = NOTE) -> None:
             fields = {"visit_reason": NOTE, "exam_report": note}
-            write_create(writer, at=at, took=took, process=n, key=f"k-{n}", outcome=outcome,
-                         practitioner_id=str(min(n, 4)), patient_id=str(n), fields=fields,
-                         record_id=str(n))  # fmt: skip
+            write_create(
+                writer,
+                at=at,
+                took=took,
+                process=n,
+                key=f"k-{n}",
+                outcome=outcome,
+                practitioner_id=str(min(n, 4)),
+                patient_id=str(n),
+                fields=fields,
+                record_id=str(n),
+            )
 
         create(0.5, 0.01, 1)
         write_fault(writer, "proxy-latency", "latency", 1.0, 3.0)
@@ -113,19 +143,29 @@ def build_failing(run_dir: Path) -> Path:
         writer.at(6.1).record(1, "ok", "read", key="k-2", value={"id": "2", "found": False})
     truncated = FieldDigest.of(HOSTILE_NOTE[:30]).to_json()
     lost_2 = Anomaly("lost", "k-2", "2", "2", "2", (), 1_600_000_000)
-    corrupt_3 = Anomaly("corrupt", "k-3", "3", "3", "3",
-                        (FieldDamage("exam_report", digest(HOSTILE_NOTE), truncated, 2_700_000_000),),
-                        2_700_000_000)  # fmt: skip
+    corrupt_3 = Anomaly(
+        "corrupt",
+        "k-3",
+        "3",
+        "3",
+        "3",
+        (FieldDamage("exam_report", digest(HOSTILE_NOTE), truncated, 2_700_000_000),),
+        2_700_000_000,
+    )
     lost_4 = Anomaly("lost", "k-4", "4", "4", "4", (), 4_100_000_000)
-    counts = _counts(attempted=6, acknowledged=4, intact=1, lost=2, corrupt=1, indeterminate=1,
-                     failed=1)  # fmt: skip
+    counts = _counts(
+        attempted=6, acknowledged=4, intact=1, lost=2, corrupt=1, indeterminate=1, failed=1
+    )
     records = Result("records", False, counts, (lost_2, corrupt_3, lost_4))
     seen_lost = Anomaly("lost", "k-2", "2", "2", "2", (), 1_600_000_000, 6_100_000_000)
     latencies = {"0": 1.0, "0.5": 2.5, "0.95": 7.0, "0.99": 9.5, "1": 12.0}
     read_your_writes = Result(
-        "read_your_writes", False, {"stable": 3, "lost": 1}, (seen_lost,),
+        "read_your_writes",
+        False,
+        {"stable": 3, "lost": 1},
+        (seen_lost,),
         extra={"stable_latency_ms": latencies, "lost_latency_ms": {"0.5": 4500.0}},
-    )  # fmt: skip
+    )
     write_verdict(run_dir, Verdict(False, counts, (records, read_your_writes), expected=False))
     final = [
         FinalRecord("1", "k-1", "1", "1", 1, {"visit_reason": FieldDigest.of(NOTE)}),
@@ -138,11 +178,19 @@ def build_failing(run_dir: Path) -> Path:
 def build_cut_short(run_dir: Path) -> Path:
     run_dir.mkdir(parents=True)
     write_directory(run_dir, [practitioner(1)], [patient(1)])
-    write_run_json(run_dir, scenario="killed", status="interrupted", ended_at=None,
-                   duration_s=None)  # fmt: skip
+    write_run_json(run_dir, scenario="killed", status="interrupted", ended_at=None, duration_s=None)
     with ScriptedWriter(run_dir / "history.jsonl") as writer:
-        write_create(writer, at=0.2, took=0.02, process=1, key="k-1", practitioner_id="1",
-                     patient_id="1", fields={"visit_reason": NOTE}, record_id="1")  # fmt: skip
+        write_create(
+            writer,
+            at=0.2,
+            took=0.02,
+            process=1,
+            key="k-1",
+            practitioner_id="1",
+            patient_id="1",
+            fields={"visit_reason": NOTE},
+            record_id="1",
+        )
         write_fault(writer, "kill-service", "kill", 0.5, None)
         writer.at(0.6).record(2, "invoke", "create", key="k-2", value={"practitioner_id": "1"})
     with (run_dir / "history.jsonl").open("a", encoding="utf-8") as torn:

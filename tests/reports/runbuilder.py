@@ -33,6 +33,9 @@ class ScriptedWriter(HistoryWriter):
     def now(self) -> int:
         return self.at_ns
 
+    def __enter__(self) -> ScriptedWriter:
+        return self
+
     def at(self, seconds: float) -> ScriptedWriter:
         self.at_ns = round(seconds * 1e9)
         return self
@@ -219,9 +222,9 @@ def synthetic_run(
             while fault_events and fault_events[0][0] <= moment:
                 at, f, name, kind = fault_events.pop(0)
                 complete_until(int(at * 1e9))
-                value = {"fault": name, "kind": kind, "description": f"{name} ({kind})"}
-                writer.at(at).record(NEMESIS, "invoke", f, value=value)
-                writer.record(NEMESIS, "ok", f, value=value)
+                fault = {"fault": name, "kind": kind, "description": f"{name} ({kind})"}
+                writer.at(at).record(NEMESIS, "invoke", f, value=fault)
+                writer.record(NEMESIS, "ok", f, value=fault)
             complete_until(int(moment * 1e9))
             while not processes:  # every client busy: wait for the next completion
                 complete_until(pending[0][0])
@@ -232,10 +235,11 @@ def synthetic_run(
                 + rng.randint(1, patients_per_practitioner)
             )
             roll = rng.random()
+            value: dict[str, object]
             if roll < 0.6 or not records:
                 f, key = "create", f"k-{index}"
                 text = f"Visit {index}: cough for three days, no fever."
-                value: dict[str, object] = {
+                value = {
                     "practitioner_id": pid,
                     "patient_id": patid,
                     "fields": digest_fields(

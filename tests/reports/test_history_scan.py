@@ -48,14 +48,16 @@ def _assert_same(path: Path) -> None:
 
 
 def test_fast_scan_matches_read_history(tmp_path: Path) -> None:
-    synthetic_run(tmp_path, operations=4000, duration_s=30, practitioners=50,
-                  write_final_records=False)  # fmt: skip
+    synthetic_run(
+        tmp_path, operations=4000, duration_s=30, practitioners=50, write_final_records=False
+    )
     _assert_same(tmp_path / "history.jsonl")
 
 
 def test_other_layouts_fall_back_to_json_and_torn_last_line_is_skipped(tmp_path: Path) -> None:
-    synthetic_run(tmp_path, operations=500, duration_s=5, practitioners=20,
-                  write_final_records=False)  # fmt: skip
+    synthetic_run(
+        tmp_path, operations=500, duration_s=5, practitioners=20, write_final_records=False
+    )
     history = tmp_path / "history.jsonl"
     spaced = tmp_path / "spaced.jsonl"
     lines = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
@@ -70,8 +72,9 @@ def test_other_layouts_fall_back_to_json_and_torn_last_line_is_skipped(tmp_path:
 
 
 def test_a_damaged_line_in_the_middle_is_counted_not_fatal(tmp_path: Path) -> None:
-    synthetic_run(tmp_path, operations=200, duration_s=5, practitioners=20,
-                  write_final_records=False)  # fmt: skip
+    synthetic_run(
+        tmp_path, operations=200, duration_s=5, practitioners=20, write_final_records=False
+    )
     history = tmp_path / "history.jsonl"
     lines = history.read_bytes().splitlines(keepends=True)
     history.write_bytes(b"".join(lines[:50]) + b"garbage\n" + b"".join(lines[50:]))

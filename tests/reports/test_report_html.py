@@ -64,8 +64,16 @@ def test_failing_run_states_the_damage_in_words_and_counts(runs: Runs) -> None:
     text = _text(page)
     assert text.index("FAIL: 2 acknowledged records lost, 1 corrupt") < text.index("Timeline")
     assert "As the scenario expected (FAIL)." in text
-    expected = {"acknowledged": "4", "intact": "1", "lost": "2", "corrupt": "1",
-                "recovered": "0", "phantom": "0", "duplicate": "0", "indeterminate": "1"}  # fmt: skip
+    expected = {
+        "acknowledged": "4",
+        "intact": "1",
+        "lost": "2",
+        "corrupt": "1",
+        "recovered": "0",
+        "phantom": "0",
+        "duplicate": "0",
+        "indeterminate": "1",
+    }
     assert {name: _count(page, name) for name in expected} == expected
 
 
@@ -132,7 +140,7 @@ def test_operations_and_read_your_writes_latencies(runs: Runs) -> None:
     assert "create 6 4 1 1 0 100.0" in ops
     latencies = _text(page.split("Read-your-writes latencies")[1].split("</table>")[0])
     assert "stable_latency_ms 1.0 2.5 7.0 9.5 12.0" in latencies
-    assert "lost_latency_ms – 4,500.0" in latencies
+    assert "lost_latency_ms \u2013 4,500.0" in latencies  # no q 0 given: a dash
 
 
 def test_reproduction_names_scenario_seed_and_command(runs: Runs) -> None:
@@ -178,8 +186,15 @@ def test_page_makes_no_external_request(runs: Runs, which: str) -> None:
 def test_table_is_capped_with_a_note_and_the_csv_has_all(tmp_path: Path) -> None:
     from tests.reports.runbuilder import synthetic_run
 
-    made = synthetic_run(tmp_path / "big", operations=30_000, duration_s=60, losses=5000,
-                         practitioners=200, cohort_every=1, write_final_records=False)  # fmt: skip
+    made = synthetic_run(
+        tmp_path / "big",
+        operations=30_000,
+        duration_s=60,
+        losses=5000,
+        practitioners=200,
+        cohort_every=1,
+        write_final_records=False,
+    )
     damaged = len(made.lost) + len(made.corrupt)
     assert damaged > 500
     page = _page(tmp_path / "big")
