@@ -1,0 +1,57 @@
+"""Fault kind ``service-kill``: the consultation service process (and its process group) gets
+SIGKILL, or SIGTERM for a graceful shutdown, and is started again at heal. Requests in flight
+become indeterminate; nothing it acknowledged may be lost."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+
+__all__ = ["KIND", "ServiceKill"]
+
+_SIGNALS: Mapping[str, signal.Signals] = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
+
+
+class ServiceKill:
+    """``start`` signals the service's process group; ``stop`` restarts the service and waits
+    until it has written its ready file again."""
+
+    def __init__(self, context: FaultContext, signal_name: str) -> None:
+        self._context = context
+        self.signal_name = signal_name
+        self._killed = False
+        self.name = "service-kill"
+        self.description = (
+            f"consultation service process group sent {signal_name}; restarted at heal "
+            "(waits for its ready file, bounded by the service's ready timeout in s)"
+        )
+
+    def start(self) -> None:
+        self._killed = True  # set first: a half-done kill must still be healed
+        self._context.component("service").kill(_SIGNALS[self.signal_name])
+
+    def stop(self) -> None:
+        if self._killed:
+            self._context.component("service").restart()
+            self._killed = False
+
+
+def build(context: FaultContext, params: Mapping[str, Any]) -> ServiceKill:
+    unknown = sorted(set(params) - {"signal"})
+    if unknown:
+        raise FaultConfigError(unknown[0], "unknown parameter (allowed: signal)")
+    name = params.get("signal", "SIGKILL")
+    if name not in _SIGNALS:
+        raise FaultConfigError("signal", f"must be one of {', '.join(_SIGNALS)}, got {name!r}")
+    return ServiceKill(context, name)
+
+
+KIND = FaultKind(
+    name="service-kill",
+    summary="kill the consultation service, restart it at heal (params: signal)",
+    params={"signal": "SIGKILL (default) or SIGTERM (graceful shutdown)"},
+    build=build,
+)
