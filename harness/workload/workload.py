@@ -150,6 +150,12 @@ class Workload:
         target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
         return [dict(record) for record in target.export()]
 
+    def simulated_now(self) -> datetime:
+        """The furthest simulated moment the practitioners' agendas have reached."""
+        if self._setup is None or not self._setup.groups:
+            return self.config.sim_start
+        return max(group.clock.now for group in self._setup.groups)
+
     def _groups(
         self, practitioners: Sequence[PractitionerEntry], patients: Sequence[PatientEntry]
     ) -> list[PractitionerGroup]:

@@ -81,6 +81,10 @@ class ReferenceServer(ThreadingHTTPServer):
             self.connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients that hang up are normal
+            super().handle_error(request, client_address)
+
     def stop(self) -> None:
         self.shutdown()
         with self.lock:
