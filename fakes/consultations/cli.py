@@ -15,10 +15,13 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from fakes.consultations.database import DatabaseSettings
 from fakes.consultations.defects import (
@@ -27,6 +30,9 @@ from fakes.consultations.defects import (
     parse_cli_spec,
     parse_entries,
 )
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["main"]
 
@@ -86,6 +92,21 @@ def _write_ready(line: str, path: Path | None) -> None:
         os.replace(partial, path)
 
 
+def _quiet_exit_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that, after a graceful stop on SIGTERM/SIGINT, exits 0 instead of
+    re-raising the signal (a clean stop is a success for whoever started the service)."""
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server(config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -126,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = _quiet_exit_server(config)
     ready = json.dumps(
         {"url": f"http://127.0.0.1:{port}", "port": port, "pid": os.getpid(), "admin_token": token}
     )
