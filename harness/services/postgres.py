@@ -64,24 +64,26 @@ class PostgresBinaries:
     postgres: Path
 
 
-def find_postgres_binaries() -> PostgresBinaries:
-    """``initdb`` and ``postgres`` from the highest ``/usr/lib/postgresql/<version>/bin``, else
-    from PATH. Raises PostgresError naming what is missing."""
+def find_postgres_binaries(
+    search_root: Path = Path("/usr/lib/postgresql"), path: str | None = None
+) -> PostgresBinaries:
+    """``initdb`` and ``postgres`` from the highest ``<search_root>/<version>/bin``, else from
+    ``path`` (default: PATH). Raises PostgresError naming what is missing."""
 
     def version(path: Path) -> tuple[int, ...]:
         return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
 
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True)
+    candidates = sorted(search_root.glob("*/bin"), key=version, reverse=True)
     for bin_dir in candidates:
         initdb, postgres = bin_dir / "initdb", bin_dir / "postgres"
         if os.access(initdb, os.X_OK) and os.access(postgres, os.X_OK):
             return PostgresBinaries(initdb, postgres)
-    found = {name: shutil.which(name) for name in ("initdb", "postgres")}
+    found = {name: shutil.which(name, path=path) for name in ("initdb", "postgres")}
     missing = [name for name, path in found.items() if path is None]
     if missing:
         raise PostgresError(
             f"PostgreSQL server binaries not found: {', '.join(missing)} (looked in "
-            "/usr/lib/postgresql/*/bin and PATH; install the PostgreSQL server package)"
+            f"{search_root}/*/bin and PATH; install the PostgreSQL server package)"
         )
     return PostgresBinaries(Path(str(found["initdb"])), Path(str(found["postgres"])))
 
@@ -183,6 +185,7 @@ class ManagedPostgres:
             self._prepare_dir()
             self._initdb(deadline)
         self._launch()
+        self.pending_restart = ()
         self._wait_ready(deadline)
         self._create_database()
 
