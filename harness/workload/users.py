@@ -14,7 +14,7 @@ import threading
 from datetime import datetime
 
 import gevent
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, task
 
 from harness.workload.practitioner import PractitionerGroup
 from harness.workload.target import TargetContext, TargetFactory
@@ -65,9 +65,16 @@ class _Driver:
             self.group.next_at[index] = when
             heapq.heappush(self._queue, (when, index))
 
-    def step(self) -> None:
+    def delay(self) -> float:
+        """Real seconds until the next action is due (Locust's wait between tasks)."""
         if not self._queue:
-            gevent.sleep(IDLE_USER_SLEEP_S)
+            return IDLE_USER_SLEEP_S
+        return self.group.clock.real_delay(self._queue[0][0])
+
+    def step(self) -> None:
+        """The next action of the practitioner who acts first. Locust has normally waited
+        :meth:`delay` already; what remains (the first task runs without a wait) is slept here."""
+        if not self._queue:
             return
         when, index = self._queue[0]
         clock = self.group.clock
@@ -94,10 +101,17 @@ def build_user_class(pool: UserPool, host: str) -> type[FastHttpUser]:
     class PractitionerUser(FastHttpUser):
         """Drives a group of synthetic practitioners (see harness.workload)."""
 
-        wait_time = constant(0)  # pacing comes from the simulated clock inside the task
+        # Between tasks Locust waits for the simulated clock (and kills a waiting user at once
+        # when the load stops; an action in flight completes if the environment's stop_timeout
+        # allows, otherwise it is recorded as interrupted: info).
+        def wait_time(self) -> float:
+            return self._driver.delay() if self._driver is not None else IDLE_USER_SLEEP_S
+
         network_timeout = pool.timeout_s
         connection_timeout = pool.timeout_s
         max_retries = 0
+
+        _driver: _Driver | None = None
 
         def on_start(self) -> None:
             self._practice_group = pool.claim()
@@ -117,10 +131,8 @@ def build_user_class(pool: UserPool, host: str) -> type[FastHttpUser]:
 
         @task
         def practise(self) -> None:
-            if self._driver is None:
-                gevent.sleep(IDLE_USER_SLEEP_S)  # more users than groups: nothing to drive
-                return
-            self._driver.step()
+            if self._driver is not None:  # None: more users than groups, nothing to drive
+                self._driver.step()
 
     PractitionerUser.host = host
     return PractitionerUser

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--time-scale", type=float, default=7200.0)
     parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--force-stop", action="store_true", help="kill users mid-request")
     args = parser.parse_args()
     config = WorkloadConfig(
         seed=args.seed,
@@ -46,6 +47,8 @@ def main() -> None:
         workload = Workload(config, history, users=args.users)
         directory = workload.setup(args.url, timeout_s=30)
         environment = Environment(user_classes=workload.user_classes(), host=args.url)
+        if not args.force_stop:
+            environment.stop_timeout = args.timeout + 1.0  # operations in flight complete
         runner = environment.create_local_runner()
         runner.start(args.users, spawn_rate=args.users)
         gevent.sleep(args.seconds)

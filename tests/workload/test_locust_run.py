@@ -89,6 +89,8 @@ def test_every_invoke_is_completed_by_the_same_process(run: Path) -> None:
             invoke = pending.pop(op.process)
             assert (invoke.f, invoke.key) == (op.f, op.key)
     assert not pending, f"invokes never completed: {list(pending.values())[:3]}"
+    interrupted = [op for op in ops if op.error and "interrupted" in op.error]
+    assert not interrupted, "with a stop timeout, operations in flight complete when the load stops"
 
 
 def test_a_process_never_acts_again_after_an_indeterminate_op(run: Path) -> None:
@@ -180,3 +182,25 @@ def test_locust_statistics_group_the_calls_and_the_directory_is_written(run: Pat
     directory = json.loads((run / "directory.json").read_text("utf-8"))
     assert len(directory["practitioners"]) == PRACTITIONERS
     assert all(valid_nir(p["national_id"]) for p in directory["patients"])
+
+
+def test_a_load_stopped_mid_request_records_the_operation_as_interrupted(tmp_path: Path) -> None:
+    """Every update takes longer than the run: users are killed in flight."""
+    server = ReferenceServer(tmp_path / "db.sqlite", slow_every=1, slow_s=3.0).start()
+    try:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "tests.workload.locust_run", "--url", server.url,
+                "--out", str(tmp_path), "--seconds", "1.5", "--practitioners", "3",
+                "--users", "3", "--timeout", "5", "--force-stop",
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-4000:]
+    ops = history(tmp_path)
+    interrupted = [op for op in ops if op.type == "info" and "interrupted" in str(op.error)]
+    assert interrupted, "a user was stopped in flight"
+    invoked = [op for op in ops if op.type == "invoke"]
+    assert len(invoked) == len(ops) - len(invoked), "every invoke has its completion"
