@@ -26,6 +26,7 @@ from fakes.consultations.jobs import (
     CreatePatient,
     CreatePractitioner,
     PatchConsultation,
+    Probe,
     UsePlainKeyIndex,
 )
 from fakes.consultations.models import ConsultationIn, ConsultationPatch, PatientIn, PractitionerIn
@@ -142,11 +143,15 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/health")
     async def health() -> Response:
+        """200 when the database answers a read and the writer can take the write lock."""
         try:
             await service.read(lambda: ping(service.read_engine))
         except ApiError as exc:
             return respond(Answer(503, error_body(exc.message)))
-        return respond(json_answer(200, {"status": "ok"}))
+        probe = await service.write(Probe())
+        if probe.status != 200:
+            return respond(Answer(503, probe.body))
+        return respond(probe)
 
     def _admin(request: Request) -> None:
         if not _is_loopback(request):

@@ -50,6 +50,7 @@ __all__ = [
     "Directory",
     "FollowUp",
     "PatchConsultation",
+    "Probe",
     "UsePlainKeyIndex",
     "WriteContext",
     "WriteJob",
@@ -353,3 +354,14 @@ class UsePlainKeyIndex(WriteJob):
         use_plain_key_index(connection)
         self.wrote = True
         return json_answer(200, {"index": "plain"})
+
+
+class Probe(WriteJob):
+    """For /health: can the writer take the write lock right now? A zero-row UPDATE takes it
+    (SQLite: a lock held elsewhere past the busy timeout fails it) and writes nothing, so it
+    neither commits nor disturbs a deferred transaction."""
+
+    def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        column = practitioners.c
+        connection.execute(update(practitioners).where(column.id == 0).values(rpps=column.rpps))
+        return json_answer(200, {"status": "ok"})

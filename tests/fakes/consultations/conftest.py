@@ -201,6 +201,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 
 @pytest.fixture
+def postgres_db(postgres_cluster: Any) -> Database:
+    return Database("postgres", _fresh_postgres_database(postgres_cluster), postgres_cluster)
+
+
+@pytest.fixture
 def sqlite_db(tmp_path: Path) -> Database:
     return Database("sqlite", f"sqlite:///{tmp_path / 'consultations.db'}")
 
