@@ -40,6 +40,7 @@ _LEGEND: dict[str, object] = {
     "fontsize": 8,
     "frameon": False,
 }
+_SPARSE_POINTS = 80  # fewer buckets with latencies than this: draw each point as a dot
 _SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 
 
@@ -74,7 +75,16 @@ def timeline_svg(
             (timeline.p95_ms, "#e63946", "p95"),
             (timeline.p99_ms, "#6a040f", "p99"),
         ):
-            latency.plot(x, values, color=colour, linewidth=1.0, label=label)
+            sparse = np.count_nonzero(np.isfinite(values)) <= _SPARSE_POINTS
+            latency.plot(
+                x,
+                values,
+                color=colour,
+                linewidth=1.0,
+                label=label,
+                marker="o" if sparse else None,
+                markersize=3,
+            )  # lone buckets show
         latency.set_ylabel("latency ms")
         if np.nanmax(timeline.p99_ms, initial=0.0) > 20 * max(
             np.nanmin(timeline.p50_ms, initial=math.inf), 1e-3

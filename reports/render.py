@@ -126,10 +126,16 @@ def _expectation(run: RunData) -> str | None:
 
 
 def _result_view(result: Result) -> _ResultView:
+    found: list[tuple[str, object]] = []
+    for name, value in result.extra.items():  # {"stable_latency_ms": {q: ms}} or one level deeper
+        if isinstance(value, Mapping) and not _is_quantiles(value):
+            found += [(f"{name} {inner}", quantiles) for inner, quantiles in value.items()]
+        else:
+            found.append((name, value))
     latencies = tuple(
         (name, {str(q): float(v) for q, v in value.items()})
-        for name, value in result.extra.items()
-        if _is_quantiles(value)
+        for name, value in found
+        if isinstance(value, Mapping) and _is_quantiles(value)
     )
     names = tuple(dict.fromkeys(q for _, values in latencies for q in values))
     valid = json.dumps(result.valid) if isinstance(result.valid, bool) else "unknown"

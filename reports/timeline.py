@@ -108,13 +108,18 @@ def build_timeline(columns: Columns, info: RunInfo | None) -> Timeline:
     end_ns = int(times.max()) if times.size else 0
     end_s = max(end_ns / 1e9, (info.duration_s or 0.0) if info else 0.0)
     bucket_s = _bucket_width(end_s)
-    count = max(1, math.ceil(end_s / bucket_s))
+    # A last bucket shorter than a quarter joins the one before; rates use each bucket's real
+    # width, so the run's ragged end neither spikes nor dips.
+    count = max(1, math.ceil(end_s / bucket_s - 0.25))
+    widths = np.full(count, bucket_s)
+    widths[-1] = max(end_s - (count - 1) * bucket_s, bucket_s * 0.25)
     client = columns.process >= 0
     bucket = np.minimum((times // int(bucket_s * 1e9)).astype(np.int64), count - 1)
 
     def rate(code: int) -> FloatArray:
         hits = np.bincount(bucket[client & (columns.type == code)], minlength=count)
-        return hits.astype(np.float64) / bucket_s
+        per_second: FloatArray = hits.astype(np.float64) / widths
+        return per_second
 
     done_time, duration_ms, done_f, done_type = _op_durations(columns)
     quantiles = _bucket_quantiles(
@@ -132,7 +137,9 @@ def build_timeline(columns: Columns, info: RunInfo | None) -> Timeline:
         end_s=end_s,
         operations=int(np.count_nonzero(client & (columns.type == _INVOKE))),
         op_stats=_op_stats(columns, client, duration_ms, done_f, done_type),
-        faults=tuple(_fault_windows(columns.nemesis)) + _cohort_windows(info, end_s),
+        faults=tuple(
+            sorted([*_fault_windows(columns.nemesis), *_cohort_windows(info, end_s)], key=_start)
+        ),
         writers=columns.writers,
         patients=columns.patients,
         skipped_lines=columns.skipped_lines,
@@ -143,6 +150,10 @@ def faults_active(faults: tuple[FaultWindow, ...], seconds: float | None) -> tup
     if seconds is None:
         return ()
     return tuple(dict.fromkeys(w.name for w in faults if w.active_at(seconds)))
+
+
+def _start(window: FaultWindow) -> float:
+    return window.start_s
 
 
 def _bucket_width(end_s: float) -> float:
