@@ -280,14 +280,19 @@ class ManagedPostgres:
         """``pg_terminate_backend`` every client connection (or only those whose
         ``application_name`` matches) and wait up to 5 s for them to go. Returns how many."""
         with self._connect() as conn:
-            rows = conn.execute(
+            # Chosen first, terminated one by one: SQL does not promise to evaluate a WHERE
+            # clause's filter before a pg_terminate_backend() call beside it.
+            candidates = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
                 " AND pid <> pg_backend_pid()"
-                " AND (%(name)s::text IS NULL OR application_name = %(name)s)"
-                " AND pg_terminate_backend(pid)",
+                " AND (%(name)s::text IS NULL OR application_name = %(name)s)",
                 {"name": application_name},
             ).fetchall()
-            pids = [row[0] for row in rows]
+            pids: list[int] = []
+            for (pid,) in candidates:
+                done = conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
+                if done is not None and done[0]:
+                    pids.append(pid)
             deadline = time.monotonic() + 5.0
             while pids and time.monotonic() < deadline:
                 left = conn.execute(
@@ -452,11 +457,12 @@ class ManagedPostgres:
                     f"postgres exited with code {code} while starting; end of {self.log_path}:\n"
                     + log_tail(self.log_path)
                 )
-            try:
-                with self._connect("postgres", timeout=2.0):
-                    return
-            except psycopg.OperationalError:
-                pass
+            if self._pidfile_ready():
+                try:
+                    with self._connect("postgres", timeout=2.0):
+                        return
+                except psycopg.OperationalError:
+                    pass
             if time.monotonic() > deadline:
                 self.kill()
                 raise PostgresError(
@@ -464,6 +470,20 @@ class ManagedPostgres:
                     f"end of {self.log_path}:\n" + log_tail(self.log_path)
                 )
             time.sleep(0.05)
+
+    def _pidfile_ready(self) -> bool:
+        """Whether our postmaster wrote "ready" in postmaster.pid (line 8): probing the port
+        before that could hit somebody else's listener, or a stale file left by a crash."""
+        try:
+            lines = (self.cluster_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return False
+        return (
+            self._proc is not None
+            and len(lines) >= 8
+            and lines[0].strip() == str(self._proc.pid)
+            and lines[7].strip() == "ready"
+        )
 
     def _create_database(self) -> None:
         with self._connect("postgres") as conn:

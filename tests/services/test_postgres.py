@@ -1,0 +1,180 @@
+"""ManagedPostgres on real throwaway clusters: real crashes, real signals, real connections."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from harness.services.postgres import ManagedPostgres, PostgresError, find_postgres_binaries
+from tests.services.childproc import state, wait_state
+
+pytestmark = pytest.mark.postgres
+
+GONE: set[str | None] = {None, "Z", "X"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedPostgres]:
+    base = tmp_path_factory.mktemp("pg")
+    database = ManagedPostgres(
+        base / "data", settings={"synchronous_commit": "on"}, log_path=base / "postgres.log"
+    )
+    database.start()
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def table(cluster: ManagedPostgres, request: pytest.FixtureRequest) -> str:
+    name = f"t_{request.node.name[:40].lower()}"
+    cluster.start()  # a previous test may have left it crashed
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, note text)")
+    return name
+
+
+def _rows(cluster: ManagedPostgres, table: str) -> list[tuple[int, str]]:
+    with psycopg.connect(cluster.dsn(), autocommit=True, connect_timeout=5) as conn:
+        return [(r[0], r[1]) for r in conn.execute(f"SELECT id, note FROM {table} ORDER BY id")]
+
+
+def _insert(cluster: ManagedPostgres, table: str, count: int) -> None:
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        for i in range(count):
+            conn.execute(f"INSERT INTO {table} VALUES (%s, %s)", (i, f"note {i}"))
+
+
+def test_starts_and_serves_its_url(cluster: ManagedPostgres, table: str) -> None:
+    engine = sa.create_engine(cluster.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"INSERT INTO {table} VALUES (1, 'hello')"))
+            assert conn.execute(sa.text("SELECT current_database()")).scalar() == "ackguard"
+    finally:
+        engine.dispose()
+    assert _rows(cluster, table) == [(1, "hello")]
+    assert cluster.pid is not None and state(cluster.pid) not in GONE
+    if os.geteuid() == 0:  # the server runs as the postgres OS user, never as root
+        assert Path(f"/proc/{cluster.pid}").stat().st_uid != 0
+
+
+def test_immediate_stop_keeps_what_was_committed(cluster: ManagedPostgres, table: str) -> None:
+    _insert(cluster, table, 50)
+    cluster.stop("immediate")
+    assert cluster.pid is None
+    cluster.start()
+    assert len(_rows(cluster, table)) == 50
+    assert "automatic recovery in progress" in cluster.log_path.read_text(encoding="utf-8")
+
+
+def test_sigkill_leaves_no_process_and_restarts_at_once(
+    cluster: ManagedPostgres, table: str
+) -> None:
+    _insert(cluster, table, 20)
+    with psycopg.connect(cluster.dsn(), autocommit=True):  # a backend that must die too
+        pids = list(cluster.processes())
+        assert len(pids) > 3
+        cluster.kill()
+        assert all(state(pid) in GONE for pid in pids)
+    cluster.start()
+    assert len(_rows(cluster, table)) == 20
+
+
+def test_pause_blocks_queries_until_resume(cluster: ManagedPostgres, table: str) -> None:
+    _insert(cluster, table, 1)
+    with psycopg.connect(cluster.dsn(), autocommit=True) as held:
+        cluster.pause()
+        try:
+            assert cluster.pid is not None and state(cluster.pid) == "T"
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(cluster.dsn(), connect_timeout=2).close()
+            answers: list[int] = []
+            query = threading.Thread(
+                target=lambda: answers.append(len(held.execute(f"SELECT * FROM {table}").fetchall()))
+            )
+            query.start()
+            query.join(1.0)
+            assert query.is_alive() and answers == []
+        finally:
+            cluster.resume()
+        query.join(20.0)
+        assert answers == [1]
+    assert len(_rows(cluster, table)) == 1
+
+
+def test_terminate_backends_by_application_name(cluster: ManagedPostgres) -> None:
+    victim = psycopg.connect(cluster.dsn(), autocommit=True, application_name="victim")
+    bystander = psycopg.connect(cluster.dsn(), autocommit=True, application_name="bystander")
+    with victim, bystander:
+        assert cluster.terminate_backends("victim") == 1
+        with pytest.raises(psycopg.OperationalError):
+            victim.execute("SELECT 1")
+        assert bystander.execute("SELECT 1").fetchone() == (1,)
+    assert cluster.terminate_backends("nobody") == 0
+
+
+def test_settings_at_start_and_at_run_time(cluster: ManagedPostgres) -> None:
+    def show(name: str) -> str:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            row = conn.execute(f"SHOW {name}").fetchone()
+            assert row is not None
+            return str(row[0])
+
+    assert show("synchronous_commit") == "on"
+    cluster.set_settings({"synchronous_commit": "off", "wal_writer_delay": "50ms"})
+    assert (show("synchronous_commit"), show("wal_writer_delay")) == ("off", "50ms")
+    cluster.set_settings({"max_connections": "40"})
+    assert cluster.pending_restart == ("max_connections",)
+    cluster.restart()
+    assert (show("max_connections"), show("synchronous_commit")) == ("40", "off")
+    cluster.set_settings({"synchronous_commit": "on"})
+    assert show("synchronous_commit") == "on"
+
+
+def test_bad_setting_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="setting name"):
+        ManagedPostgres(tmp_path / "data", settings={"fsync; DROP": "off"})
+
+
+def test_close_removes_the_cluster_and_every_process(tmp_path: Path) -> None:
+    data_dir = tmp_path / "runs" / "one" / "postgres"
+    database = ManagedPostgres(data_dir)
+    with database:
+        cluster_dir = database.cluster_dir
+        assert (cluster_dir / "PG_VERSION").exists()
+        if os.geteuid() == 0:  # pytest's tmp dir is root's 0700: the cluster lives outside
+            assert data_dir.is_symlink() and cluster_dir != data_dir
+        pids = list(database.processes())
+    assert pids and all(wait_state(pid, GONE) in GONE for pid in pids)
+    assert not data_dir.exists() and not data_dir.is_symlink()
+    assert not cluster_dir.exists()
+    assert database.log_path.exists()
+
+
+def test_a_start_failure_quotes_the_server_log(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        database = ManagedPostgres(tmp_path / "data", port=taken.getsockname()[1])
+        try:
+            with pytest.raises(PostgresError, match="exited with code") as raised:
+                database.start(timeout=30)
+            assert "could not" in str(raised.value)
+            assert database.pid is None
+        finally:
+            database.close()
+
+
+def test_missing_binaries_are_named(tmp_path: Path) -> None:
+    with pytest.raises(PostgresError, match="initdb, postgres"):
+        find_postgres_binaries(tmp_path, path=str(tmp_path))
