@@ -99,9 +99,11 @@ def test_pause_blocks_queries_until_resume(cluster: ManagedPostgres, table: str)
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(cluster.dsn(), connect_timeout=2).close()
             answers: list[int] = []
-            query = threading.Thread(
-                target=lambda: answers.append(len(held.execute(f"SELECT * FROM {table}").fetchall()))
-            )
+
+            def count_rows() -> None:
+                answers.append(len(held.execute(f"SELECT * FROM {table}").fetchall()))
+
+            query = threading.Thread(target=count_rows)
             query.start()
             query.join(1.0)
             assert query.is_alive() and answers == []
