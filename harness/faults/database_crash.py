@@ -38,7 +38,7 @@ class DatabaseCrash:
 
     def start(self) -> None:
         database = self._context.component("database")
-        self._crashed = True  # set first: a half-done crash must still be healed
+        self._crashed = True  # before acting: a half-done crash must still be healed
         if self.mode == "immediate":
             database.stop("immediate")
         else:

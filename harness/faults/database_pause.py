@@ -25,8 +25,9 @@ class DatabasePause:
         )
 
     def start(self) -> None:
-        self._paused = True
-        self._context.component("database").pause()
+        database = self._context.component("database")
+        self._paused = True  # before acting: a half-done pause must still be healed
+        database.pause()
 
     def stop(self) -> None:
         if self._paused:

@@ -30,8 +30,9 @@ class ServiceKill:
         )
 
     def start(self) -> None:
-        self._killed = True  # set first: a half-done kill must still be healed
-        self._context.component("service").kill(_SIGNALS[self.signal_name])
+        service = self._context.component("service")
+        self._killed = True  # before acting: a half-done kill must still be healed
+        service.kill(_SIGNALS[self.signal_name])
 
     def stop(self) -> None:
         if self._killed:

@@ -24,8 +24,9 @@ class ServicePause:
         )
 
     def start(self) -> None:
-        self._paused = True
-        self._context.component("service").pause()
+        service = self._context.component("service")
+        self._paused = True  # before acting: a half-done pause must still be healed
+        service.pause()
 
     def stop(self) -> None:
         if self._paused:
