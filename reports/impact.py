@@ -155,7 +155,9 @@ def _record(
         ack_wall=info.wall(ack_s) if info else None,
         detection_s=detection_s,
         detection_wall=info.wall(detection_s) if info else None,
-        detected_by="read" if detected_ns is not None else ("final read" if final_read_s else ""),
+        detected_by="read"
+        if detected_ns is not None
+        else ("final read" if final_read_s is not None else ""),
         faults=faults_active(faults, ack_s),
     )
 
