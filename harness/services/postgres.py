@@ -2,26 +2,20 @@
 postmaster on a free loopback port started as the harness's own child (so its PID is known),
 and the faults a run inflicts on it: immediate stop, SIGKILL, SIGSTOP, terminated backends.
 
-As root, ``initdb`` and ``postgres`` run as the ``postgres`` OS user (they refuse root). That
-user must be able to traverse every parent of the data directory; when it cannot (a run
-directory under ``/root``, say), the cluster is created in a fresh ``ackguard-pg-*`` directory
-under the temporary directory, owned by ``postgres`` with mode 0700, and ``data_dir`` becomes a
-symbolic link to it. ``close()`` removes both. Parents' permissions are never changed.
+As root the server runs as the ``postgres`` OS user; when that user cannot reach ``data_dir``,
+the cluster lives in a temporary directory ``data_dir`` links to (see ``postgres_cluster``).
+``close()`` removes both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pwd
-import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
@@ -30,6 +24,16 @@ import psycopg
 from psycopg import sql
 
 from harness.services.ports import free_port
+from harness.services.postgres_cluster import (
+    PostgresBinaries,
+    PostgresError,
+    append_settings,
+    check_setting_names,
+    find_postgres_binaries,
+    prepare_data_dir,
+    run_initdb,
+    server_user,
+)
 from harness.services.process import (
     ProcessRef,
     children_of,
@@ -47,75 +51,8 @@ _STOP_SIGNALS: Mapping[str, signal.Signals] = {
     "fast": signal.SIGINT,  # roll back and disconnect clients, checkpoint
     "immediate": signal.SIGQUIT,  # no checkpoint: crash recovery at the next start
 }
-_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_OS_USER = "postgres"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes, minus "/.s.PGSQL.NNNNN" and the NUL
 _HARNESS_APPLICATION = "ackguard-harness"
-
-
-class PostgresError(RuntimeError):
-    """The managed cluster could not be created, started or stopped (the message says why and
-    quotes the end of the server log)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresBinaries:
-    initdb: Path
-    postgres: Path
-
-
-def find_postgres_binaries(
-    search_root: Path = Path("/usr/lib/postgresql"), path: str | None = None
-) -> PostgresBinaries:
-    """``initdb`` and ``postgres`` from the highest ``<search_root>/<version>/bin``, else from
-    ``path`` (default: PATH). Raises PostgresError naming what is missing."""
-
-    def version(path: Path) -> tuple[int, ...]:
-        return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
-
-    candidates = sorted(search_root.glob("*/bin"), key=version, reverse=True)
-    for bin_dir in candidates:
-        initdb, postgres = bin_dir / "initdb", bin_dir / "postgres"
-        if os.access(initdb, os.X_OK) and os.access(postgres, os.X_OK):
-            return PostgresBinaries(initdb, postgres)
-    found = {name: shutil.which(name, path=path) for name in ("initdb", "postgres")}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
-        raise PostgresError(
-            f"PostgreSQL server binaries not found: {', '.join(missing)} (looked in "
-            f"{search_root}/*/bin and PATH; install the PostgreSQL server package)"
-        )
-    return PostgresBinaries(Path(str(found["initdb"])), Path(str(found["postgres"])))
-
-
-@dataclass(frozen=True, slots=True)
-class _OsUser:
-    uid: int
-    gid: int
-    groups: list[int]
-
-
-def _server_user() -> _OsUser | None:
-    """The user the server runs as when we are root, else None (it runs as us)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(_OS_USER)
-    except KeyError as exc:
-        raise PostgresError(
-            f"running as root, but there is no {_OS_USER!r} OS user to run the server as"
-        ) from exc
-    return _OsUser(entry.pw_uid, entry.pw_gid, os.getgrouplist(_OS_USER, entry.pw_gid))
-
-
-def _conf_line(name: str, value: str) -> str:
-    return f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n"
-
-
-def _check_setting_names(settings: Mapping[str, str]) -> None:
-    for name in settings:
-        if not _SETTING_NAME.match(name):
-            raise ValueError(f"not a PostgreSQL setting name: {name!r}")
 
 
 class ManagedPostgres:
@@ -132,12 +69,12 @@ class ManagedPostgres:
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self._settings = dict(settings or {})
-        _check_setting_names(self._settings)
+        check_setting_names(self._settings)
         self.port = port if port is not None else free_port()
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.pending_restart: tuple[str, ...] = ()
         """Settings changed by set_settings that take effect only at the next restart."""
-        self._user = _server_user()
+        self._user = server_user()
         self._binaries: PostgresBinaries | None = None
         self._outside_dir: Path | None = None  # the real cluster when data_dir is a link
         self._proc: subprocess.Popen[bytes] | None = None
@@ -182,8 +119,15 @@ class ManagedPostgres:
         if self.data_dir.is_symlink():
             self._outside_dir = self.data_dir.resolve()
         if not (self.cluster_dir / "PG_VERSION").exists():
-            self._prepare_dir()
-            self._initdb(deadline)
+            self._outside_dir = prepare_data_dir(self.data_dir, self._user)
+            run_initdb(
+                self._binaries,
+                self.cluster_dir,
+                self._user,
+                self.log_path,
+                deadline - time.monotonic(),
+            )
+            append_settings(self.cluster_dir, self._settings)
         self._launch()
         self.pending_restart = ()
         self._wait_ready(deadline)
@@ -307,11 +251,11 @@ class ManagedPostgres:
         """Apply server settings. Running: ``ALTER SYSTEM`` and a reload, returning once new
         sessions see them; those that need a restart are listed in ``pending_restart``.
         Stopped: written to ``postgresql.conf`` for the next start."""
-        _check_setting_names(settings)
+        check_setting_names(settings)
         self._settings.update(settings)
         if not self.running:
             if (self.cluster_dir / "PG_VERSION").exists():
-                self._append_conf(settings)
+                append_settings(self.cluster_dir, settings)
             return
         with self._connect() as conn:
             for name, value in settings.items():
@@ -349,82 +293,6 @@ class ManagedPostgres:
             application_name=_HARNESS_APPLICATION,
         )
 
-    def _run_kwargs(self) -> dict[str, object]:
-        if self._user is None:
-            return {}
-        return {
-            "user": self._user.uid,
-            "group": self._user.gid,
-            "extra_groups": self._user.groups,
-        }
-
-    def _reachable(self, directory: Path) -> bool:
-        """Whether the server's OS user can traverse ``directory`` (and all its parents)."""
-        probe = subprocess.run(
-            ["test", "-x", str(directory)],
-            check=False,
-            timeout=10,
-            **self._run_kwargs(),  # type: ignore[call-overload]
-        )
-        return bool(probe.returncode == 0)
-
-    def _prepare_dir(self) -> None:
-        data_dir = self.data_dir
-        if data_dir.is_dir() and any(data_dir.iterdir()):
-            raise PostgresError(f"{data_dir} exists, is not empty and holds no cluster")
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        if self._user is not None and not self._reachable(data_dir.parent):
-            for base in (Path(tempfile.gettempdir()), Path("/tmp")):
-                if self._reachable(base):
-                    break
-            else:
-                raise PostgresError(
-                    f"the {_OS_USER!r} OS user can reach neither {data_dir.parent} nor a "
-                    "temporary directory"
-                )
-            self._outside_dir = Path(tempfile.mkdtemp(prefix="ackguard-pg-", dir=base))
-            with contextlib.suppress(FileNotFoundError):
-                data_dir.rmdir()
-            data_dir.symlink_to(self._outside_dir, target_is_directory=True)
-        target = self.cluster_dir
-        target.mkdir(exist_ok=True)
-        if self._user is not None:
-            os.chown(target, self._user.uid, self._user.gid)
-        target.chmod(0o700)
-
-    def _initdb(self, deadline: float) -> None:
-        assert self._binaries is not None
-        argv = [
-            str(self._binaries.initdb), "-D", str(self.cluster_dir), "-U", "postgres",
-            "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
-        ]  # fmt: skip
-        try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                check=False,
-                timeout=max(1.0, deadline - time.monotonic()),
-                cwd=self.cluster_dir,
-                **self._run_kwargs(),  # type: ignore[call-overload]
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PostgresError(f"initdb did not finish in time in {self.cluster_dir}") from exc
-        with self.log_path.open("ab") as log:
-            log.write(done.stdout + done.stderr)
-        if done.returncode != 0:
-            raise PostgresError(
-                f"initdb failed with code {done.returncode} in {self.cluster_dir}:\n"
-                + (done.stdout + done.stderr).decode("utf-8", "replace")[-3000:]
-            )
-        self._append_conf(self._settings)
-
-    def _append_conf(self, settings: Mapping[str, str]) -> None:
-        if not settings:
-            return
-        with (self.cluster_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write("\n# ackguard scenario settings\n")
-            conf.writelines(_conf_line(name, value) for name, value in settings.items())
-
     def _launch(self) -> None:
         assert self._binaries is not None
         sockets = str(self.cluster_dir)
@@ -444,7 +312,7 @@ class ManagedPostgres:
             cwd=self.cluster_dir,
             start_new_session=True,
             env={**os.environ, "LC_ALL": "C"},
-            **self._run_kwargs(),  # type: ignore[call-overload]
+            **({} if self._user is None else self._user.popen_kwargs()),  # type: ignore[call-overload]
         )
 
     def _wait_ready(self, deadline: float) -> None:

@@ -1,0 +1,190 @@
+"""Creating a PostgreSQL cluster on disk for ManagedPostgres: the server binaries, the OS user
+the server runs as, the data directory and ``initdb``.
+
+As root, ``initdb`` and ``postgres`` run as the ``postgres`` OS user (they refuse root). That
+user must be able to traverse every parent of the data directory; when it cannot (a run
+directory under ``/root`` or pytest's 0700 temporary directory, say), the cluster is created in
+a fresh ``ackguard-pg-*`` directory under the temporary directory, owned by ``postgres`` with
+mode 0700, and the data directory becomes a symbolic link to it. Parents' permissions are never
+changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "PostgresBinaries",
+    "PostgresError",
+    "ServerUser",
+    "append_settings",
+    "check_setting_names",
+    "find_postgres_binaries",
+    "prepare_data_dir",
+    "run_initdb",
+    "server_user",
+]
+
+_OS_USER = "postgres"
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class PostgresError(RuntimeError):
+    """The managed cluster could not be created, started or stopped (the message says why and
+    quotes the end of the server log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresBinaries:
+    initdb: Path
+    postgres: Path
+
+
+def find_postgres_binaries(
+    search_root: Path = Path("/usr/lib/postgresql"), path: str | None = None
+) -> PostgresBinaries:
+    """``initdb`` and ``postgres`` from the highest ``<search_root>/<version>/bin``, else from
+    ``path`` (default: PATH). Raises PostgresError naming what is missing."""
+
+    def version(bin_dir: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", bin_dir.parent.name)) or (0,)
+
+    for bin_dir in sorted(search_root.glob("*/bin"), key=version, reverse=True):
+        initdb, postgres = bin_dir / "initdb", bin_dir / "postgres"
+        if os.access(initdb, os.X_OK) and os.access(postgres, os.X_OK):
+            return PostgresBinaries(initdb, postgres)
+    found = {name: shutil.which(name, path=path) for name in ("initdb", "postgres")}
+    missing = [name for name, where in found.items() if where is None]
+    if missing:
+        raise PostgresError(
+            f"PostgreSQL server binaries not found: {', '.join(missing)} (looked in "
+            f"{search_root}/*/bin and PATH; install the PostgreSQL server package)"
+        )
+    return PostgresBinaries(Path(str(found["initdb"])), Path(str(found["postgres"])))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUser:
+    """The OS user the server runs as when the harness is root."""
+
+    uid: int
+    gid: int
+    groups: list[int]
+
+    def popen_kwargs(self) -> dict[str, object]:
+        """Arguments for subprocess: the child switches to this user before it runs."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": self.groups}
+
+
+def server_user() -> ServerUser | None:
+    """The ``postgres`` OS user when we are root, else None (the server runs as us)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(_OS_USER)
+    except KeyError as exc:
+        raise PostgresError(
+            f"running as root, but there is no {_OS_USER!r} OS user to run the server as"
+        ) from exc
+    return ServerUser(entry.pw_uid, entry.pw_gid, os.getgrouplist(_OS_USER, entry.pw_gid))
+
+
+def _run_kwargs(user: ServerUser | None) -> dict[str, object]:
+    return {} if user is None else user.popen_kwargs()
+
+
+def _reachable(directory: Path, user: ServerUser | None) -> bool:
+    """Whether ``user`` can traverse ``directory`` (hence all its parents)."""
+    probe = subprocess.run(
+        ["test", "-x", str(directory)],
+        check=False,
+        timeout=10,
+        **_run_kwargs(user),  # type: ignore[call-overload]
+    )
+    return bool(probe.returncode == 0)
+
+
+def prepare_data_dir(data_dir: Path, user: ServerUser | None) -> Path | None:
+    """Create an empty data directory the server's user owns (mode 0700). Returns the real
+    directory when it had to be made outside (``data_dir`` is then a link to it), else None."""
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        raise PostgresError(f"{data_dir} exists, is not empty and holds no cluster")
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    outside: Path | None = None
+    if user is not None and not _reachable(data_dir.parent, user):
+        for base in (Path(tempfile.gettempdir()), Path("/tmp")):
+            if _reachable(base, user):
+                break
+        else:
+            raise PostgresError(
+                f"the {_OS_USER!r} OS user can reach neither {data_dir.parent} nor a "
+                "temporary directory"
+            )
+        outside = Path(tempfile.mkdtemp(prefix="ackguard-pg-", dir=base))
+        with contextlib.suppress(FileNotFoundError):
+            data_dir.rmdir()
+        data_dir.symlink_to(outside, target_is_directory=True)
+    target = outside or data_dir
+    target.mkdir(exist_ok=True)
+    if user is not None:
+        os.chown(target, user.uid, user.gid)
+    target.chmod(0o700)
+    return outside
+
+
+def run_initdb(
+    binaries: PostgresBinaries,
+    cluster_dir: Path,
+    user: ServerUser | None,
+    log_path: Path,
+    timeout: float,
+) -> None:
+    """``initdb`` with superuser ``postgres``, trust authentication (the server listens on
+    loopback only), UTF-8 and the C locale; its output is appended to ``log_path``."""
+    argv = [
+        str(binaries.initdb), "-D", str(cluster_dir), "-U", "postgres",
+        "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            check=False,
+            timeout=max(1.0, timeout),
+            cwd=cluster_dir,
+            **_run_kwargs(user),  # type: ignore[call-overload]
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise PostgresError(f"initdb did not finish in {timeout:g} s in {cluster_dir}") from exc
+    with log_path.open("ab") as log:
+        log.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise PostgresError(
+            f"initdb failed with code {done.returncode} in {cluster_dir}:\n"
+            + (done.stdout + done.stderr).decode("utf-8", "replace")[-3000:]
+        )
+
+
+def check_setting_names(settings: Mapping[str, str]) -> None:
+    for name in settings:
+        if not _SETTING_NAME.match(name):
+            raise ValueError(f"not a PostgreSQL setting name: {name!r}")
+
+
+def append_settings(cluster_dir: Path, settings: Mapping[str, str]) -> None:
+    """Append ``name = 'value'`` lines to postgresql.conf (a later line wins)."""
+    if not settings:
+        return
+    with (cluster_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("\n# ackguard scenario settings\n")
+        for name, value in settings.items():
+            conf.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
