@@ -1,8 +1,10 @@
 """The cost of recording the history: Locust throughput with and without it, side by side.
 
-Two workloads of the same size (seeds ``--seed`` and ``--seed + 1``) run against the same service,
-one recording every operation in a history file, the other recording nothing, in alternating
-phases (ABBA order per round, so that the database growing during the run favours neither).
+Two identical workloads (same seed: same practitioners, agendas and notes), one recording every
+operation in a history file, the other recording nothing, each against its own consultation
+service on its own SQLite file, run in alternating phases (ABBA order per round, so that the
+databases growing during the run favour neither). With ``--url`` both share that one service and
+the silent workload uses seed ``--seed + 1`` (the same idempotency keys would collide).
 Prints requests per second and the load generator's CPU time per request for each, and the
 difference. ackguard's target: recording costs at most 5 % of throughput.
 
@@ -23,6 +25,7 @@ import locust  # noqa: F401  (first: Locust patches the standard library with ge
 
 # isort: on
 import argparse
+import contextlib
 import statistics
 import tempfile
 from pathlib import Path
@@ -41,15 +44,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds (default 3)")
     parser.set_defaults(seconds=6.0, warmup=1.5)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="ackguard-bench-") as tmp,
-        service(args.url, Path(tmp)) as url,
-        HistoryWriter(Path(tmp) / "history.jsonl") as history,
-    ):
-        recorded = Workload(config_of(args, args.seed), history, users=args.users)
-        silent = Workload(config_of(args, args.seed + 1), None, users=args.users)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ackguard-bench-")))
+        (tmp / "a").mkdir()
+        (tmp / "b").mkdir()
+        urls = {
+            "recorded": stack.enter_context(service(args.url, tmp / "a")),
+            "silent": stack.enter_context(service(args.url, tmp / "b")),
+        }
+        history = stack.enter_context(HistoryWriter(tmp / "history.jsonl"))
+        silent_seed = args.seed + 1 if args.url else args.seed
+        workloads = {
+            "recorded": Workload(config_of(args, args.seed), history, users=args.users),
+            "silent": Workload(config_of(args, silent_seed), None, users=args.users),
+        }
         environments: dict[str, Environment] = {}
-        for label, workload in (("recorded", recorded), ("silent", silent)):
+        for label, workload in workloads.items():
+            url = urls[label]
             workload.setup(url, timeout_s=600)
             environments[label] = Environment(user_classes=workload.user_classes(), host=url)
         phases: dict[str, list[Phase]] = {"recorded": [], "silent": []}

@@ -9,6 +9,8 @@ quarter around one or two thousand, and one in seven a long report of several th
 from __future__ import annotations
 
 import random
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -127,24 +129,27 @@ def _decimal(value: float, places: int) -> str:
     return f"{value:.{places}f}".replace(".", ",")
 
 
+_LAB_VALUES: dict[str, Callable[[random.Random], object]] = {
+    "na": lambda r: r.randint(134, 145),
+    "k": lambda r: _decimal(r.uniform(3.4, 5.2), 1),
+    "creat": lambda r: r.randint(55, 140),
+    "dfg": lambda r: r.randint(45, 110),
+    "hb": lambda r: _decimal(r.uniform(10.5, 16.5), 1),
+    "gb": lambda r: _decimal(r.uniform(4, 14), 1),
+    "plq": lambda r: r.randint(150, 420),
+    "crp": lambda r: r.randint(1, 90),
+    "hba1c": lambda r: _decimal(r.uniform(5.4, 9.2), 1),
+    "tsh": lambda r: _decimal(r.uniform(0.4, 5.5), 2),
+    "ldl": lambda r: _decimal(r.uniform(0.7, 2.1), 2),
+    "tg": lambda r: _decimal(r.uniform(0.5, 2.8), 2),
+    "ferr": lambda r: r.randint(8, 400),
+    "cst": lambda r: r.randint(10, 45),
+}
+
+
 def _lab_value(rng: random.Random, template: str) -> str:
-    values = {
-        "na": rng.randint(134, 145),
-        "k": _decimal(rng.uniform(3.4, 5.2), 1),
-        "creat": rng.randint(55, 140),
-        "dfg": rng.randint(45, 110),
-        "hb": _decimal(rng.uniform(10.5, 16.5), 1),
-        "gb": _decimal(rng.uniform(4, 14), 1),
-        "plq": rng.randint(150, 420),
-        "crp": rng.randint(1, 90),
-        "hba1c": _decimal(rng.uniform(5.4, 9.2), 1),
-        "tsh": _decimal(rng.uniform(0.4, 5.5), 2),
-        "ldl": _decimal(rng.uniform(0.7, 2.1), 2),
-        "tg": _decimal(rng.uniform(0.5, 2.8), 2),
-        "ferr": rng.randint(8, 400),
-        "cst": rng.randint(10, 45),
-    }
-    return template.format(**values)
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return template.format(**{name: _LAB_VALUES[name](rng) for name in names})
 
 
 def _exam_report(rng: random.Random, specialty: Specialty, target: int) -> str:
@@ -173,8 +178,13 @@ def _exam_report(rng: random.Random, specialty: Specialty, target: int) -> str:
         if len(text) >= target:
             break
         body: list[str] = []
-        while sentences and len(text) + sum(len(s) + 1 for s in body) < target:
-            body.append(sentences.pop())
+        size = len(text)
+        while sentences and size < target:
+            sentence = sentences.pop()
+            if title == "Examens complémentaires":
+                sentence = _lab_value(rng, sentence)  # numbers drawn only for lines written
+            body.append(sentence)
+            size += len(sentence) + 1
         if body:
             text += f"\n{title} : " + " ".join(body)
     visit = 1

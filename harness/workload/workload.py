@@ -12,6 +12,10 @@ library with gevent on import, and everything after must see the patched modules
     runner.start(12, spawn_rate=12); gevent.sleep(60); runner.quit()
     records = workload.export(service_url)            # the final read through the API
 
+Stopping: Locust kills a user that is waiting for the simulated clock at once; a user in the
+middle of an operation is killed too unless ``env.stop_timeout`` is set (``request_timeout_s + 1``
+lets every operation in flight complete). A killed operation is recorded ``info`` ("interrupted").
+
 Practitioners per user: the practitioners are dealt round-robin into ``users`` groups (default:
 one practitioner per user); each Locust user drives one group, so 3,000 practitioners can run on
 100 users (30 each). Starting more users than groups adds idle users; fewer leaves groups idle.
