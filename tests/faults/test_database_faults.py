@@ -46,7 +46,8 @@ def test_bad_params_name_the_field(kind: FaultKind, params: Mapping[str, Any], f
 def test_builds_with_defaults_and_describes_itself() -> None:
     crash = database_crash.KIND.build(Components(), {})
     terminate = database_terminate.KIND.build(Components(), {})
-    assert isinstance(crash, Fault) and crash.mode == "immediate"
+    assert isinstance(crash, Fault) and isinstance(crash, database_crash.DatabaseCrash)
+    assert crash.mode == "immediate"
     assert "SIGQUIT" in crash.description and " s " in crash.description
     assert terminate.application_name == "ackguard-consultations"
     assert database_crash.KIND.build(Components(), {"mode": "sigkill"}).mode == "sigkill"
