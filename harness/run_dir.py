@@ -30,7 +30,7 @@ def make_run_dir(runs_dir: Path, scenario_name: str) -> Path:
             candidate.mkdir()
         except FileExistsError:
             continue
-        return candidate
+        return candidate.resolve()
     raise RuntimeError(f"cannot create a run directory in {runs_dir}")
 
 
