@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Engine
 
 from fakes.consultations.records import ConsultationRecord, consultation_record
@@ -28,10 +28,12 @@ class Page:
     next_cursor: str | None
 
 
+_BY_ID = select(consultations).where(consultations.c.id == bindparam("id"))
+
+
 def get_consultation(engine: Engine, record_id: int) -> ConsultationRecord | None:
     with engine.connect() as connection:
-        query = select(consultations).where(consultations.c.id == record_id)
-        row = connection.execute(query).mappings().first()
+        row = connection.execute(_BY_ID, {"id": record_id}).mappings().first()
     return None if row is None else consultation_record(row)
 
 

@@ -1,0 +1,261 @@
+"""Throughput of the consultation service: acknowledged creates/s and reads/s, p50/p99 latency,
+on SQLite and on a throwaway PostgreSQL cluster. Prints figures; not a test.
+
+The service runs as its own process (``python -m fakes.consultations``); the load generator is
+another process: an asyncio HTTP/1.1 client on keep-alive connections (uvloop), bounded by
+``--duration`` and ``--max-requests`` per phase. Only 2xx answers count as acknowledged.
+
+Example:
+    .venv/bin/python bench/bench_service.py --db sqlite --duration 10 --connections 64
+    .venv/bin/python bench/bench_service.py --db both
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTED_AT = "2026-03-02T09:00:00+01:00"
+
+
+@dataclass
+class Phase:
+    name: str
+    ok: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def line(self) -> str:
+        lat = sorted(self.latencies_ms) or [0.0]
+
+        def pct(p: float) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))]
+
+        return (
+            f"{self.name:8s} {self.ok / self.seconds:8.0f}/s acknowledged  "
+            f"p50 {pct(0.50):6.1f} ms  p99 {pct(0.99):6.1f} ms  "
+            f"({self.ok} ok, {self.errors} not 2xx, {self.seconds:.1f} s)"
+        )
+
+
+def _post(url: str, body: object) -> dict[str, str]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        result: dict[str, str] = json.loads(answer.read())
+        return result
+
+
+# -- the load generator (its own process) -------------------------------------------------
+
+
+async def _connection_loop(
+    port: int,
+    make_request: Callable[[int], bytes],
+    deadline: float,
+    budget: list[int],
+    out: tuple[list[float], list[int], list[str]],
+) -> None:
+    latencies, errors, ids = out
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.monotonic() < deadline and budget[0] > 0:
+            budget[0] -= 1
+            start = time.perf_counter()
+            writer.write(make_request(budget[0]))
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            if 200 <= status < 300:
+                latencies.append((time.perf_counter() - start) * 1000)
+                if len(ids) < 5000 and body.startswith(b'{"id":"'):
+                    ids.append(body[7 : body.index(b'"', 7)].decode())
+            else:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+def _run_phase(
+    kind: str, port: int, connections: int, duration: float, max_requests: int, arg: list[str]
+) -> tuple[list[float], list[int], list[str], float]:
+    import uvloop
+
+    rng = random.Random(7)
+    pid_or_ids = arg
+    payload_cache: dict[int, bytes] = {}
+
+    def create(n: int) -> bytes:
+        doctor, patient = pid_or_ids[n % 2], pid_or_ids[2 + n % 2]
+        body = json.dumps(
+            {
+                "practitioner_id": doctor,
+                "patient_id": patient,
+                "started_at": STARTED_AT,
+                "visit_reason": f"visit {n}",
+                "exam_report": "exam " * (20 + n % 50),
+                "conclusion": "ok",
+            }
+        ).encode()
+        return (
+            b"POST /v1/consultations HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\n"
+            + f"Idempotency-Key: bench-{os.getpid()}-{n}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+    def read(_n: int) -> bytes:
+        record_id = rng.choice(pid_or_ids)
+        cached = payload_cache.get(int(record_id))
+        if cached is None:
+            cached = f"GET /v1/consultations/{record_id} HTTP/1.1\r\nHost: b\r\n\r\n".encode()
+            payload_cache[int(record_id)] = cached
+        return cached
+
+    make = create if kind == "create" else read
+    out: tuple[list[float], list[int], list[str]] = ([], [], [])
+    budget = [max_requests]
+
+    async def main() -> float:
+        start = time.monotonic()
+        deadline = start + duration
+        await asyncio.gather(
+            *(_connection_loop(port, make, deadline, budget, out) for _ in range(connections))
+        )
+        return time.monotonic() - start
+
+    seconds = uvloop.run(main())
+    return out[0], out[1], out[2], seconds
+
+
+def _phase_worker(queue: multiprocessing.Queue[object], *args: object) -> None:
+    queue.put(_run_phase(*args))  # type: ignore[arg-type]
+
+
+def run_phase(
+    name: str, kind: str, port: int, args: argparse.Namespace, arg: list[str]
+) -> tuple[Phase, list[str]]:
+    context = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[object] = context.Queue()
+    worker = context.Process(
+        target=_phase_worker,
+        args=(queue, kind, port, args.connections, args.duration, args.max_requests, arg),
+    )
+    worker.start()
+    latencies, errors, ids, seconds = queue.get(timeout=args.duration + 120)  # type: ignore[misc]
+    worker.join(30)
+    return Phase(name, len(latencies), len(errors), seconds, latencies), ids
+
+
+# -- the system under test -----------------------------------------------------------------
+
+
+@contextmanager
+def service(db_url: str, workdir: Path, extra: list[str]) -> Iterator[tuple[int, int]]:
+    ready = workdir / "ready.json"
+    log = (workdir / "service.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fakes.consultations", "--db", db_url, "--ready-file", str(ready),
+         "--log-level", "WARNING", *extra],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the service did not start: {(workdir / 'service.log').read_text()}"
+                )
+            time.sleep(0.05)
+        yield json.loads(ready.read_text())["port"], process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
+def bench(label: str, db_url: str, workdir: Path, args: argparse.Namespace) -> None:
+    workdir = workdir / label
+    workdir.mkdir()
+    with service(db_url, workdir, args.service_arg) as (port, pid):
+        base = f"http://127.0.0.1:{port}"
+        doctors = [
+            _post(
+                f"{base}/v1/practitioners",
+                {"name": f"Dr {i}", "specialty": "gp", "rpps": f"1000000000{i}"},
+            )["id"]
+            for i in range(2)
+        ]
+        patients = [
+            _post(
+                f"{base}/v1/patients",
+                {"name": f"P{i}", "birth_date": "1980-01-02", "national_id": str(i)},
+            )["id"]
+            for i in range(2)
+        ]
+        print(f"== {label}: service pid {pid}, {args.connections} connections,", end=" ")
+        print(f"{args.duration:g} s per phase")
+        if args.profile_hint:
+            print(f"   profile it with: py-spy record -p {pid} -o profile.svg -d {args.duration:g}")
+        creates, ids = run_phase("creates", "create", port, args, [*doctors, *patients])
+        print("  " + creates.line(), flush=True)
+        if ids:
+            reads, _ = run_phase("reads", "read", port, args, ids)
+            print("  " + reads.line(), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
+    parser.add_argument("--service-arg", action="append", default=[], help="extra service flag")
+    parser.add_argument("--profile-hint", action="store_true", help="print a py-spy command")
+    args = parser.parse_args(argv)
+    print(
+        f"machine: {os.cpu_count()} cores (shared with whatever else runs: figures are pessimistic)"
+    )
+    with tempfile.TemporaryDirectory(prefix="ackguard-bench-") as temp:
+        workdir = Path(temp)
+        if args.db in ("sqlite", "both"):
+            bench("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir, args)
+        if args.db in ("postgres", "both"):
+            sys.path.insert(0, str(ROOT))
+            from harness.services.postgres import ManagedPostgres
+
+            with ManagedPostgres(workdir / "pg" / "data") as cluster:
+                cluster.start()
+                bench("postgresql", cluster.url, workdir, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
