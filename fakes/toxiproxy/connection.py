@@ -38,7 +38,7 @@ class _Side(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.reads.feed_eof()
-        return False  # no half-close: let the transport close
+        return True  # keep the socket: the connection decides when to close it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reads.feed_eof()
