@@ -22,8 +22,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from hashlib import blake2b as _blake2b
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
+
+import orjson
 
 __all__ = [
     "NEMESIS",
@@ -47,6 +50,12 @@ OBSERVATION_FIELDS: tuple[str, ...] = ("visit_reason", "exam_report", "conclusio
 """The fields of a consultation that carry the practitioner's notes."""
 
 PREFIX_CHARS = 24
+_TYPES = {t: f'"{t}"'.encode() for t in ("invoke", "ok", "fail", "info")}
+
+
+def _dumps(value: object) -> bytes:
+    """Compact JSON with non-ASCII kept as UTF-8, the layout readers of the history expect."""
+    return orjson.dumps(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +80,18 @@ class FieldDigest:
 
 
 def digest_fields(fields: Mapping[str, str | None]) -> dict[str, dict[str, object] | None]:
-    """The JSON form of written fields: each value digested; ``None`` (cleared) stays ``None``."""
+    """The JSON form of written fields: each value digested; ``None`` (cleared) stays ``None``.
+    Same content as ``FieldDigest.of(text).to_json()``, without the object: it runs per request."""
     return {
-        name: (None if text is None else FieldDigest.of(text).to_json())
+        name: (
+            None
+            if text is None
+            else {
+                "digest": _blake2b(text.encode("utf-8"), digest_size=10).hexdigest(),
+                "length": len(text),
+                "prefix": text[:PREFIX_CHARS],
+            }
+        )
         for name, text in fields.items()
     }
 
@@ -138,7 +156,6 @@ class HistoryWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._lock = threading.Lock()
         self._next_index = 0
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def now(self) -> int:
         """Nanoseconds since the run started."""
@@ -153,12 +170,29 @@ class HistoryWriter:
         key: str | None = None,
         value: JSONValue = None,
         error: str | None = None,
-    ) -> Op:
+    ) -> int:
+        """Append one op; returns its index. The line is built directly (no Op, no dict): this
+        runs for every request of the load, and its key order is the layout readers rely on."""
+        tail = b'%s,"key":%s,"value":%s,"error":%s}\n' % (
+            _dumps(f),
+            _dumps(key),
+            _dumps(value),
+            _dumps(error),
+        )
+        head = _dumps(process)
+        kind = _TYPES[type_]
         with self._lock:
-            op = Op(self._next_index, self.now(), process, type_, f, key, value, error)
+            index = self._next_index
             self._next_index += 1
-            os.write(self._fd, (self._dumps(op.to_json()) + "\n").encode("utf-8"))
-        return op
+            line = b'{"index":%d,"time":%d,"process":%s,"type":%s,"f":%s' % (
+                index,
+                self.now(),
+                head,
+                kind,
+                tail,
+            )
+            os.write(self._fd, line)
+        return index
 
     def close(self) -> None:
         with self._lock:
