@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.faults import (
-    database_crash,
-    database_pause,
-    database_terminate,
-    defect,
-    partition,
-    service_kill,
-    service_pause,
-    toxic,
-)
 from harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
+from harness.faults.database_crash import KIND as DATABASE_CRASH
+from harness.faults.database_pause import KIND as DATABASE_PAUSE
+from harness.faults.database_terminate import KIND as DATABASE_TERMINATE
+from harness.faults.defect import KIND as DEFECT
+from harness.faults.partition import KIND as PARTITION
+from harness.faults.service_kill import KIND as SERVICE_KILL
+from harness.faults.service_pause import KIND as SERVICE_PAUSE
+from harness.faults.toxic import KIND as TOXIC
 from harness.scenario_yaml import Located
 
 __all__ = ["KINDS", "build_fault", "validate_fault"]
@@ -23,14 +21,14 @@ __all__ = ["KINDS", "build_fault", "validate_fault"]
 KINDS: Mapping[str, FaultKind] = {
     kind.name: kind
     for kind in (
-        service_kill.KIND,
-        service_pause.KIND,
-        defect.KIND,
-        database_crash.KIND,
-        database_pause.KIND,
-        database_terminate.KIND,
-        toxic.KIND,
-        partition.KIND,
+        SERVICE_KILL,
+        SERVICE_PAUSE,
+        DEFECT,
+        DATABASE_CRASH,
+        DATABASE_PAUSE,
+        DATABASE_TERMINATE,
+        TOXIC,
+        PARTITION,
     )
 }
 
