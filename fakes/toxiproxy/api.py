@@ -134,6 +134,8 @@ class ToxiproxyApi:
                 return await handler(payload, **params)
             except ApiError as exc:
                 return _error(exc)
+            except Exception as exc:  # an internal error is a 500, as upstream, not a hang
+                return _error(ApiError(500, f"{type(exc).__name__}: {exc}"))
         return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
     async def close(self) -> None:

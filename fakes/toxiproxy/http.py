@@ -77,6 +77,8 @@ async def _serve_one(
                 break
             key, _, value = line.decode("latin-1").partition(":")
             headers[key.strip().lower()] = value.strip()
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             payload = await _read_body(reader, headers)
         except (_BadRequest, ValueError):
