@@ -163,7 +163,9 @@ def run_phase(
         args=(queue, kind, port, args.connections, args.duration, args.max_requests, arg),
     )
     worker.start()
-    latencies, errors, ids, seconds = queue.get(timeout=args.duration + 120)  # type: ignore[misc]
+    result = queue.get(timeout=args.duration + 120)
+    assert isinstance(result, tuple)
+    latencies, errors, ids, seconds = result
     worker.join(30)
     return Phase(name, len(latencies), len(errors), seconds, latencies), ids
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "UsePlainKeyIndex",
     "WriteContext",
     "WriteJob",
+    "prefetch_keys",
 ]
 
 
@@ -65,6 +66,9 @@ _BY_ID_FOR_UPDATE = (
 )
 _INSERT_CONSULTATION = insert(consultations)
 _UPDATE_BY_ID = update(consultations).where(consultations.c.id == bindparam("record_id"))
+_BY_KEYS = select(consultations).where(
+    consultations.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 _RPPS = select(practitioners.c.rpps).where(practitioners.c.id == bindparam("id"))
 _PATIENT = select(patients.c.id).where(patients.c.id == bindparam("id"))
 
@@ -113,11 +117,25 @@ class WriteContext:
     now: datetime
     directory: Directory
     last_id: int = 0
+    keys: dict[str, ConsultationRecord | None] = field(default_factory=dict)
+    """Records by idempotency key, prefetched for the batch (None: no record) and kept up to
+    date by the batch's own creates; a key missing here is looked up."""
 
     def predict_id(self) -> int:
         """The id a create would get, for an answer sent although its INSERT failed."""
         self.last_id += 1
         return self.last_id
+
+
+def prefetch_keys(connection: Connection, context: WriteContext, jobs: list[WriteJob]) -> None:
+    """One query for the idempotency keys of every create in the batch (instead of one each)."""
+    keys = {job.key for job in jobs if isinstance(job, CreateConsultation)}
+    context.keys = dict.fromkeys(keys)
+    if keys:
+        for row in connection.execute(_BY_KEYS, {"keys": sorted(keys)}).mappings():
+            context.keys.setdefault(str(row["idempotency_key"]), None)
+            if context.keys[str(row["idempotency_key"])] is None:
+                context.keys[str(row["idempotency_key"])] = consultation_record(row)
 
 
 class WriteJob(ABC):
@@ -236,10 +254,12 @@ class CreateConsultation(WriteJob):
             raise ApiError(422, f"no patient with id {body.patient_id}", "patient_id")
         defects, now = context.defects, context.now
         if defects.find(non_idempotent.KIND, rpps, now) is None:
-            found = connection.execute(_BY_KEY, {"key": self.key})
-            existing = found.mappings().first()
-            if existing is not None:
-                record = consultation_record(existing)
+            if self.key in context.keys:
+                record = context.keys[self.key]
+            else:
+                found = connection.execute(_BY_KEY, {"key": self.key}).mappings().first()
+                record = None if found is None else consultation_record(found)
+            if record is not None:
                 if not _same_request(record, body):
                     raise ApiError(
                         409, "this Idempotency-Key was used with another body", "Idempotency-Key"
@@ -304,6 +324,10 @@ class CreateConsultation(WriteJob):
                     )
                 )
         record["id"] = str(new_id)
+        kept = record.copy()  # as stored, for a replay later in the same batch
+        for name, text in row_notes.items():
+            kept[name] = text  # type: ignore[literal-required]
+        context.keys[self.key] = kept
         return json_answer(201, record)
 
 

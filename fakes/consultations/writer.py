@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fakes.consultations.database import describe, is_transient
 from fakes.consultations.defects import ActiveDefects
 from fakes.consultations.errors import Answer, ApiError, error_body, unavailable
-from fakes.consultations.jobs import Directory, FollowUp, WriteContext, WriteJob
+from fakes.consultations.jobs import Directory, FollowUp, WriteContext, WriteJob, prefetch_keys
 from fakes.consultations.schema import consultations
 
 __all__ = ["Writer"]
@@ -159,6 +159,7 @@ class Writer:
         current: _Pending | None = None
         try:
             connection = self._open()
+            prefetch_keys(connection, context, [p.job for p in live])
             for pending in live:
                 current = pending
                 try:

@@ -125,10 +125,9 @@ def test_sqlite_locked_answers_503_then_recovers(
 
 @pytest.mark.postgres
 def test_postgres_stopped_answers_503_then_recovers(
-    start_service: StartService, database: Database
+    start_service: StartService, postgres_db: Database
 ) -> None:
-    if database.kind != "postgres":
-        pytest.skip("PostgreSQL only")
+    database = postgres_db
     service = start_service(database.url, *FAST)
     people = seed(service, ["10000000001"])
     doctor, patient = people.practitioners[0]["id"], people.patients[0]["id"]
