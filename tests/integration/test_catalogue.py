@@ -1,0 +1,139 @@
+"""Every catalogue scenario ends with its expected verdict (shortened where a minute is not
+needed), through ``ackguard run NAME``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import RunResult, ackguard, run_dirs
+
+
+def run_catalogue(name: str, tmp_path: Path, duration: str | None) -> RunResult:
+    runs = tmp_path / "runs"
+    extra = ["--duration", duration] if duration else []
+    done = ackguard(
+        "run", name, "--runs-dir", str(runs), "--no-report", *extra, cwd=tmp_path, timeout=400
+    )
+    output = done.stdout + done.stderr
+    dirs = run_dirs(runs)
+    assert dirs, output
+    verdict = json.loads((dirs[-1] / "verdict.json").read_text(encoding="utf-8"))
+    return RunResult(done.returncode, dirs[-1], output, verdict)
+
+
+def kinds(result: RunResult) -> set[str]:
+    return {a["kind"] for a in result.anomalies()}
+
+
+CASES: dict[str, tuple[str | None, int]] = {
+    "async-commit-crash": ("30s", 1),
+    "async-commit-crash-durable": ("30s", 0),
+    "commit-ack-lost": ("20s", 0),
+    "commit-ack-lost-retry": ("20s", 1),
+    "commit-ack-lost-swallowed": ("20s", 1),
+    "network-chaos": ("40s", 0),
+    "partial-write": ("20s", 1),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: Path) -> None:
+    duration, code = CASES[name]
+    result = run_catalogue(name, tmp_path, duration)
+    assert result.code == code, result.output
+    assert result.verdict["matched"] is True
+    assert "as expected" in result.output
+    counts = result.counts
+    if name == "async-commit-crash":  # no defect at all: the database lost acknowledged commits
+        assert counts["lost"] + counts["corrupt"] > 0
+        assert kinds(result) <= {"lost", "corrupt"}
+    if name in ("commit-ack-lost", "network-chaos"):  # indeterminate, never lost
+        assert counts["indeterminate"] > 0 and counts["lost"] == 0
+    if name == "commit-ack-lost-retry":
+        assert kinds(result) == {"duplicate"}
+    if name == "commit-ack-lost-swallowed":
+        assert counts["lost"] > 0
+    if name == "partial-write":
+        assert kinds(result) == {"corrupt"} and counts["lost"] == 0
+
+
+def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> None:
+    result = run_catalogue("incident-2023-lost-observations", tmp_path, "42s")
+    assert result.code == 1, result.output
+    assert kinds(result) == {"corrupt"}, "the consultations survive; only their notes are lost"
+    run = result.json("run.json")
+    cohort = run["cohorts"][0]
+    members = set(cohort["practitioner_ids"])
+    assert 0 < len(members) < 0.03 * run["practitioners"]
+    start = datetime.fromisoformat(run["started_at"])
+    window = [
+        (datetime.fromisoformat(cohort["window"][end]) - start).total_seconds()
+        for end in ("from", "until")
+    ]
+    damaged = result.anomalies()
+    assert {a["practitioner_id"] for a in damaged} <= members
+    for anomaly in damaged:  # acknowledged inside the window (give or take one request)
+        assert window[0] - 1 <= anomaly["ack_time"] / 1e9 <= window[1] + 1
+    writers = _cohort_members_who_wrote_notes(result.run_dir, members, window)
+    assert writers and writers == {a["practitioner_id"] for a in damaged}
+
+
+def _cohort_members_who_wrote_notes(
+    run_dir: Path, members: set[str], window: list[float]
+) -> set[str]:
+    """Cohort members with an acknowledged non-empty note well inside the window."""
+    writers: set[str] = set()
+    with (run_dir / "history.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            op: dict[str, Any] = json.loads(line)
+            at = op["time"] / 1e9
+            if op["type"] != "ok" or op["f"] not in ("create", "update"):
+                continue
+            if not window[0] + 1 < at < window[1] - 1:
+                continue
+            value = op["value"]
+            if value["practitioner_id"] in members and any(value["fields"].values()):
+                writers.add(value["practitioner_id"])
+    return writers
+
+
+def test_scenarios_lists_the_catalogue(tmp_path: Path) -> None:
+    done = ackguard("scenarios", cwd=tmp_path)
+    assert done.returncode == 0
+    for name in [*CASES, "default", "incident-2023-lost-observations"]:
+        assert name in done.stdout
+    assert "expect FAIL" in done.stdout and "expect PASS" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "located"),
+    [
+        ("kind: meteor", "bad.yaml:5: faults[0].kind: unknown fault kind 'meteor'"),
+        ("kind: toxic\n    params: {proxy: service, type: teleport}", "faults[0].params.type"),
+        (
+            "kind: toxic\n    params: {proxy: service, type: bandwidth, attributes: {rate: 0}}",
+            "faults[0].params.attributes.rate: must be > 0",
+        ),
+        (
+            "kind: partition\n    params: {proxy: service}\n    schedule: {at: soon, duration: 1s}",
+            "bad.yaml:7: faults[0].schedule.at: not a duration",
+        ),
+    ],
+)
+def test_a_bad_scenario_is_refused_before_anything_starts(
+    text: str, located: str, tmp_path: Path
+) -> None:
+    body = "name: bad\nduration: 10s\npractitioners: 2\nfaults:\n  - " + text + "\n"
+    if "schedule" not in text:
+        body += "    schedule: {at: 1s, duration: 1s}\n"
+    (tmp_path / "bad.yaml").write_text(body, encoding="utf-8")
+    done = ackguard("run", "bad.yaml", "--runs-dir", "runs", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert located in done.stderr
+    assert not (tmp_path / "runs").exists(), "nothing may start for a bad scenario"
