@@ -154,6 +154,9 @@ def _prepare(
         [_defect_entry(d, scenario, load_start) for d in scenario.defects]
     )
     environment = Environment(user_classes=workload.user_classes(), host=stack.practitioner_url)
+    # A stop lets operations in flight finish (or time out) instead of cutting them off, so the
+    # end of a run does not manufacture indeterminate operations.
+    environment.stop_timeout = config.request_timeout_s + 1.0
     return Prepared(scenario, stack, history, workload, runner, environment)
 
 

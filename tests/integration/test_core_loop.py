@@ -212,3 +212,45 @@ def _end_orphaned_service(run_dir: Path) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
+
+
+def test_ctrl_c_heals_stops_everything_and_still_verifies(tmp_path: Path) -> None:
+    scenario_file = tmp_path / "long.yaml"
+    paused_forever = "faults:\n  - kind: service-pause\n    schedule: {at: 1s, duration: 600s}\n"
+    scenario_file.write_text(scenario(paused_forever + "expect: true\n", duration="120s"), "utf-8")
+    runs = tmp_path / "runs"
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        history = _await_history(runs, harness, min_lines=1, timeout_s=90)
+        _await_nemesis_start(history, timeout_s=30)
+        harness.send_signal(signal.SIGINT)
+        output, _ = harness.communicate(timeout=120)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait(10)
+    assert harness.returncode == 0, output
+    run_dir = history.parent
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "interrupted"
+    lines = history.read_text(encoding="utf-8").splitlines()
+    assert any('"nemesis"' in line and '"f":"stop"' in line and '"ok"' in line for line in lines)
+    service_pid = int(json.loads((run_dir / "service.ready").read_text(encoding="utf-8"))["pid"])
+    with pytest.raises(ProcessLookupError):
+        os.kill(service_pid, 0)
+    assert "PASS" in output
+
+
+def _await_nemesis_start(history: Path, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if b'"nemesis","type":"ok","f":"start"' in history.read_bytes():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the fault never started")
