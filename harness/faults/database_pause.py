@@ -13,5 +13,5 @@ KIND = pause_kind(
     component="database",
     name="database-pause",
     summary="freeze the managed PostgreSQL server (SIGSTOP) until heal (SIGCONT); no params",
-    description="PostgreSQL frozen (SIGSTOP to the postmaster and its backends) until heal (SIGCONT)",
+    description="PostgreSQL frozen (SIGSTOP, postmaster and backends) until heal (SIGCONT)",
 )
