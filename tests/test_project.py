@@ -30,3 +30,13 @@ def test_public_names_are_exactly_all() -> None:
     assert public - modules == set(harness.__all__)
     for name in harness.__all__:
         assert getattr(harness, name) is not None
+
+
+def test_the_readme_scenario_example_is_valid() -> None:
+    from harness.scenario import parse_scenario
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert example is not None
+    scenario = parse_scenario(example.group(1), "README.md")
+    assert scenario.faults and scenario.defects
