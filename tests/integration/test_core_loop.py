@@ -254,3 +254,40 @@ def _await_nemesis_start(history: Path, *, timeout_s: float) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the fault never started")
+
+
+def test_a_defect_switched_on_by_the_schedule_damages_only_inside_its_windows(
+    run_scenario: Runner,
+) -> None:
+    switched = """
+faults:
+  - kind: defect
+    params: {defect: silent_truncation, params: {max_chars: 300}}
+    schedule: {start: 3s, every: 7s, duration: 3s}
+expect: false
+"""
+    result = run_scenario(scenario(switched, duration="16s"))
+    assert result.code == 1, result.output
+    assert kinds(result) == {"corrupt"}
+    windows = _fault_windows(result.run_dir / "history.jsonl")
+    assert len(windows) >= 2
+    for anomaly in result.anomalies():
+        for damage in anomaly["fields"]:
+            assert damage["final"]["length"] == 300
+            at = damage["ack_time"]
+            assert any(start <= at <= stop + 1_000_000_000 for start, stop in windows), at
+
+
+def _fault_windows(history: Path) -> list[tuple[int, int]]:
+    """(invoke of start, completion of stop) of every fault window, in ns."""
+    starts: list[int] = []
+    windows: list[tuple[int, int]] = []
+    for line in history.read_text(encoding="utf-8").splitlines():
+        op = json.loads(line)
+        if op["process"] != "nemesis":
+            continue
+        if op["f"] == "start" and op["type"] == "invoke":
+            starts.append(op["time"])
+        if op["f"] == "stop" and op["type"] == "ok":
+            windows.append((starts.pop(0), op["time"]))
+    return windows
