@@ -95,7 +95,9 @@ def run_scenario(
         for error in prepared.faults.errors:
             progress(f"fault: {error}")
         final_read = _final_read(prepared, progress)
-        meta.status = "interrupted" if interrupted.is_set() else "completed"
+        # Under the web UI, Ctrl-C is how a session ends: only a headless run is cut short by it.
+        cut_short = interrupted.is_set() and load_phase is None
+        meta.status = "interrupted" if cut_short else "completed"
     except Exception as exc:
         meta.status = "error"
         meta.error = f"{type(exc).__name__}: {exc}"
