@@ -8,6 +8,7 @@ back and verified, and the report is written as for ``ackguard run``.
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ def serve_web(scenario: Scenario, *, runs_dir: Path, web_port: int) -> RunOutcom
     def web_phase(prepared: Prepared, interrupted: threading.Event, progress: Progress) -> None:
         environment = prepared.environment
         environment.create_local_runner()
+        # Locust's web UI parses sys.argv for its own options on every page: hand it none of
+        # ours for as long as it serves.
+        saved_argv, sys.argv = sys.argv, sys.argv[:1]
         web_ui = environment.create_web_ui("127.0.0.1", web_port)
         schedule: dict[str, FaultRunner] = {"current": prepared.faults}
 
@@ -50,6 +54,7 @@ def serve_web(scenario: Scenario, *, runs_dir: Path, web_port: int) -> RunOutcom
             schedule["current"].heal_all()
             prepared.faults = schedule["current"]
             web_ui.stop()  # type: ignore[no-untyped-call]
+            sys.argv = saved_argv
 
     command = f"ackguard web {scenario.source}"
     return run_scenario(scenario, runs_dir=runs_dir, command=command, load_phase=web_phase)
