@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         for kind in DEFECTS.values()
     )
     parser = argparse.ArgumentParser(
-        prog="python -m fakes.consultations",
+        prog="ackguard serve",
         description="EHR-like consultation service under test, with switchable defects.",
         epilog=_EPILOG.format(defects=listing),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -18,7 +18,7 @@ Prints one JSON line once listening: {"url", "port", "pid", "seed"}.
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m fakes.toxiproxy",
+        prog="ackguard proxy",
         description="Toxiproxy v2 HTTP API compatible fault proxy (see fakes/toxiproxy docs).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
