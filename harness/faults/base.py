@@ -7,11 +7,11 @@ function, which validates the parameters and raises :class:`FaultConfigError` na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Fault", "FaultConfigError", "FaultContext", "FaultKind"]
+__all__ = ["Fault", "FaultConfigError", "FaultContext", "FaultKind", "only_choice"]
 
 
 class FaultConfigError(ValueError):
@@ -55,3 +55,16 @@ class FaultKind:
     summary: str
     params: Mapping[str, str]
     build: Any  # Callable[[FaultContext, Mapping[str, Any]], Fault]; Any keeps the table simple
+
+
+def only_choice(params: Mapping[str, Any], name: str, choices: Iterable[str], default: str) -> str:
+    """The value of a kind's single parameter ``name`` (one of ``choices``), rejecting any other
+    parameter: the validation of kinds that take one switch."""
+    unknown = sorted(set(params) - {name})
+    if unknown:
+        raise FaultConfigError(unknown[0], f"unknown parameter (allowed: {name})")
+    allowed = tuple(choices)
+    value = params.get(name, default)
+    if value not in allowed:
+        raise FaultConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)

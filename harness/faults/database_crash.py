@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from harness.faults.base import FaultContext, FaultKind, only_choice
 
 __all__ = ["KIND", "DatabaseCrash"]
 
@@ -54,13 +54,8 @@ class DatabaseCrash:
 
 
 def build(context: FaultContext, params: Mapping[str, Any]) -> DatabaseCrash:
-    unknown = sorted(set(params) - {"mode"})
-    if unknown:
-        raise FaultConfigError(unknown[0], "unknown parameter (allowed: mode)")
-    mode = params.get("mode", "immediate")
-    if mode not in _MODES:
-        raise FaultConfigError("mode", f"must be one of {', '.join(_MODES)}, got {mode!r}")
-    return DatabaseCrash(context, mode)
+    mode = only_choice(params, "mode", _MODES, "immediate")
+    return DatabaseCrash(context, "immediate" if mode == "immediate" else "sigkill")
 
 
 KIND = FaultKind(

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from harness.faults.base import FaultContext, FaultKind, only_choice
 
 __all__ = ["KIND", "ServiceKill"]
 
@@ -41,13 +41,7 @@ class ServiceKill:
 
 
 def build(context: FaultContext, params: Mapping[str, Any]) -> ServiceKill:
-    unknown = sorted(set(params) - {"signal"})
-    if unknown:
-        raise FaultConfigError(unknown[0], "unknown parameter (allowed: signal)")
-    name = params.get("signal", "SIGKILL")
-    if name not in _SIGNALS:
-        raise FaultConfigError("signal", f"must be one of {', '.join(_SIGNALS)}, got {name!r}")
-    return ServiceKill(context, name)
+    return ServiceKill(context, only_choice(params, "signal", _SIGNALS, "SIGKILL"))
 
 
 KIND = FaultKind(
