@@ -10,7 +10,14 @@ import pytest
 
 from harness.final_read import FinalRead, FinalRecord, write_final_read
 from harness.history import FieldDigest
-from harness.verifiers.result import Anomaly, FieldDamage, Result, Verdict, write_verdict
+from harness.verifiers.result import (
+    CLASSES,
+    Anomaly,
+    FieldDamage,
+    Result,
+    Verdict,
+    write_verdict,
+)
 from tests.reports.runbuilder import (
     STARTED_AT,
     ScriptedWriter,
@@ -37,19 +44,7 @@ class Runs:
 
 
 def _counts(**given: int) -> dict[str, int]:
-    names = (
-        "attempted",
-        "acknowledged",
-        "intact",
-        "lost",
-        "corrupt",
-        "recovered",
-        "phantom",
-        "duplicate",
-        "indeterminate",
-        "failed",
-    )
-    return {name: given.get(name, 0) for name in names}
+    return {name: given.get(name, 0) for name in CLASSES}
 
 
 def build_passing(run_dir: Path) -> Path:
