@@ -50,6 +50,7 @@ __all__ = [
 
 PENDING, OK, INFO, FAIL = 0, 1, 2, 3
 _COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
+_OUTCOME_NAMES = {OK: "ok", INFO: "info", FAIL: "fail"}
 _NO_FIELDS: Mapping[str, Any] = {}
 
 DigestJSON = Mapping[str, Any]
@@ -133,6 +134,19 @@ class HistoryIndex:
     failed: int = 0
     reads: int = 0  # read and list ops that completed ok
     operations: int = 0
+    # (f, "invoked" | "ok" | "fail" | "info") -> client ops: one unit on both sides of a tally
+    op_tally: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def operation_counts(self) -> dict[str, dict[str, int]]:
+        """Per kind of op (``f``): invoked, ok, fail, info, and pending (invoked, never
+        completed), so that invoked = ok + fail + info + pending for every kind."""
+        tally = self.op_tally
+        counts: dict[str, dict[str, int]] = {}
+        for f in sorted({f for f, _ in tally}):
+            row = {o: tally.get((f, o), 0) for o in ("invoked", "ok", "fail", "info")}
+            row["pending"] = row["invoked"] - row["ok"] - row["fail"] - row["info"]
+            counts[f] = row
+        return counts
 
 
 def is_allowed(
@@ -204,11 +218,13 @@ class _Builder:
         in_flight = self.in_flight
         index = self.index
         operations = indeterminate = failed = reads = 0
+        tally = index.op_tally
         for time, process, type_, f, key, value in rows:
             if process == NEMESIS:
                 continue
             if type_ == "invoke":
                 in_flight[process] = self._invoke(time, f, key, value)
+                tally[f, "invoked"] = tally.get((f, "invoked"), 0) + 1
                 continue
             started = in_flight.pop(process, None)
             if started is None:
@@ -220,6 +236,8 @@ class _Builder:
             elif status == FAIL:
                 failed += 1
             f, record, write, inv, inv_value = started
+            outcome = (f, _OUTCOME_NAMES[status])
+            tally[outcome] = tally.get(outcome, 0) + 1
             if write is not None and record is not None:
                 write.status = status
                 write.cmp = time

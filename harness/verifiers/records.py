@@ -21,6 +21,7 @@ read), else the final read's time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from harness.final_read import FinalRead, FinalRecord
 from harness.history import OBSERVATION_FIELDS, Op
@@ -52,9 +53,12 @@ class RecordsVerifier:
             "indeterminate": index.indeterminate,
             "failed": index.failed,
         }
+        operations = index.operation_counts()  # per op kind, for the console and the report
         if final_read is None:
-            return Result(self.name, "unknown", counts, extra={"reason": "no final read"})
-        return _Check(index, final_read, counts).run(self.name)
+            extra = {"reason": "no final read", "operations": operations}
+            return Result(self.name, "unknown", counts, extra=extra)
+        result = _Check(index, final_read, counts).run(self.name)
+        return replace(result, extra={**result.extra, "operations": operations})
 
 
 class _Check:
