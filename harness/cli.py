@@ -33,6 +33,7 @@ _EPILOG = """examples:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    os.umask(0o077)  # run directories and reports hold patient-like data: private to the user
     if args and args[0] in ("serve", "proxy"):
         module = "fakes.consultations" if args[0] == "serve" else "fakes.toxiproxy"
         os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])

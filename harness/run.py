@@ -8,6 +8,7 @@ Locust before anything else for the commands that drive load, then this module.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -71,6 +72,7 @@ def run_scenario(
     """Run one scenario end to end. Ctrl-C (SIGINT) or SIGTERM ends the load early; the faults
     are still healed and what was recorded is still verified. ``load_phase`` replaces the
     headless timed load (``ackguard web`` hands the load to Locust's web UI)."""
+    os.umask(0o077)  # the run directory holds patient-like data: files 0600, folders 0700
     run_dir = make_run_dir(runs_dir, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario.text, encoding="utf-8")
     stack = RunStack(run_dir, scenario)

@@ -27,9 +27,10 @@ def make_run_dir(runs_dir: Path, scenario_name: str) -> Path:
         suffix = "" if attempt == 0 else f"-{attempt}"
         candidate = runs_dir / f"{stamp}-{scenario_name}{suffix}"
         try:
-            candidate.mkdir()
+            candidate.mkdir(mode=0o700)
         except FileExistsError:
             continue
+        candidate.chmod(0o700)  # patient-like data: private whatever the umask
         return candidate.resolve()
     raise RuntimeError(f"cannot create a run directory in {runs_dir}")
 

@@ -34,7 +34,9 @@ from fakes.consultations.defects import (
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["main"]
+__all__ = ["ADMIN_TOKEN_VARIABLE", "main"]
+
+ADMIN_TOKEN_VARIABLE = "ACKGUARD_ADMIN_TOKEN"
 
 log = logging.getLogger("fakes.consultations")
 
@@ -70,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         help='a defect name or a JSON entry {"name", "params", "cohort", "window"}; repeatable',
     )  # fmt: skip
     parser.add_argument("--ready-file", type=Path, help="also write the ready line here")
-    parser.add_argument("--admin-token", help="bearer token of /admin (default: random)")
+    parser.add_argument(
+        "--admin-token",
+        help="bearer token of /admin (default: $ACKGUARD_ADMIN_TOKEN, else random; the "
+        "variable keeps it out of the process list)",
+    )
     parser.add_argument(
         "--request-timeout", type=float, default=5.0, metavar="S",
         help="no request waits longer than this for the database (default 5)",
@@ -127,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fakes.consultations.app import create_app
     from fakes.consultations.service import Service, ServiceConfig
 
-    token = args.admin_token or secrets.token_hex(16)
+    token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or secrets.token_hex(16)
     settings = DatabaseSettings(args.db, args.request_timeout, args.busy_timeout_ms)
     service = Service(ServiceConfig(settings, token, defects))
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

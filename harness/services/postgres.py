@@ -23,6 +23,7 @@ from typing import IO, Literal
 import psycopg
 from psycopg import sql
 
+from harness.services import lifeline
 from harness.services.ports import free_port
 from harness.services.postgres_cluster import (
     PostgresBinaries,
@@ -39,6 +40,7 @@ from harness.services.process import (
     children_of,
     log_tail,
     signal_all,
+    spawn,
     wait_gone,
     wait_stopped,
 )
@@ -78,6 +80,7 @@ class ManagedPostgres:
         self._binaries: PostgresBinaries | None = None
         self._outside_dir: Path | None = None  # the real cluster when data_dir is a link
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ref: ProcessRef | None = None
         self._log: IO[bytes] | None = None
         self._paused: list[ProcessRef] = []
 
@@ -120,6 +123,8 @@ class ManagedPostgres:
             self._outside_dir = self.data_dir.resolve()
         if not (self.cluster_dir / "PG_VERSION").exists():
             self._outside_dir = prepare_data_dir(self.data_dir, self._user)
+            if self._outside_dir is not None:  # outside the run directory: gone with us
+                lifeline.remove_on_death(self._outside_dir)
             run_initdb(
                 self._binaries,
                 self.cluster_dir,
@@ -205,6 +210,7 @@ class ManagedPostgres:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         if self._outside_dir is not None:
             shutil.rmtree(self._outside_dir, ignore_errors=True)
+            lifeline.keep(self._outside_dir)
             self._outside_dir = None
 
     def __enter__(self) -> ManagedPostgres:
@@ -304,15 +310,12 @@ class ManagedPostgres:
             "-c", f"unix_socket_directories={sockets}",
         ]  # fmt: skip
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
+        self._proc, self._ref = spawn(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            output=self._log,
             cwd=self.cluster_dir,
-            start_new_session=True,
             env={**os.environ, "LC_ALL": "C"},
-            **({} if self._user is None else self._user.popen_kwargs()),  # type: ignore[call-overload]
+            **({} if self._user is None else self._user.popen_kwargs()),
         )
 
     def _wait_ready(self, deadline: float) -> None:
@@ -367,6 +370,9 @@ class ManagedPostgres:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.wait()  # pragma: no cover - callers only come here after an exit
         self._proc = None
+        if self._ref is not None:
+            lifeline.forget(self._ref)
+            self._ref = None
         if self._log is not None:
             self._log.close()
             self._log = None

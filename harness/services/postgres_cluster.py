@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.services.lifeline import parent_death_preexec
+
 __all__ = [
     "PostgresBinaries",
     "PostgresError",
@@ -161,6 +163,7 @@ def run_initdb(
             check=False,
             timeout=max(1.0, timeout),
             cwd=cluster_dir,
+            preexec_fn=parent_death_preexec(),  # a harness killed mid-initdb leaves no initdb
             **_run_kwargs(user),  # type: ignore[call-overload]
         )
     except subprocess.TimeoutExpired as exc:

@@ -1,6 +1,9 @@
 """Processes a run starts and breaks: a managed child in its own process group with a
 ready-file handshake, and the small ``/proc`` helpers that let faults signal the children of a
 process the harness started (PostgreSQL's backends) without ever touching anyone else's.
+
+Every child is started through :func:`spawn`, which hands its process group to the harness's
+parent-death watch (``harness.services.lifeline``): it goes when the harness goes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
+
+from harness.services import lifeline
 
 __all__ = [
     "ManagedProcess",
@@ -24,6 +29,7 @@ __all__ = [
     "children_of",
     "log_tail",
     "signal_all",
+    "spawn",
     "wait_gone",
     "wait_stopped",
 ]
@@ -121,6 +127,34 @@ def wait_stopped(pid: int, timeout: float) -> bool:
         time.sleep(0.002)
 
 
+# -- starting children ------------------------------------------------------------------------
+def spawn(
+    argv: Sequence[str],
+    *,
+    output: IO[bytes] | int | None,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    **popen: Any,
+) -> tuple[subprocess.Popen[bytes], ProcessRef]:
+    """Start ``argv`` as the leader of a new session and process group, stdin closed, stdout
+    and stderr to ``output``, watched by the lifeline. Raises what Popen raises (a command not
+    found is FileNotFoundError)."""
+    process = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        start_new_session=True,
+        preexec_fn=lifeline.parent_death_preexec(),
+        **popen,
+    )
+    ref = ProcessRef.of(process.pid)
+    lifeline.watch(ref)
+    return process, ref
+
+
 # -- the managed child ------------------------------------------------------------------------
 class ProcessStartError(RuntimeError):
     """The child exited, or did not write its ready file in time (the message quotes its log)."""
@@ -150,6 +184,7 @@ class ManagedProcess:
         self.ready: dict[str, object] = {}
         """What the child wrote to its ready file at the last start."""
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ref: ProcessRef | None = None
         self._log: IO[bytes] | None = None
         self._paused = False
 
@@ -177,15 +212,11 @@ class ManagedProcess:
             self.ready_file.unlink(missing_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=self.cwd,
-            env=self.env,
-            start_new_session=True,
-        )
+        try:
+            self._proc, self._ref = spawn(self.argv, output=self._log, cwd=self.cwd, env=self.env)
+        except OSError:
+            self._release()
+            raise
         self._paused = False
         self.ready = self._wait_ready() if self.ready_file is not None else {}
         return self.ready
@@ -307,6 +338,9 @@ class ManagedProcess:
             self._signal_group(signal.SIGKILL)  # stragglers; the unreaped leader pins the pgid
             self._proc.wait()
             self._proc = None
+            if self._ref is not None:
+                lifeline.forget(self._ref)
+                self._ref = None
         if self._proc is None and self._log is not None:
             self._log.close()
             self._log = None

@@ -8,6 +8,7 @@ restart, because a defect toggled at run time lives in the service's memory only
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import sys
@@ -46,12 +47,13 @@ class ConsultationService:
             sys.executable, "-m", "fakes.consultations",
             "--db", database_url,
             "--port", str(self.port),
-            "--admin-token", self.admin_token,
             "--request-timeout", str(request_timeout_s),
         ]  # fmt: skip
         ready = run_dir / "service.ready"
         self._process = ManagedProcess(
             [*argv, "--ready-file", str(ready)],
+            # In the environment, not the command line: /proc/PID/environ is private.
+            env={**os.environ, "ACKGUARD_ADMIN_TOKEN": self.admin_token},
             cwd=run_dir,
             log_path=run_dir / "service.log",
             ready_file=ready,

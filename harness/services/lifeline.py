@@ -1,0 +1,167 @@
+"""The harness's side of its parent-death watch (see ``harness.services.watchdog``).
+
+The first time a process asks for it, a watchdog process is started in a session of its own
+with a pipe on its stdin; the write end stays in this process only (not inherited by any child).
+Every process group the harness starts is announced on it, and forgotten when it ends normally.
+If this process dies, however it dies, the pipe reaches end of file and the watchdog kills what
+is left. Children started from the main thread also get ``PR_SET_PDEATHSIG`` = SIGKILL, which
+covers the instant between their start and their announcement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.services.process import ProcessRef
+
+__all__ = [
+    "Lifeline",
+    "forget",
+    "keep",
+    "lifeline",
+    "parent_death_preexec",
+    "remove_on_death",
+    "watch",
+]
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Lifeline:
+    """One watchdog per process, started on first use and restarted (with everything announced
+    so far) if somebody killed it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._owner = 0  # the PID that started the watchdog: a forked child must not use it
+        self._announced: dict[str, None] = {}  # "watch ..." and "remove ..." lines, in order
+
+    @property
+    def pid(self) -> int | None:
+        """The watchdog's PID while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def start(self) -> None:
+        """Start the watchdog if this process has none running."""
+        with self._lock:
+            self._ensure()
+
+    def announce(self, line: str, *, undo: str | None = None) -> None:
+        """Send one line; ``undo`` names an earlier line this one cancels (kept for replay)."""
+        with self._lock:
+            if undo is not None:
+                self._announced.pop(undo, None)
+            else:
+                self._announced[line] = None
+            stream = self._ensure()
+            try:
+                stream.write(line.encode("utf-8", "surrogateescape") + b"\n")
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # the watchdog was killed: start another
+                self._process = None
+                self._ensure()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End the watch on purpose: the watchdog kills whatever announced group is still
+        alive, then exits. Used by tests; a harness simply exits."""
+        with self._lock:
+            process, self._process = self._process, None
+            self._announced.clear()
+            if process is None or self._owner != os.getpid():
+                return
+            assert process.stdin is not None
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
+
+    def _ensure(self) -> IO[bytes]:
+        running = self._process
+        if running is not None and self._owner == os.getpid() and running.poll() is None:
+            assert running.stdin is not None
+            return running.stdin
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness.services.watchdog"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # out of reach of a Ctrl-C or a signal to our group
+        )
+        assert process.stdin is not None
+        os.set_inheritable(process.stdin.fileno(), False)  # already so; the watch depends on it
+        self._process, self._owner = process, os.getpid()
+        replay = b"".join(
+            line.encode("utf-8", "surrogateescape") + b"\n" for line in self._announced
+        )
+        if replay:
+            process.stdin.write(replay)
+            process.stdin.flush()
+        return process.stdin
+
+
+lifeline = Lifeline()
+"""This process's watch."""
+
+
+def watch(process: ProcessRef) -> None:
+    """Kill the process group led by ``process`` if the harness dies."""
+    lifeline.announce(f"watch {process.pid} {process.start_time}")
+
+
+def forget(process: ProcessRef) -> None:
+    """The group led by ``process`` ended normally."""
+    line = f"watch {process.pid} {process.start_time}"
+    lifeline.announce(f"forget {process.pid} {process.start_time}", undo=line)
+
+
+def remove_on_death(directory: os.PathLike[str] | str) -> None:
+    """Delete ``directory`` (after the groups are gone) if the harness dies."""
+    lifeline.announce(f"remove {os.fspath(directory)}")
+
+
+def keep(directory: os.PathLike[str] | str) -> None:
+    """``directory`` was removed normally: nothing to do for it any more."""
+    path = os.fspath(directory)
+    lifeline.announce(f"keep {path}", undo=f"remove {path}")
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_PRCTL = _prctl()
+
+
+def parent_death_preexec() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when this process dies, or None where
+    that does not apply. The kernel sends it when the *thread* that forked the child ends, so
+    it is offered only to children started from the main thread, which lives as long as the
+    process (Locust's greenlets all run on it)."""
+    prctl = _PRCTL
+    parent = os.getpid()
+    if prctl is None or threading.get_native_id() != parent:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call above
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
