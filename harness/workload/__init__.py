@@ -4,6 +4,7 @@ Importing this package does not import Locust; :meth:`Workload.user_classes` doe
 imports ``locust`` first (gevent's monkey patching must precede the other imports).
 """
 
+from harness.workload.adapters import AdapterError, AdapterFactory, load_adapter
 from harness.workload.clock import SimClock
 from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
 from harness.workload.http_target import ExportError, HttpTarget
@@ -12,6 +13,8 @@ from harness.workload.model import PatientProfile, PractitionerProfile
 from harness.workload.target import (
     ConsultationRecord,
     Outcome,
+    SupportsDayListing,
+    SupportsRegistration,
     Target,
     TargetAnswer,
     TargetContext,
@@ -24,6 +27,8 @@ from harness.workload.workload import DEFAULT_SIM_START, SetupError, Workload, W
 
 __all__ = [
     "DEFAULT_SIM_START",
+    "AdapterError",
+    "AdapterFactory",
     "ConsultationRecord",
     "Directory",
     "ExportError",
@@ -36,6 +41,8 @@ __all__ = [
     "Reply",
     "SetupError",
     "SimClock",
+    "SupportsDayListing",
+    "SupportsRegistration",
     "Target",
     "TargetAnswer",
     "TargetContext",
@@ -47,6 +54,7 @@ __all__ = [
     "classify_reply",
     "classify_status",
     "in_cohort",
+    "load_adapter",
     "transport_for",
     "valid_nir",
     "valid_rpps",

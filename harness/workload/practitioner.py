@@ -19,7 +19,7 @@ from harness.workload.directory import PatientEntry, PractitionerEntry
 from harness.workload.model import PractitionerProfile
 from harness.workload.recorder import OpRecorder
 from harness.workload.schedule import Slot, consultation_slots, plan_consultation
-from harness.workload.target import Target, TargetAnswer
+from harness.workload.target import SupportsDayListing, Target, TargetAnswer
 
 __all__ = ["AgentSettings", "PractitionerAgent", "PractitionerGroup"]
 
@@ -83,7 +83,8 @@ class PractitionerAgent:
         day = slot.start.date()
         if day != self._listed_day:
             self._listed_day = day
-            self._list(day)
+            if isinstance(self.target, SupportsDayListing):  # an optional ability
+                self._list(self.target, day)
         patient = self.patients[slot.patient]
         past = self._by_patient.get(patient.id)
         if past and self._reads.random() < self.settings.read_probability:
@@ -204,7 +205,7 @@ class PractitionerAgent:
             "read", record.key, {"id": record.id}, lambda target: target.read(record.id), observed
         )
 
-    def _list(self, day: date) -> None:
+    def _list(self, lister: SupportsDayListing, day: date) -> None:
         value = {"practitioner_id": self.entry.id, "day": day.isoformat()}
 
         def seen(answer: TargetAnswer) -> JSONValue:
@@ -215,7 +216,7 @@ class PractitionerAgent:
                 "complete": answer.complete,
             }
 
-        self._operate("list", None, value, lambda target: target.list_day(self.entry, day), seen)
+        self._operate("list", None, value, lambda _: lister.list_day(self.entry, day), seen)
 
 
 @dataclass

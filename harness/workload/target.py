@@ -1,8 +1,13 @@
 """The Target: the adapter between practitioners and the system under test.
 
 The built-in :class:`~harness.workload.http_target.HttpTarget` speaks the reference consultation
-API. A team whose API differs writes its own class with these methods (see
-``examples/custom_target.py``) and passes its factory to :class:`~harness.workload.Workload`.
+API. A team whose API differs writes its own class (see ``examples/cabinet/adapter.py``) and names
+it in the scenario (``system.target.adapter``). Every target can :class:`Target` (create, update,
+read, export); registering practitioners and patients (:class:`SupportsRegistration`) and listing
+a practitioner's day (:class:`SupportsDayListing`) are optional abilities the workload uses when a
+target has them. Without registration, practitioners and patients are known to the system by
+their own identifiers (the RPPS number, ``<rpps>-<n>`` for a patient); without listing,
+practitioners never list.
 
 Every method answers a :class:`TargetAnswer` whose ``outcome`` follows ackguard's words:
 
@@ -20,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from harness.workload.directory import PatientEntry, PractitionerEntry
 from harness.workload.model import PatientProfile, PractitionerProfile
@@ -28,6 +33,8 @@ from harness.workload.model import PatientProfile, PractitionerProfile
 __all__ = [
     "ConsultationRecord",
     "Outcome",
+    "SupportsDayListing",
+    "SupportsRegistration",
     "Target",
     "TargetAnswer",
     "TargetContext",
@@ -87,10 +94,9 @@ class TargetContext:
     client: Any = None
 
 
+@runtime_checkable
 class Target(Protocol):
-    def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer: ...
-
-    def register_patient(self, patient: PatientProfile) -> TargetAnswer: ...
+    """What every target can do. ``record_ref`` is the record's id as ``create`` returned it."""
 
     def create(
         self,
@@ -99,20 +105,45 @@ class Target(Protocol):
         key: str,
         started_at: datetime,
         fields: ObservationFields,
-    ) -> TargetAnswer: ...
+    ) -> TargetAnswer:
+        """A new consultation under the idempotency ``key`` (the same key and body again must
+        not make a second record); ``ok`` answers carry the created ``record`` with its id."""
+        ...
 
-    def update(self, record_ref: str, fields: ObservationFields) -> TargetAnswer: ...
+    def update(self, record_ref: str, fields: ObservationFields) -> TargetAnswer:
+        """Set the given observation fields (``None`` empties a field)."""
+        ...
 
-    def read(self, record_ref: str) -> TargetAnswer: ...
+    def read(self, record_ref: str) -> TargetAnswer:
+        """The consultation: ``ok`` with ``record``, or ``ok`` with ``found=False``."""
+        ...
+
+    def export(self) -> Iterator[ConsultationRecord]:
+        """Every consultation in the system, page by page; raises when it cannot finish. This
+        is the final read: each item needs ``id``, ``idempotency_key``, ``practitioner_id``,
+        ``patient_id`` and the observation fields (absent means empty)."""
+        ...
+
+
+@runtime_checkable
+class SupportsRegistration(Protocol):
+    """A target whose system registers practitioners and patients and gives them its own ids
+    (``entity_id`` of an ``ok`` answer)."""
+
+    def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer: ...
+
+    def register_patient(self, patient: PatientProfile) -> TargetAnswer: ...
+
+
+@runtime_checkable
+class SupportsDayListing(Protocol):
+    """A target that can list a practitioner's consultations (practitioners list their day
+    when it starts)."""
 
     def list_day(self, practitioner: PractitionerEntry, day: date) -> TargetAnswer:
         """The practitioner's consultations as the system lists them (at least those of
         ``day``). Set ``complete=False`` unless ``records`` holds every consultation of the
         practitioner: the verifiers treat a record missing from a complete list as absent."""
-        ...
-
-    def export(self) -> Iterator[ConsultationRecord]:
-        """Every consultation in the system, page by page; raises when it cannot finish."""
         ...
 
 

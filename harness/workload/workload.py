@@ -32,13 +32,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from harness.history import HistoryWriter
+from harness.workload.adapters import AdapterError, AdapterFactory
 from harness.workload.clock import DEFAULT_MAX_IDLE_S, SimClock
 from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
 from harness.workload.http_target import HttpTarget
 from harness.workload.model import PractitionerProfile, build_practice
 from harness.workload.practitioner import AgentSettings, PractitionerAgent, PractitionerGroup
 from harness.workload.recorder import OpRecorder
-from harness.workload.target import TargetAnswer, TargetContext, TargetFactory
+from harness.workload.target import (
+    SupportsRegistration,
+    TargetAnswer,
+    TargetContext,
+    TargetFactory,
+)
 
 __all__ = ["DEFAULT_SIM_START", "SetupError", "Workload", "WorkloadConfig"]
 
@@ -107,9 +113,36 @@ class Workload:
     def setup(self, base_url: str, *, timeout_s: float = 60.0) -> Directory:
         """Register every practitioner and patient through the target. Each registration is
         retried with backoff while the service is unreachable or answers 5xx (so a restart
-        mid-setup is survived) until ``timeout_s`` has passed; a 4xx is a :class:`SetupError`."""
-        deadline = time.monotonic() + timeout_s
+        mid-setup is survived) until ``timeout_s`` has passed; a 4xx is a :class:`SetupError`.
+        A target without the registration ability registers nobody: the system knows
+        practitioners by their RPPS number and patients as ``<rpps>-<n>``."""
         target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
+        if isinstance(target, SupportsRegistration):
+            practitioner_ids, patient_ids = self._register_everyone(
+                target, time.monotonic() + timeout_s
+            )
+        else:
+            practitioner_ids = [p.rpps for p in self.practice]
+            patient_ids = [
+                f"{p.rpps}-{n}" for p in self.practice for n in range(1, len(p.patients) + 1)
+            ]
+        everyone = [patient for p in self.practice for patient in p.patients]
+        practitioners = [
+            PractitionerEntry(pid, p.rpps, p.name, p.specialty.name)
+            for pid, p in zip(practitioner_ids, self.practice, strict=True)
+        ]
+        patients = [
+            PatientEntry(pid, patient.name, patient.birth_date.isoformat(), patient.national_id)
+            for pid, patient in zip(patient_ids, everyone, strict=True)
+        ]
+        self.directory = Directory(practitioners, patients)
+        self._setup = _Setup(base_url, self.directory, self._groups(practitioners, patients))
+        return self.directory
+
+    def _register_everyone(
+        self, target: SupportsRegistration, deadline: float
+    ) -> tuple[list[str], list[str]]:
+        """The system's ids of every practitioner and patient, registered in parallel."""
         with ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
             practitioner_ids = list(
                 pool.map(
@@ -124,17 +157,7 @@ class Workload:
                     everyone,
                 )
             )
-        practitioners = [
-            PractitionerEntry(pid, p.rpps, p.name, p.specialty.name)
-            for pid, p in zip(practitioner_ids, self.practice, strict=True)
-        ]
-        patients = [
-            PatientEntry(pid, patient.name, patient.birth_date.isoformat(), patient.national_id)
-            for pid, patient in zip(patient_ids, everyone, strict=True)
-        ]
-        self.directory = Directory(practitioners, patients)
-        self._setup = _Setup(base_url, self.directory, self._groups(practitioners, patients))
-        return self.directory
+        return practitioner_ids, patient_ids
 
     def user_classes(self) -> list[type[Any]]:
         """One Locust user class whose instances each drive a group of practitioners; start
@@ -153,6 +176,13 @@ class Workload:
         del time_ns
         target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
         return [dict(record) for record in target.export()]
+
+    @property
+    def target_error(self) -> AdapterError | None:
+        """The first answer of a user's adapter that broke the Target contract (the run ends
+        with it); ``None`` for the built-in target or a well-behaved adapter."""
+        factory = self.target_factory
+        return factory.violation if isinstance(factory, AdapterFactory) else None
 
     def simulated_now(self) -> datetime:
         """The furthest simulated moment the practitioners' agendas have reached."""
