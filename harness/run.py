@@ -14,30 +14,29 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent
 from locust.env import Environment
 
+from harness.cohorts import cohorts, defect_entries, place_cohort_windows
 from harness.faults.registry import build_fault
 from harness.faults.schedule import FaultRunner
 from harness.final_read import FinalRead, write_final_read
 from harness.history import HistoryWriter
 from harness.run_dir import RunMeta, make_run_dir
-from harness.scenario import DefectSpec, Scenario
+from harness.scenario import Scenario
 from harness.services.stack import RunStack
 from harness.verifiers import final_read_from_records
 from harness.verifiers.result import Verdict
 from harness.verify import final_read_from_database, verify_run
 from harness.workload import (
     DEFAULT_SIM_START,
-    PractitionerEntry,
     Workload,
     WorkloadConfig,
-    in_cohort,
 )
 
 __all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
@@ -94,6 +93,8 @@ def run_scenario(
         finally:
             progress("load stopped; healing every fault")
             prepared.faults.heal_all()
+            place_cohort_windows(meta.cohorts, history.path, meta.started_at)
+            meta.write(run_dir)
         for error in prepared.faults.errors:
             progress(f"fault: {error}")
         final_read = _final_read(prepared, progress)
@@ -150,13 +151,10 @@ def _prepare(
     )
     faults = [(spec, build_fault(spec.kind, stack, spec.params)) for spec in scenario.faults]
     runner = FaultRunner(faults, history, seed=scenario.seed, horizon=scenario.duration)
-    load_start = datetime.now(UTC)
     meta.sim_start = config.sim_start
-    meta.cohorts = _cohorts(scenario, directory.practitioners, load_start)
+    meta.cohorts = cohorts(scenario, directory.practitioners, config.sim_start)
     meta.write(run_dir)
-    stack.service.set_static_defects(
-        [_defect_entry(d, scenario, load_start) for d in scenario.defects]
-    )
+    stack.service.set_static_defects(defect_entries(scenario, config.sim_start))
     environment = Environment(user_classes=workload.user_classes(), host=stack.practitioner_url)
     # A stop lets operations in flight finish (or time out) instead of cutting them off, so the
     # end of a run does not manufacture indeterminate operations.
@@ -219,50 +217,3 @@ def _progress_line(prepared: Prepared, deadline: float) -> str:
         f"[{elapsed:5.0f}s/{total:g}s] requests {stats.num_requests}, failed {stats.num_failures}, "
         f"{stats.current_rps:.0f}/s; faults active: {faults}"
     )
-
-
-def _wall(load_start: datetime, sim_offset_s: float, scenario: Scenario) -> datetime:
-    return load_start + timedelta(seconds=sim_offset_s / scenario.time_scale)
-
-
-def _defect_entry(
-    defect: DefectSpec, scenario: Scenario, load_start: datetime
-) -> dict[str, object]:
-    window = None
-    if defect.window is not None:
-        window = {
-            "from": _wall(load_start, defect.window[0], scenario).isoformat(),
-            "until": _wall(load_start, defect.window[1], scenario).isoformat(),
-        }
-    return {
-        "name": defect.name,
-        "params": dict(defect.params),
-        "cohort": defect.cohort.to_json() if defect.cohort else None,
-        "window": window,
-    }
-
-
-def _cohorts(
-    scenario: Scenario, practitioners: Sequence[PractitionerEntry], load_start: datetime
-) -> list[dict[str, object]]:
-    """Who each scoped defect touches, so reports can compare the damage with the cohort."""
-    found: list[dict[str, object]] = []
-    for index, defect in enumerate(scenario.defects):
-        cohort = defect.cohort
-        members = [
-            p.id
-            for p in practitioners
-            if cohort is None
-            or p.rpps in cohort.rpps
-            or (cohort.fraction is not None and in_cohort(p.rpps, cohort.fraction, cohort.salt))
-        ]
-        entry = _defect_entry(defect, scenario, load_start)
-        found.append(
-            {
-                "name": f"{defect.name}-{index}",
-                "defect": defect.name,
-                "window": entry["window"],
-                "practitioner_ids": members,
-            }
-        )
-    return found

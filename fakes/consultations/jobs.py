@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -125,6 +125,16 @@ class WriteContext:
         """The id a create would get, for an answer sent although its INSERT failed."""
         self.last_id += 1
         return self.last_id
+
+
+def practice_time(started_at: str) -> datetime | None:
+    """The simulated moment of a consultation (its ``started_at``) for windows on the practice
+    clock; a time without a zone is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def prefetch_keys(connection: Connection, context: WriteContext, jobs: list[WriteJob]) -> None:
@@ -252,8 +262,8 @@ class CreateConsultation(WriteJob):
             )
         if not context.directory.has_patient(connection, patient_id):
             raise ApiError(422, f"no patient with id {body.patient_id}", "patient_id")
-        defects, now = context.defects, context.now
-        if defects.find(non_idempotent.KIND, rpps, now) is None:
+        defects, now, at = context.defects, context.now, practice_time(body.started_at)
+        if defects.find(non_idempotent.KIND, rpps, now, at) is None:
             if self.key in context.keys:
                 record = context.keys[self.key]
             else:
@@ -267,13 +277,13 @@ class CreateConsultation(WriteJob):
                 return json_answer(200, record)
         notes = body.notes()
         stored = dict(notes)
-        cut = defects.find(truncation.KIND, rpps, now)
+        cut = defects.find(truncation.KIND, rpps, now, at)
         if cut is not None:
             stored = truncation.truncate(stored, cut)
-        lost_params = defects.find(lost.KIND, rpps, now)
+        lost_params = defects.find(lost.KIND, rpps, now, at)
         if lost_params is not None and lost_params.mode == "drop":
             stored = dict.fromkeys(OBSERVATION_FIELDS)
-        split_params = defects.find(split.KIND, rpps, now)
+        split_params = defects.find(split.KIND, rpps, now, at)
         row_notes = dict.fromkeys(OBSERVATION_FIELDS) if split_params else stored
         stamp = utc_now_iso()
         record = ConsultationRecord(
@@ -290,8 +300,8 @@ class CreateConsultation(WriteJob):
             created_at=stamp,
             updated_at=stamp,
         )
-        self._defer(defects.find(ack.KIND, rpps, now))
-        if defects.find(swallowed.KIND, rpps, now) is not None:
+        self._defer(defects.find(ack.KIND, rpps, now, at))
+        if defects.find(swallowed.KIND, rpps, now, at) is not None:
             self.fallback = json_answer(201, {**record, "id": str(context.predict_id())})
         values = {
             **record,
@@ -344,19 +354,20 @@ class PatchConsultation(WriteJob):
         before = consultation_record(row)
         rpps = context.directory.rpps(connection, int(before["practitioner_id"])) or ""
         defects, now = context.defects, context.now
+        at = practice_time(before["started_at"])
         changes = self.body.changes()
         after: ConsultationRecord = {**before, **changes}  # type: ignore[typeddict-item]
         after["version"] = before["version"] + 1
         after["updated_at"] = utc_now_iso()
         answer = json_answer(200, after)
-        self._defer(defects.find(ack.KIND, rpps, now))
-        if defects.find(swallowed.KIND, rpps, now) is not None:
+        self._defer(defects.find(ack.KIND, rpps, now, at))
+        if defects.find(swallowed.KIND, rpps, now, at) is not None:
             self.fallback = answer
-        lost_params = defects.find(lost.KIND, rpps, now)
+        lost_params = defects.find(lost.KIND, rpps, now, at)
         if lost_params is not None and lost_params.mode == "drop":
             return answer
         stored = changes
-        cut = defects.find(truncation.KIND, rpps, now)
+        cut = defects.find(truncation.KIND, rpps, now, at)
         if cut is not None:
             stored = truncation.truncate(stored, cut)
         values = {**stored, "version": after["version"], "updated_at": after["updated_at"]}

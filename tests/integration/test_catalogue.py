@@ -72,35 +72,48 @@ def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> Non
     cohort = run["cohorts"][0]
     members = set(cohort["practitioner_ids"])
     assert 0 < len(members) < 0.03 * run["practitioners"]
-    start = datetime.fromisoformat(run["started_at"])
-    window = [
-        (datetime.fromisoformat(cohort["window"][end]) - start).total_seconds()
-        for end in ("from", "until")
-    ]
+    sim_start = datetime.fromisoformat(run["sim_start"])
+    window = [datetime.fromisoformat(cohort["practice_window"][end]) for end in ("from", "until")]
+    # The scenario's window is 0.5h..18.5h of simulated practice time, not of wall-clock time.
+    assert [(w - sim_start).total_seconds() / 3600 for w in window] == [0.5, 18.5]
+    practice = _consultation_times(result.run_dir)
     damaged = result.anomalies()
     assert {a["practitioner_id"] for a in damaged} <= members
-    for anomaly in damaged:  # acknowledged inside the window (give or take one request)
-        assert window[0] - 1 <= anomaly["ack_time"] / 1e9 <= window[1] + 1
-    writers = _cohort_members_who_wrote_notes(result.run_dir, members, window)
+    for anomaly in damaged:  # every damaged consultation took place inside the window
+        assert window[0] <= practice[anomaly["key"]] < window[1]
+    before = [key for key, moment in practice.items() if moment < window[0]]
+    assert before, "the run has consultations before the window: they must stay intact"
+    writers = _cohort_members_who_wrote_notes(result.run_dir, members, window, practice)
     assert writers and writers == {a["practitioner_id"] for a in damaged}
+    assert cohort["window"] is not None, "the report draws the window where its consultations were"
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    with (run_dir / "history.jsonl").open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def _consultation_times(run_dir: Path) -> dict[str, datetime]:
+    """The simulated moment of every consultation the practitioners created, by key."""
+    return {
+        op["key"]: datetime.fromisoformat(op["value"]["started_at"])
+        for op in _history(run_dir)
+        if op["f"] == "create" and op["type"] == "invoke"
+    }
 
 
 def _cohort_members_who_wrote_notes(
-    run_dir: Path, members: set[str], window: list[float]
+    run_dir: Path, members: set[str], window: list[datetime], practice: dict[str, datetime]
 ) -> set[str]:
-    """Cohort members with an acknowledged non-empty note well inside the window."""
+    """Cohort members with an acknowledged non-empty note on a consultation inside the window."""
     writers: set[str] = set()
-    with (run_dir / "history.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            op: dict[str, Any] = json.loads(line)
-            at = op["time"] / 1e9
-            if op["type"] != "ok" or op["f"] not in ("create", "update"):
-                continue
-            if not window[0] + 1 < at < window[1] - 1:
-                continue
-            value = op["value"]
-            if value["practitioner_id"] in members and any(value["fields"].values()):
-                writers.add(value["practitioner_id"])
+    for op in _history(run_dir):
+        if op["type"] != "ok" or op["f"] not in ("create", "update"):
+            continue
+        value = op["value"]
+        inside = window[0] <= practice[op["key"]] < window[1]
+        if inside and value["practitioner_id"] in members and any(value["fields"].values()):
+            writers.add(value["practitioner_id"])
     return writers
 
 

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 __all__ = [
     "ActiveDefects",
@@ -113,22 +113,33 @@ class Cohort:
         return {"rpps": sorted(self.rpps)}
 
 
+WindowClock = Literal["wall", "practice"]
+
+
 @dataclass(frozen=True)
 class Window:
-    """Wall-clock interval [start, until); either end may be open."""
+    """Interval [start, until); either end may be open. ``clock`` says which time it is read
+    on: ``wall``, when the service handles the write, or ``practice``, the simulated moment of
+    the consultation being written (its ``started_at``), so that a scenario's window of
+    simulated practice time holds whatever pace the simulated clock keeps."""
 
     start: datetime | None
     until: datetime | None
+    clock: WindowClock = "wall"
 
-    def contains(self, now: datetime) -> bool:
-        return (self.start is None or now >= self.start) and (
-            self.until is None or now < self.until
+    def contains(self, now: datetime, practice: datetime | None = None) -> bool:
+        moment = now if self.clock == "wall" else practice
+        if moment is None:
+            return False
+        return (self.start is None or moment >= self.start) and (
+            self.until is None or moment < self.until
         )
 
     def to_json(self) -> dict[str, object]:
         return {
             "from": None if self.start is None else self.start.isoformat(),
             "until": None if self.until is None else self.until.isoformat(),
+            "clock": self.clock,
         }
 
 
@@ -139,8 +150,8 @@ class DefectEntry(Generic[P]):
     cohort: Cohort | None
     window: Window | None
 
-    def applies(self, rpps: str, now: datetime) -> bool:
-        if self.window is not None and not self.window.contains(now):
+    def applies(self, rpps: str, now: datetime, practice: datetime | None = None) -> bool:
+        if self.window is not None and not self.window.contains(now, practice):
             return False
         return self.cohort is None or self.cohort.contains(rpps)
 
@@ -159,10 +170,13 @@ class ActiveDefects:
 
     entries: tuple[DefectEntry[DefectParams], ...] = ()
 
-    def find(self, kind: DefectKind[P], rpps: str, now: datetime) -> P | None:
-        """The params of the first entry of ``kind`` covering this practitioner now, or None."""
+    def find(
+        self, kind: DefectKind[P], rpps: str, now: datetime, practice: datetime | None = None
+    ) -> P | None:
+        """The params of the first entry of ``kind`` covering this practitioner now (and this
+        consultation's practice time, for windows on the practice clock), or None."""
         for entry in self.entries:
-            if entry.kind is kind and entry.applies(rpps, now):
+            if entry.kind is kind and entry.applies(rpps, now, practice):
                 return entry.params  # type: ignore[return-value]  # same kind, same P
         return None
 
@@ -218,9 +232,14 @@ def parse_window(raw: object, where: str) -> Window | None:
         return None
     if not isinstance(raw, Mapping):
         raise DefectSpecError(where, "must be null or {from, until}")
-    reject_unknown_params(raw, where, ("from", "until"))
+    reject_unknown_params(raw, where, ("from", "until", "clock"))
+    clock = raw.get("clock", "wall")
+    if clock not in ("wall", "practice"):
+        raise DefectSpecError(f"{where}.clock", f"must be wall or practice, got {clock!r}")
     window = Window(
-        _instant(raw.get("from"), f"{where}.from"), _instant(raw.get("until"), f"{where}.until")
+        _instant(raw.get("from"), f"{where}.from"),
+        _instant(raw.get("until"), f"{where}.until"),
+        clock,
     )
     if window.start and window.until and window.until <= window.start:
         raise DefectSpecError(f"{where}.until", "must be after from")

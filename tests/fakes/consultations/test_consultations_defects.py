@@ -189,6 +189,31 @@ def test_lost_observations_damages_only_the_cohort_in_the_window(
     assert [damaged[n] for n in (*NOTES, "prescription")] == [None, None, None, None]
 
 
+def test_a_window_on_the_practice_clock_covers_the_consultations_that_take_place_in_it(
+    start_service: StartService, sqlite_db: Database
+) -> None:
+    service = start_service(sqlite_db.url)
+    people = seed(service, ["10000000001"])
+    doctor, patient = people.practitioners[0]["id"], people.patients[0]["id"]
+    monday = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    window = {"from": (monday + timedelta(hours=20)).isoformat(),
+              "until": (monday + timedelta(hours=38)).isoformat(), "clock": "practice"}  # fmt: skip
+    entry = {"name": "lost_observations", "window": window}
+    assert service.admin("PUT", {"defects": [entry]}).status_code == 200
+    assert service.admin("GET").json()["defects"][0]["window"]["clock"] == "practice"
+    acknowledged = {}
+    for hours in (19, 20, 30, 37, 38, 50):  # simulated moments of the consultations
+        started = (monday + timedelta(hours=hours)).isoformat()
+        body = {"practitioner_id": doctor, "patient_id": patient, "started_at": started, **NOTES}
+        created = service.call("POST", "/v1/consultations", body, Idempotency_Key=f"h{hours}")
+        assert created.status_code == 201 and created.json()["conclusion"] == "reassured"
+        acknowledged[f"h{hours}"] = created.json()
+    final = {r["idempotency_key"]: r for r in service.export()}
+    lost = {key for key, record in final.items() if record["conclusion"] is None}
+    assert lost == {"h20", "h30", "h37"}  # [from, until) of practice time, whatever the wall clock
+    assert all(final[key] == acknowledged[key] for key in ("h19", "h38", "h50"))
+
+
 def test_lost_observations_stale_copy_overwrites_a_patch(
     start_service: StartService, sqlite_db: Database
 ) -> None:
