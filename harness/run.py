@@ -35,8 +35,11 @@ from harness.verifiers.result import Verdict
 from harness.verify import final_read_from_database, verify_run
 from harness.workload import (
     DEFAULT_SIM_START,
+    HttpTarget,
+    TargetFactory,
     Workload,
     WorkloadConfig,
+    load_adapter,
 )
 
 __all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
@@ -84,10 +87,11 @@ def run_scenario(
         signal.signal(sig, lambda *_: interrupted.set())
     final_read: FinalRead | None = None
     try:
+        target_factory = _target_factory(scenario)  # a user's adapter is checked before the start
         progress(f"run {run_dir}: starting the {scenario.database.kind} database and the service")
         stack.start()
         meta.database = stack.database_label
-        prepared = _prepare(scenario, stack, history, meta, progress)
+        prepared = _prepare(scenario, stack, history, meta, progress, target_factory)
         try:
             (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
@@ -131,8 +135,22 @@ class Prepared:
     environment: Environment
 
 
+def _target_factory(scenario: Scenario) -> TargetFactory:
+    """The scenario's adapter (``system.target``), loaded and checked; else the reference API."""
+    spec = getattr(scenario, "target", None)  # until scenarios parse system.target
+    if spec is None:
+        return HttpTarget
+    source_dir = getattr(scenario, "source_dir", Path(scenario.source).parent)
+    return load_adapter(spec.adapter, base_dir=source_dir, options=spec.options)
+
+
 def _prepare(
-    scenario: Scenario, stack: RunStack, history: HistoryWriter, meta: RunMeta, progress: Progress
+    scenario: Scenario,
+    stack: RunStack,
+    history: HistoryWriter,
+    meta: RunMeta,
+    progress: Progress,
+    target_factory: TargetFactory = HttpTarget,
 ) -> Prepared:
     assert stack.service is not None
     run_dir = stack.run_dir
@@ -143,7 +161,7 @@ def _prepare(
         time_scale=scenario.time_scale,
         sim_start=scenario.sim_start or DEFAULT_SIM_START,
     )
-    workload = Workload(config, history, users=scenario.users)
+    workload = Workload(config, history, target_factory, users=scenario.users)
     progress(f"registering {scenario.practitioners} practitioners and their patients")
     directory = workload.setup(stack.service.url)
     (run_dir / "directory.json").write_text(
@@ -173,6 +191,8 @@ def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Prog
     next_report = time.monotonic() + PROGRESS_EVERY_S
     try:
         while not interrupted.is_set() and time.monotonic() < deadline:
+            if prepared.workload.target_error is not None:
+                break  # the adapter broke its contract: the run ends with that error
             gevent.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
             if time.monotonic() >= next_report:
                 next_report += PROGRESS_EVERY_S
@@ -182,6 +202,8 @@ def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Prog
 
 
 def _final_read(prepared: Prepared, progress: Progress) -> FinalRead:
+    if prepared.workload.target_error is not None:
+        raise prepared.workload.target_error
     stack = prepared.stack
     assert stack.service is not None
     _await_recovery(stack, progress)
