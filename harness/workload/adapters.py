@@ -123,7 +123,11 @@ def load_adapter(
         module, where = _import_module(module_part), module_part
     cls = getattr(module, class_name, None)
     if not inspect.isclass(cls):
-        found = sorted(n for n, v in vars(module).items() if inspect.isclass(v) and n[0] != "_")
+        found = sorted(
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and v.__module__ == module.__name__ and n[0] != "_"
+        )
         problem = "is not a class" if cls is not None else "no such class"
         raise AdapterError(
             f"{where}: {class_name}: {problem} (classes found: {', '.join(found) or 'none'})"

@@ -88,7 +88,7 @@ def test_a_missing_class_names_the_file_and_the_classes_found(tmp_path: Path) ->
     adapter_file(tmp_path, MINIMAL)
     message = refused("adapter.py:CabinetTarget", tmp_path)
     assert f"{tmp_path / 'adapter.py'}: CabinetTarget: no such class" in message
-    assert "classes found: Minimal, TargetAnswer" in message
+    assert "(classes found: Minimal)" in message
 
 
 def test_missing_methods_are_named_with_how_ackguard_calls_them(tmp_path: Path) -> None:
