@@ -187,6 +187,8 @@ class ManagedProcess:
         self._ref: ProcessRef | None = None
         self._log: IO[bytes] | None = None
         self._paused = False
+        self.last_exit_code: int | None = None
+        """How the last child that ended ended (negative: killed by that signal)."""
 
     @property
     def pid(self) -> int | None:
@@ -336,7 +338,7 @@ class ManagedProcess:
         """The leader has exited: kill what is left of its group, reap it, close the log."""
         if self._proc is not None and self._exited():
             self._signal_group(signal.SIGKILL)  # stragglers; the unreaped leader pins the pgid
-            self._proc.wait()
+            self.last_exit_code = self._proc.wait()
             self._proc = None
             if self._ref is not None:
                 lifeline.forget(self._ref)

@@ -1,6 +1,7 @@
 """Everything one run starts, in order, and stops in reverse: the database, the fault proxy and
-the consultation service. It is also the context faults act through: a fault reaches only the
-components this run started."""
+the service (the built-in consultation service, or the scenario's own service command). It is
+also the context faults act through: a fault reaches only the components this run started, or
+the user's own commands for them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.scenario import Scenario
+from harness.services import lifeline
+from harness.services.commanded_database import CommandedDatabase
 from harness.services.postgres import ManagedPostgres
 from harness.services.proxy import ProxyServer, start_proxy
 from harness.services.service import ConsultationService
+from harness.services.user_service import UserService
 
 __all__ = ["RunStack"]
 
@@ -26,17 +30,30 @@ class RunStack:
         self.database_url = ""  # as the harness reaches it (white-box final read)
         self.database_label: str = scenario.database.kind
         self.postgres: ManagedPostgres | None = None
+        self.commanded_database: CommandedDatabase | None = None
         self.proxy: ProxyServer | None = None
-        self.service: ConsultationService | None = None
+        self.service: ConsultationService | UserService | None = None
         self.practitioner_url = ""  # where practitioners send requests (maybe through the proxy)
+        self.base_dir = Path(getattr(scenario, "source_dir", None) or Path.cwd())
+        """Where a user's relative paths start: the scenario file's folder."""
 
     def component(self, name: str) -> Any:
-        found = {"database": self.postgres, "proxy": self.proxy, "service": self.service}.get(name)
+        database = self.postgres or self.commanded_database
+        found = {"database": database, "proxy": self.proxy, "service": self.service}.get(name)
         if found is None:
             raise KeyError(f"this run has no {name} it could break (see the scenario's system)")
         return found
 
+    def fault_name(self, params: object) -> str | None:
+        """The scenario's name of the fault built from ``params`` (for its log file)."""
+        for equal in (lambda a, b: a is b, lambda a, b: a == b):
+            for spec in self.scenario.faults:
+                if equal(spec.params, params):
+                    return spec.name
+        return None
+
     def start(self) -> None:
+        lifeline.lifeline.start()  # first: every child after it is watched from its start
         spec = self.scenario.database
         if spec.kind == "sqlite":
             self.database_url = f"sqlite:///{(self.run_dir / 'consultations.db').resolve()}"
@@ -53,12 +70,21 @@ class RunStack:
         else:
             self.database_url = str(spec.url)
             self.database_label = urlsplit(self.database_url).scheme
+            start, stop = getattr(spec, "start", ()), getattr(spec, "stop", ())
+            if start and stop:
+                self.commanded_database = CommandedDatabase(
+                    self.run_dir, self.database_url, start, stop
+                )
         service_db_url = self.database_url
         if self.scenario.proxy_paths:
             self.proxy = start_proxy(self.run_dir, self.scenario.seed)
         if "database" in self.scenario.proxy_paths:
             service_db_url = self._through_proxy(self.database_url)
-        self.service = ConsultationService(self.run_dir, service_db_url)
+        command = getattr(self.scenario, "service", None)
+        if command is None:
+            self.service = ConsultationService(self.run_dir, service_db_url)
+        else:
+            self.service = UserService(self.run_dir, command, service_db_url, self.base_dir)
         self.service.start()
         self.practitioner_url = self.service.url
         if self.proxy is not None and "service" in self.scenario.proxy_paths:
