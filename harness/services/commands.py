@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.services import lifeline
-from harness.services.process import log_tail, spawn
+from harness.services.process import group_members, log_tail, spawn
 
 __all__ = ["CommandError", "CommandResult", "fill_placeholders", "run_command"]
 
@@ -63,7 +63,8 @@ def run_command(
     """Run ``argv`` to its end and return how it ended; raise CommandError (naming ``what``,
     e.g. "fault crash-db: start") when it cannot start, exits non-zero or runs longer than
     ``timeout`` seconds (its whole process group is then killed). A header line per command
-    is written to ``log_path`` before its output."""
+    is written to ``log_path`` before its output. Processes it leaves running in its group
+    are left alone (they end with the harness)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log_path.open("ab") as log:
@@ -82,12 +83,15 @@ def run_command(
         while not _exited(process.pid) and time.monotonic() < deadline:
             time.sleep(_POLL_S)
         timed_out = not _exited(process.pid)
-        # Still unreaped, the leader pins the group id: what is left of the group is ours.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if timed_out:  # still unreaped, the leader pins the group id: the group is ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         returncode = process.wait()
         code = None if timed_out else returncode
-        lifeline.forget(ref)
+        # What a command leaves running in its group (a server a heal restarted in the
+        # background, say) stays watched: it goes when the harness goes.
+        if not group_members(process.pid):
+            lifeline.forget(ref)
         duration = time.monotonic() - started
         ending = "killed" if code is None else f"exit {code}"
         log.write(f"--- {ending} after {duration:.2f} s\n".encode())

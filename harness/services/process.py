@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +27,7 @@ __all__ = [
     "ProcessRef",
     "ProcessStartError",
     "children_of",
+    "group_members",
     "log_tail",
     "signal_all",
     "spawn",
@@ -47,14 +48,15 @@ def log_tail(path: Path, lines: int = 30) -> str:
 
 
 # -- /proc ------------------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time in clock ticks) of ``pid``, or None when it does not exist."""
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, ppid, start time in clock ticks, process group) of ``pid``, or None when it does
+    not exist."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     fields = raw[raw.rfind(")") + 2 :].split()  # the command name may hold spaces and ')'
-    return fields[0], int(fields[1]), int(fields[19])
+    return fields[0], int(fields[1]), int(fields[19]), int(fields[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +90,25 @@ class ProcessRef:
         return True
 
 
-def children_of(pid: int) -> list[ProcessRef]:
-    """The live processes whose parent is ``pid`` (one scan of /proc)."""
+def _live_where(matches: Callable[[tuple[str, int, int, int]], bool]) -> list[ProcessRef]:
     found: list[ProcessRef] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         seen = _stat(int(entry.name))
-        if seen is not None and seen[1] == pid and seen[0] not in ("Z", "X"):
+        if seen is not None and seen[0] not in ("Z", "X") and matches(seen):
             found.append(ProcessRef(int(entry.name), seen[2]))
     return found
+
+
+def children_of(pid: int) -> list[ProcessRef]:
+    """The live processes whose parent is ``pid`` (one scan of /proc)."""
+    return _live_where(lambda seen: seen[1] == pid)
+
+
+def group_members(pgid: int) -> list[ProcessRef]:
+    """The live processes of process group ``pgid`` (one scan of /proc)."""
+    return _live_where(lambda seen: seen[3] == pgid)
 
 
 def signal_all(processes: Iterable[ProcessRef], sig: int) -> None:
