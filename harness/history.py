@@ -16,28 +16,31 @@ short prefix for humans. The verifiers compare digests, so they compare exact co
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import orjson
 
 __all__ = [
+    "END",
+    "HARNESS",
     "NEMESIS",
     "OBSERVATION_FIELDS",
     "FieldDigest",
+    "HistoryReading",
     "HistoryWriter",
     "JSONValue",
     "Op",
     "OpType",
     "digest_fields",
     "read_history",
+    "read_lines",
 ]
 
 OpType: TypeAlias = Literal["invoke", "ok", "fail", "info"]
@@ -45,6 +48,13 @@ JSONValue: TypeAlias = Any  # a value json.loads can return; narrowed where it i
 
 NEMESIS = "nemesis"
 """The process name of fault operations (``f`` is ``start`` or ``stop``)."""
+
+HARNESS = "harness"
+"""The process name of the harness's own ops: the closing :data:`END` op."""
+
+END = "end"
+"""``f`` of the last op a run records (process :data:`HARNESS`, type ``ok``, after the final
+read): a history without it was cut short. Its ``index`` is the number of lines before it."""
 
 OBSERVATION_FIELDS: tuple[str, ...] = ("visit_reason", "exam_report", "conclusion", "prescription")
 """The fields of a consultation that carry the practitioner's notes."""
@@ -194,6 +204,18 @@ class HistoryWriter:
             os.write(self._fd, line)
         return index
 
+    def finish(self, **value: object) -> None:
+        """Record the closing :data:`END` op (``value`` says how the run ended) and close: the
+        history is whole up to here. A history that cannot take it is left without it, and
+        reads as cut short, which is the truth."""
+        try:
+            if self._fd >= 0:
+                self.record(HARNESS, "ok", END, value=value)
+        except OSError:
+            pass
+        finally:
+            self.close()
+
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
@@ -207,24 +229,82 @@ class HistoryWriter:
         self.close()
 
 
-def read_history(path: Path) -> Iterator[Op]:
-    """Every op of ``history.jsonl`` in order. A torn or unparsable *last* line is skipped;
-    a damaged line anywhere else is an error, since it means the file was tampered with."""
-    with path.open("rb") as lines:
-        pending: bytes | None = None
+@dataclass(slots=True)
+class HistoryReading:
+    """What reading a history found besides its client ops: the lines it could not read, where
+    it ends, and the ops of the ``nemesis`` and the ``harness`` (few; kept whole, with their line
+    numbers). Pass one to a reader to tolerate damage and learn about it."""
+
+    lines: int = 0
+    """Lines in the file, a torn last line included."""
+    damaged_lines: list[int] = field(default_factory=list)
+    """1-based numbers of the lines, other than the last, that are not an operation."""
+    torn_last_line: bool = False
+    """The last line was not an operation (cut off by a kill, or garbage): it was ignored."""
+    last_time: int | None = None
+    """``time`` of the last line read as an operation."""
+    system_ops: list[tuple[int, Op]] = field(default_factory=list)
+    """(line number, op) of every op whose process is not a client (faults, the end marker)."""
+
+    @property
+    def end_marker(self) -> tuple[int, Op] | None:
+        """(line number, op) of the harness's closing ``end`` op, if the history has it."""
+        for number, op in reversed(self.system_ops):
+            if op.process == HARNESS and op.f == END:
+                return number, op
+        return None
+
+
+_T = TypeVar("_T")
+_DAMAGED: Any = object()
+
+
+def read_lines(
+    path: Path, parse: Callable[[Any], _T], reading: HistoryReading | None = None
+) -> Iterator[_T]:
+    """Every line of ``path`` decoded as JSON and handed to ``parse``: the one history reader.
+
+    A last line that is not an operation (torn by a kill, or garbage) is skipped and said in
+    ``reading.torn_last_line``. A damaged line anywhere else is skipped and its number kept in
+    ``reading.damaged_lines``; without a ``reading`` to say it in, it is a ``ValueError`` naming
+    the line, since a caller that cannot report damage must not hide it."""
+    found = HistoryReading() if reading is None else reading
+    number = 0
+    pending: bytes | None = None
+    with path.open("rb", buffering=1 << 20) as lines:
         for line in lines:
             if pending is not None:
-                yield _parse(pending, path)
+                item = _decode(pending, number, parse, found)
+                if item is not _DAMAGED:
+                    yield item
+                else:
+                    found.damaged_lines.append(number)
+                    if reading is None:
+                        raise ValueError(f"{path}:{number}: damaged history line: {pending[:80]!r}")
             pending = line
-        if pending is not None:
-            try:
-                yield _parse(pending, path)
-            except ValueError:
-                return
+            number += 1
+    found.lines = number
+    if pending is not None:
+        item = _decode(pending, number, parse, found)
+        if item is _DAMAGED:
+            found.torn_last_line = True
+        else:
+            yield item
 
 
-def _parse(line: bytes, path: Path) -> Op:
+def _decode(line: bytes, number: int, parse: Callable[[Any], _T], reading: HistoryReading) -> Any:
     try:
-        return Op.from_json(json.loads(line))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: damaged history line: {line[:80]!r}") from exc
+        data = orjson.loads(line)
+        time_ns = int(data["time"])
+        item = parse(data)
+        if data["process"].__class__ is str:
+            reading.system_ops.append((number, Op.from_json(data)))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _DAMAGED
+    reading.last_time = time_ns
+    return item
+
+
+def read_history(path: Path, reading: HistoryReading | None = None) -> Iterator[Op]:
+    """Every op of ``history.jsonl`` in order, by the rules of :func:`read_lines`."""
+    return read_lines(path, Op.from_json, reading)

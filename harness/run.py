@@ -84,7 +84,7 @@ def run_scenario(
     interrupted = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
-        signal.signal(sig, lambda *_: interrupted.set())
+        signal.signal(sig, lambda *_: _interrupt(meta, interrupted))
     final_read: FinalRead | None = None
     try:
         target_factory = _target_factory(scenario)  # a user's adapter is checked before the start
@@ -92,6 +92,7 @@ def run_scenario(
         stack.start()
         meta.database = stack.database_label
         prepared = _prepare(scenario, stack, history, meta, progress, target_factory)
+        meta.load_started_at = datetime.now(UTC)
         try:
             (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
@@ -111,7 +112,7 @@ def run_scenario(
         (run_dir / "harness-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
         progress(f"harness error: {meta.error} (details in {run_dir / 'harness-error.txt'})")
     finally:
-        history.close()
+        history.finish(status=meta.status)  # the closing op: a history without it was cut short
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -121,6 +122,12 @@ def run_scenario(
         write_final_read(run_dir, final_read)
     verdict = verify_run(run_dir)
     return RunOutcome(run_dir, verdict, meta.status)
+
+
+def _interrupt(meta: RunMeta, interrupted: threading.Event) -> None:
+    if not interrupted.is_set():
+        meta.interrupted_at = datetime.now(UTC)  # "interrupted after N s of M s"
+    interrupted.set()
 
 
 @dataclass

@@ -1,8 +1,12 @@
-"""Verify a run directory from what it stores: the history, the final read and the scenario.
+"""Verify a run directory from what it stores: the history, the final read, the scenario and
+``run.json``.
 
-Used at the end of ``ackguard run`` and by ``ackguard verify``. When a run has no final read (the
-harness was killed before it), the final state can still be read straight from the database: the
-run's own SQLite file, or a URL given on the command line.
+Used at the end of ``ackguard run`` and by ``ackguard verify``. The verifiers' answer is combined
+with the run's evidence (:mod:`harness.verifiers.evidence`): an interrupted, failed or dead run,
+a fault that never acted, too few acknowledged writes or a damaged history make it unknown, with
+the reasons in words. When a run has no final read (the harness was killed before it), the final
+state can still be read straight from the database: the run's own SQLite file, or a URL given on
+the command line.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from pathlib import Path
 
 from harness.database_read import read_database
 from harness.final_read import FinalRead, load_final_read, write_final_read
-from harness.scenario import ScenarioError, parse_scenario
-from harness.verifiers import compose_file, verifiers_named
-from harness.verifiers.result import Valid, Verdict, write_verdict
+from harness.history import HistoryReading
+from harness.run_dir import load_run_info
+from harness.scenario import Scenario, ScenarioError, parse_scenario
+from harness.verifiers import verifiers_named
+from harness.verifiers.compose import compose_history
+from harness.verifiers.evidence import RunFacts, check_evidence, judge
+from harness.verifiers.result import Verdict, write_verdict
 
 __all__ = ["final_read_from_database", "verify_run"]
 
 DEFAULT_VERIFIERS = ("records", "read_your_writes")
+HISTORY_FILE = "history.jsonl"
 
 
 def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
@@ -25,29 +34,42 @@ def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
 
 
 def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
-    """Compose the scenario's verifiers over the stored run, write ``verdict.json``."""
-    names, expected = _scenario_settings(run_dir)
+    """Compose the scenario's verifiers over the stored run, weigh the evidence, write
+    ``verdict.json``."""
+    scenario = _stored_scenario(run_dir)
+    names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
+    expected = scenario.expect if scenario is not None else None
     final_read = load_final_read(run_dir)
     if final_read is None:
         url = database_url or _own_database(run_dir)
         if url is not None:
             final_read = final_read_from_database(url, time_ns=None)
             write_final_read(run_dir, final_read)
-    history = run_dir / "history.jsonl"
-    verdict = compose_file(verifiers_named(names), history, final_read, expected=expected)
+    reading = HistoryReading()
+    composed = compose_history(
+        verifiers_named(names), run_dir / HISTORY_FILE, final_read, expected, reading=reading
+    )
+    facts = RunFacts(
+        reading=reading,
+        index=composed.index,
+        final_read=final_read,
+        run=load_run_info(run_dir),
+        faults=scenario.faults if scenario is not None else (),
+        min_acknowledged=getattr(scenario, "min_acknowledged", 1),
+    )
+    verdict = judge(composed.verdict, check_evidence(facts))
     write_verdict(run_dir, verdict)
     return verdict
 
 
-def _scenario_settings(run_dir: Path) -> tuple[tuple[str, ...], Valid | None]:
+def _stored_scenario(run_dir: Path) -> Scenario | None:
     path = run_dir / "scenario.yaml"
     if not path.exists():
-        return DEFAULT_VERIFIERS, None
+        return None
     try:
-        scenario = parse_scenario(path.read_text(encoding="utf-8"), str(path))
+        return parse_scenario(path.read_text(encoding="utf-8"), str(path))
     except ScenarioError:
-        return DEFAULT_VERIFIERS, None
-    return scenario.verifiers, scenario.expect
+        return None
 
 
 def _own_database(run_dir: Path) -> str | None:

@@ -18,7 +18,7 @@ from harness.faults.base import Fault
 from harness.history import NEMESIS, HistoryWriter
 from harness.scenario import FaultSpec, ScheduleSpec
 
-__all__ = ["FaultRunner", "Occurrence", "occurrences"]
+__all__ = ["FaultRunner", "Occurrence", "occurrences", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,14 @@ def occurrences(
     return found
 
 
+def plan(specs: Sequence[FaultSpec], seed: int, horizon: float) -> list[Occurrence]:
+    """Every window of every fault in ``specs``, by start time: the schedule a run with this
+    seed and load duration follows (and what the evidence check compares the history with)."""
+    rng = random.Random(f"{seed}:faults")
+    found = [occ for i, s in enumerate(specs) for occ in occurrences(s.schedule, horizon, rng, i)]
+    return sorted(found, key=lambda o: o.start)
+
+
 class FaultRunner:
     """Runs built faults on their schedule in a background thread."""
 
@@ -64,12 +72,7 @@ class FaultRunner:
         self._faults = list(faults)
         self._history = history
         self._seed, self._horizon = seed, horizon
-        rng = random.Random(f"{seed}:faults")
-        self.timeline = sorted(
-            (occ for i, (spec, _) in enumerate(self._faults)
-             for occ in occurrences(spec.schedule, horizon, rng, i)),
-            key=lambda o: o.start,
-        )  # fmt: skip
+        self.timeline = plan([spec for spec, _ in self._faults], seed, horizon)
         self._active: set[int] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.final_read import FinalRead
-from harness.history import Op, read_history
+from harness.history import HistoryReading, Op, read_history
 from harness.verifiers.base import IndexedVerifier, Verifier
 from harness.verifiers.history_rows import history_rows
 from harness.verifiers.index import HistoryIndex, build_index, build_index_from_rows
@@ -14,7 +15,7 @@ from harness.verifiers.read_your_writes import ReadYourWritesVerifier
 from harness.verifiers.records import RecordsVerifier
 from harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
 
-__all__ = ["VERIFIERS", "compose", "compose_file", "verifiers_named"]
+__all__ = ["VERIFIERS", "Composed", "compose", "compose_file", "compose_history", "verifiers_named"]
 
 VERIFIERS: dict[str, Callable[[], Verifier]] = {
     "records": RecordsVerifier,
@@ -51,7 +52,17 @@ def compose(
     if needs_ops and not isinstance(history, Sequence):
         history = list(history)  # more than one pass will read it
     ops = history
-    return _compose(chosen, ops, lambda: build_index(ops), final_read, expected)
+    composed = _compose(chosen, ops, lambda: build_index(ops), final_read, expected, eager=False)
+    return composed.verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """The verifiers' verdict over a history file, with the grouped history they shared
+    (``None`` when it could not be built) for the checks that look at the run as a whole."""
+
+    verdict: Verdict
+    index: HistoryIndex | None
 
 
 def compose_file(
@@ -59,15 +70,40 @@ def compose_file(
     history_path: Path,
     final_read: FinalRead | None,
     expected: Valid | None = None,
+    *,
+    reading: HistoryReading | None = None,
 ) -> Verdict:
     """:func:`compose` over a ``history.jsonl``, streamed: when every verifier works from the
-    grouped history, lines are read as plain rows (no :class:`Op` objects, ``orjson`` when
-    installed) and memory holds only the index. The verdict is the same as ``compose`` gives."""
+    grouped history, lines are read as plain rows (no :class:`Op` objects) and memory holds only
+    the index. The verdict is the same as ``compose`` gives. Damage to the file (a torn last
+    line, a damaged line elsewhere) is said in ``reading``; without one, a damaged line other
+    than the last makes every verifier unknown."""
+    return compose_history(verifiers, history_path, final_read, expected, reading=reading).verdict
+
+
+def compose_history(
+    verifiers: Iterable[Verifier],
+    history_path: Path,
+    final_read: FinalRead | None,
+    expected: Valid | None = None,
+    *,
+    reading: HistoryReading | None = None,
+) -> Composed:
+    """:func:`compose_file`, returning the grouped history too (always built, read once)."""
     chosen = list(verifiers)
     if any(not isinstance(v, IndexedVerifier) for v in chosen):
-        return compose(chosen, list(read_history(history_path)), final_read, expected)
+        try:
+            ops: list[Op] = list(read_history(history_path, reading))
+        except Exception as exc:  # an unreadable history must not crash the verdict
+            return _unreadable(chosen, exc, expected)
+        return _compose(chosen, ops, lambda: build_index(ops), final_read, expected, eager=True)
     return _compose(
-        chosen, (), lambda: build_index_from_rows(history_rows(history_path)), final_read, expected
+        chosen,
+        (),
+        lambda: build_index_from_rows(history_rows(history_path, reading)),
+        final_read,
+        expected,
+        eager=True,
     )
 
 
@@ -77,16 +113,26 @@ def _compose(
     indexer: Callable[[], HistoryIndex],
     final_read: FinalRead | None,
     expected: Valid | None,
-) -> Verdict:
+    *,
+    eager: bool,
+) -> Composed:
     index: HistoryIndex | None = None
     index_error: str | None = None
-    if any(isinstance(v, IndexedVerifier) for v in chosen):
+    if eager or any(isinstance(v, IndexedVerifier) for v in chosen):
         try:
             index = indexer()
         except Exception as exc:  # a damaged history must not crash the verdict
             index_error = f"reading the history failed: {_describe(exc)}"
     results = [_run(v, history, index, index_error, final_read) for v in chosen]
-    return Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
+    verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
+    return Composed(verdict, index)
+
+
+def _unreadable(chosen: list[Verifier], exc: Exception, expected: Valid | None) -> Composed:
+    error = f"reading the history failed: {_describe(exc)}"
+    results = [Result(_name(v), "unknown", error=error, reason=error) for v in chosen]
+    verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
+    return Composed(verdict, None)
 
 
 def _run(
@@ -96,15 +142,19 @@ def _run(
     index_error: str | None,
     final_read: FinalRead | None,
 ) -> Result:
-    name = str(getattr(verifier, "name", type(verifier).__name__))
+    name = _name(verifier)
     try:
         if isinstance(verifier, IndexedVerifier):
             if index is None:
-                return Result(name, "unknown", error=index_error)
+                return Result(name, "unknown", error=index_error, reason=index_error)
             return verifier.check_index(index, final_read)
         return verifier.check(history, final_read)
     except Exception as exc:  # a checker bug yields unknown, never a crash
-        return Result(name, "unknown", error=_describe(exc))
+        return Result(name, "unknown", error=_describe(exc), reason=f"it raised {_describe(exc)}")
+
+
+def _name(verifier: Verifier) -> str:
+    return str(getattr(verifier, "name", type(verifier).__name__))
 
 
 def _counts(results: Iterable[Result]) -> dict[str, int]:

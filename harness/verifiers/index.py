@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from harness.history import NEMESIS, OBSERVATION_FIELDS, Op
+from harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, Op
 
 __all__ = [
     "FAIL",
@@ -134,6 +134,8 @@ class HistoryIndex:
     failed: int = 0
     reads: int = 0  # read and list ops that completed ok
     operations: int = 0
+    acknowledged_writes: int = 0  # creates and updates that completed ok
+    pending: int = 0  # ops invoked and never completed (cut off by the end of the history)
     # (f, "invoked" | "ok" | "fail" | "info") -> client ops: one unit on both sides of a tally
     op_tally: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -217,10 +219,10 @@ class _Builder:
     def run(self, rows: Iterable[Row]) -> HistoryIndex:
         in_flight = self.in_flight
         index = self.index
-        operations = indeterminate = failed = reads = 0
+        operations = indeterminate = failed = reads = acknowledged = 0
         tally = index.op_tally
         for time, process, type_, f, key, value in rows:
-            if process == NEMESIS:
+            if process in (NEMESIS, HARNESS):
                 continue
             if type_ == "invoke":
                 in_flight[process] = self._invoke(time, f, key, value)
@@ -242,6 +244,7 @@ class _Builder:
                 write.status = status
                 write.cmp = time
                 if status == OK:
+                    acknowledged += 1
                     record.current.update(write.fields)
                     if f == "create":
                         self._acknowledge_create(record, time, value)
@@ -255,6 +258,8 @@ class _Builder:
         index.indeterminate += indeterminate
         index.failed += failed
         index.reads += reads
+        index.acknowledged_writes += acknowledged
+        index.pending = len(in_flight)
         return index
 
     def _record(self, key: str) -> RecordState:

@@ -17,8 +17,8 @@ linearizable with respect to writes. Field level: a read that returned a field v
 allowed at the moment it began (the rule in :mod:`harness.verifiers.index`, using only the
 writes invoked before the read completed) is a ``corrupt`` anomaly detected at that read.
 
-valid: false when a record is lost or a read returned a value never allowed; unknown when
-nothing was ever read; true otherwise.
+valid: false when a record is lost or a read returned a value never allowed; unknown, with its
+reason, when nothing was ever read (Jepsen's set-full: nothing to judge); true otherwise.
 """
 
 from __future__ import annotations
@@ -113,13 +113,13 @@ class ReadYourWritesVerifier:
             "corrupt_reads": corrupt_reads,
             "reads": index.reads,
         }
-        valid: Valid
+        valid: Valid = not anomalies
+        reason = None
         if index.reads == 0:
             valid = "unknown"
-            extra["reason"] = "no read ever completed"
-        else:
-            valid = not anomalies
-        return Result(self.name, valid, counts, tuple(anomalies), extra)
+            reason = "no read ever completed: nothing to judge"
+            extra["reason"] = reason
+        return Result(self.name, valid, counts, tuple(anomalies), extra, reason=reason)
 
 
 def _lost(state: RecordState) -> Anomaly:

@@ -32,7 +32,7 @@ from harness.verifiers.index import (
     is_allowed,
     last_acknowledged,
 )
-from harness.verifiers.result import Anomaly, FieldDamage, Result
+from harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
 __all__ = ["RecordsVerifier"]
 
@@ -55,8 +55,9 @@ class RecordsVerifier:
         }
         operations = index.operation_counts()  # per op kind, for the console and the report
         if final_read is None:
-            extra = {"reason": "no final read", "operations": operations}
-            return Result(self.name, "unknown", counts, extra=extra)
+            reason = "no final read: the system was never read back at the end"
+            extra = {"reason": reason, "operations": operations}
+            return Result(self.name, "unknown", counts, extra=extra, reason=reason)
         result = _Check(index, final_read, counts).run(self.name)
         return replace(result, extra={**result.extra, "operations": operations})
 
@@ -91,14 +92,15 @@ class _Check:
                 self._lost(state)
         extra: dict[str, object] = {"final_read_source": final.source}
         extra["final_records"] = len(final.records)
+        valid: Valid = True
+        reason = None
         if self.anomalies:
-            valid: bool | str = False
+            valid = False
         elif not final.complete:
             valid = "unknown"
-            extra["reason"] = f"incomplete final read: {final.error or 'no reason given'}"
-        else:
-            valid = True
-        return Result(name, valid, self.counts, tuple(self.anomalies), extra)  # type: ignore[arg-type]
+            reason = f"incomplete final read: {final.error or 'no reason given'}"
+            extra["reason"] = reason
+        return Result(name, valid, self.counts, tuple(self.anomalies), extra, reason=reason)
 
     def _present(self, state: RecordState, found: FinalRecord) -> None:
         damage = _damaged_fields(state, found)

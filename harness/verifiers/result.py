@@ -1,8 +1,10 @@
 """What a verifier returns, and the verdict of a run as ``verdict.json`` stores it.
 
-A verdict is ``True`` (nothing acknowledged was lost or damaged), ``False`` (a violation) or
-``"unknown"`` (could not tell: no final read, a checker error). Verdicts combine with the
-priority false > unknown > true.
+A verdict is ``True`` (nothing acknowledged was lost or damaged, with evidence), ``False`` (a
+violation) or ``"unknown"`` (could not tell: no evidence, a fault that never acted, an interrupted
+or failed run, no final read, a checker error). Verdicts combine with the priority
+false > unknown > true. Whatever is unknown says why, in words: a :class:`Result` in ``reason``,
+a :class:`Verdict` in ``reasons``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Verdict",
     "combine",
     "load_verdict",
+    "verifier_reasons",
     "write_verdict",
 ]
 
@@ -125,7 +128,9 @@ class Anomaly:
 @dataclass(frozen=True, slots=True)
 class Result:
     """One verifier's answer: ``valid``, counts, the offending records and free-form extras
-    (for example latency quantiles). ``error`` is set when the verifier raised."""
+    (for example latency quantiles). ``error`` is set when the verifier raised. ``reason`` says
+    in words why an ``unknown`` answer could not tell; an unknown result always has one (the
+    error, or a plain admission, when the verifier gave none)."""
 
     name: str
     valid: Valid
@@ -133,6 +138,11 @@ class Result:
     anomalies: tuple[Anomaly, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid == "unknown" and not self.reason:
+            object.__setattr__(self, "reason", self.error or "it gave no reason")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -142,6 +152,7 @@ class Result:
             "anomalies": [a.to_json() for a in self.anomalies],
             "extra": dict(self.extra),
             "error": self.error,
+            "reason": self.reason,
         }
 
     @classmethod
@@ -153,18 +164,31 @@ class Result:
             anomalies=tuple(Anomaly.from_json(a) for a in data.get("anomalies", [])),
             extra=dict(data.get("extra", {})),
             error=data.get("error"),
+            reason=data.get("reason"),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The run's verdict: the combination of every verifier's result, plus the counts per class
-    (:data:`CLASSES`), what the scenario expected and whether it matched."""
+    """The run's verdict: the combination of every verifier's result and of the run's evidence
+    (:mod:`harness.verifiers.evidence`), the counts per class (:data:`CLASSES`), what the
+    scenario expected and whether it matched.
+
+    ``reasons`` are sentences in plain words ("fault toxic-0 never started: this run has no
+    proxy"): why the verdict is unknown, or what weakens a false one; an unknown verdict always
+    has at least one. ``evidence`` is what the verdict rests on (fault windows, acknowledged
+    writes and the threshold, run status, final read, history damage)."""
 
     valid: Valid
     counts: Mapping[str, int]
     results: tuple[Result, ...]
     expected: Valid | None = None
+    reasons: tuple[str, ...] = ()
+    evidence: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.valid == "unknown" and not self.reasons:
+            object.__setattr__(self, "reasons", verifier_reasons(self.results) or NO_VERIFIER)
 
     @property
     def matched(self) -> bool | None:
@@ -180,6 +204,8 @@ class Verdict:
             "counts": dict(self.counts),
             "expected": self.expected,
             "matched": self.matched,
+            "reasons": list(self.reasons),
+            "evidence": dict(self.evidence),
             "results": [r.to_json() for r in self.results],
         }
 
@@ -190,7 +216,17 @@ class Verdict:
             counts=dict(data.get("counts", {})),
             results=tuple(Result.from_json(r) for r in data.get("results", [])),
             expected=data.get("expected"),
+            reasons=tuple(str(r) for r in data.get("reasons", [])),
+            evidence=dict(data.get("evidence", {})),
         )
+
+
+NO_VERIFIER = ("no verifier gave an answer",)
+
+
+def verifier_reasons(results: Iterable[Result]) -> tuple[str, ...]:
+    """Why each verifier that could not tell could not: ``"records: no final read"``."""
+    return tuple(f"{r.name}: {r.reason}" for r in results if r.valid == "unknown")
 
 
 def write_verdict(run_dir: Path, verdict: Verdict) -> Path:
