@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,7 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from matplotlib.typing import RcKeyType
 
@@ -40,7 +41,16 @@ _LEGEND: dict[str, object] = {
     "fontsize": 8,
     "frameon": False,
 }
+_FAULT_LEGEND_COLUMNS = 4
 _SPARSE_POINTS = 80  # fewer buckets with latencies than this: draw each point as a dot
+_DAMAGE_COLOURS = {
+    "lost": "#c1121f",
+    "corrupt": "#f77f00",
+    "duplicate": "#6a4c93",
+    "phantom": "#457b9d",
+    "misattributed": "#8d0801",
+    "unexpected": "#e9c46a",
+}
 _SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 
 
@@ -48,7 +58,7 @@ _SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 class TrendPoint:
     label: str
     operations: int
-    losses: int
+    damage: Mapping[str, int]  # damage class -> records, every class the verdict counts
     verdict: str  # "true", "false", "unknown", "none"
 
 
@@ -56,9 +66,11 @@ def timeline_svg(
     timeline: Timeline, ack_times_s: Sequence[float], detection_times_s: Sequence[float]
 ) -> str:
     """Three panels over the run: ok ops/s, fail/info per s, latency p50/p95/p99; fault windows
-    shaded and named; acknowledged losses (▼) and their detection (◆) marked."""
+    shaded and named in a legend below; acknowledged losses (▼) and their detection (◆) marked."""
     with rc_context(_RC):
-        figure = Figure(figsize=(11, 5.4), layout="constrained")
+        names = len({window.name for window in timeline.faults})
+        legend_rows = math.ceil(names / _FAULT_LEGEND_COLUMNS)
+        figure = Figure(figsize=(11, 5.4 + 0.22 * legend_rows), layout="constrained")
         FigureCanvasAgg(figure)
         throughput, errors, latency = figure.subplots(3, 1, sharex=True)
         x = timeline.starts_s + timeline.bucket_s / 2
@@ -100,7 +112,7 @@ def timeline_svg(
         for axes in (throughput, errors, latency):
             axes.set_xlim(0, end)
             axes.grid(axis="y", color="#dddddd", linewidth=0.6)
-        _shade_faults(timeline, (throughput, errors, latency), end)
+        _shade_faults(figure, timeline, (throughput, errors, latency), end)
         _mark(throughput, ack_times_s, timeline.bucket_s, "v", "#c1121f", "loss acknowledged")
         _mark(throughput, detection_times_s, timeline.bucket_s, "D", "#6a040f", "loss detected")
         throughput.legend(**_LEGEND)
@@ -111,11 +123,16 @@ def _plain(value: float, _position: float) -> str:
     return f"{value:g}"
 
 
-def _shade_faults(timeline: Timeline, panels: Sequence[Axes], end: float) -> None:
+def _shade_faults(figure: Figure, timeline: Timeline, panels: Sequence[Axes], end: float) -> None:
+    """Shade each window on every panel; name the faults in a legend under the chart, never
+    on it, so that windows close together cannot print their names over each other."""
     colours: dict[str, str] = {}
+    unhealed: set[str] = set()
     for window in timeline.faults:
         colour = colours.setdefault(window.name, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
         stop = end if window.stop_s is None else window.stop_s
+        if window.stop_s is None:
+            unhealed.add(window.name)
         alpha = 0.12 if window.source == "history" else 0.07
         for axes in panels:
             axes.axvspan(
@@ -125,20 +142,20 @@ def _shade_faults(timeline: Timeline, panels: Sequence[Axes], end: float) -> Non
                 alpha=alpha,
                 linewidth=0,
             )
-        label = window.name + ("" if window.stop_s is not None else " (not healed)")
-        panels[0].annotate(
-            label,
-            xy=(max(window.start_s, 0.0), 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(2, 2),
-            textcoords="offset points",
-            fontsize=7,
-            color="#333333",
-            rotation=0,
-            va="bottom",
-            ha="left",
-            annotation_clip=True,
-        )
+    if not colours:
+        return
+    handles = [Patch(color=colour, alpha=0.35, linewidth=0) for colour in colours.values()]
+    labels = [name + (" (not healed)" if name in unhealed else "") for name in colours]
+    figure.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(len(labels), _FAULT_LEGEND_COLUMNS),
+        fontsize=8,
+        frameon=False,
+        title="fault windows (shaded)",
+        title_fontsize=8,
+    )
 
 
 def _mark(
@@ -162,20 +179,29 @@ def _mark(
 
 
 def trend_svg(points: Sequence[TrendPoint]) -> str:
-    """Runs in date order: operations and acknowledged losses, verdict as the marker colour."""
+    """Runs in date order: operations (marker colour: verdict) and the records in violation,
+    one stacked bar per run with every damage class the verdicts count."""
     colours = {"true": "#2a9d8f", "false": "#c1121f", "unknown": "#f77f00", "none": "#8d99ae"}
+    classes = list(dict.fromkeys(name for p in points for name, n in p.damage.items() if n))
     with rc_context(_RC):
         figure = Figure(figsize=(11, 3.2), layout="constrained")
         FigureCanvasAgg(figure)
-        operations, losses = figure.subplots(1, 2)
+        operations, damage = figure.subplots(1, 2)
         x = np.arange(len(points))
         marker_colours = [colours.get(p.verdict, "#8d99ae") for p in points]
         operations.plot(x, [p.operations for p in points], color="#1d3557", linewidth=1)
         operations.scatter(x, [p.operations for p in points], c=marker_colours, s=18, zorder=3)
-        operations.set_title("operations per run", fontsize=9)
-        losses.bar(x, [p.losses for p in points], color=marker_colours)
-        losses.set_title("acknowledged records lost or corrupt (colour: verdict)", fontsize=9)
-        for axes in (operations, losses):
+        operations.set_title("operations per run (colour: verdict)", fontsize=9)
+        bottom = np.zeros(len(points))
+        for n, name in enumerate(classes):
+            heights = np.array([p.damage.get(name, 0) for p in points], dtype=np.float64)
+            colour = _DAMAGE_COLOURS.get(name, _FAULT_COLOURS[n % len(_FAULT_COLOURS)])
+            damage.bar(x, heights, bottom=bottom, color=colour, label=name)
+            bottom += heights
+        damage.set_title("records in violation, by class", fontsize=9)
+        if classes:
+            damage.legend(**_LEGEND)
+        for axes in (operations, damage):
             axes.set_ylim(bottom=0)
             step = max(1, len(points) // 12)
             axes.set_xticks(

@@ -31,6 +31,7 @@ __all__ = ["TYPE_CODES", "Columns", "scan_history"]
 TYPE_CODES = {"invoke": 0, "ok": 1, "fail": 2, "info": 3}
 NOT_A_CLIENT = -1  # process column value of nemesis (and any other non-integer) processes
 CHUNK_BYTES = 32 << 20
+MAX_NAMED_LINES = 10  # damaged lines named by number; the rest only counted
 
 _CHARS = rb'[^"\\]*(?:\\.[^"\\]*)*'  # a JSON string's content, as an unrolled loop
 _ACKED_WRITE = re.compile(
@@ -70,7 +71,9 @@ class Columns:
     nemesis: tuple[Op, ...]
     writers: frozenset[str]
     patients: frozenset[str]
-    skipped_lines: int
+    skipped_lines: int  # damaged lines (not the torn last one), skipped
+    damaged_lines: tuple[int, ...] = ()  # their 1-based line numbers, the first few
+    torn_last_line: bool = False  # the last line was cut (harness killed mid-write): ignored
 
 
 def scan_history(path: Path) -> Columns:
@@ -81,23 +84,34 @@ def scan_history(path: Path) -> Columns:
     writers: set[bytes] = set()
     patients: set[bytes] = set()
     skipped = 0
+    damaged: list[int] = []
+    last_bad = 0
+    lines_before = 0  # lines in the chunks already read: the next chunk's first line number - 1
     with path.open("rb") as source:
         size = os.fstat(source.fileno()).st_size
         data: mmap.mmap | bytes = (
             mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         )
     try:
+        torn = _torn_tail(data)
         for start, end in _line_blocks(data):
             parsed = _parse_fast(data, start, end, f_table)
             if parsed is not None:
                 nemesis.extend(_nemesis_ops(data, start, end))
                 acked_pairs.update(_ACKED_WRITE.findall(data, start, end))
             else:
-                rows, faults, bad = _parse_slowly(data[start:end])
+                rows, faults, bad = _parse_slowly(data[start:end], lines_before)
                 nemesis.extend(faults)
-                skipped += bad
+                skipped += len(bad)
+                damaged.extend(bad[: MAX_NAMED_LINES - len(damaged)])
+                last_bad = bad[-1] if bad else last_bad
                 parsed = _columns_of(rows, f_table, writers, patients)
             parts.append(parsed)
+            lines_before += _newlines(data, start, end)
+        if skipped and not torn and last_bad == _last_line(data, lines_before):
+            # an unparsable last line is the torn line of a killed harness, as the harness reads it
+            torn, skipped = True, skipped - 1
+            damaged = [n for n in damaged if n != last_bad]
     finally:
         if isinstance(data, mmap.mmap):
             with contextlib.suppress(BufferError):  # released with the last view, if one is left
@@ -116,6 +130,8 @@ def scan_history(path: Path) -> Columns:
         writers=frozenset(_text(w) for w in writers if w),
         patients=frozenset(_text(p) for p in patients if p),
         skipped_lines=skipped,
+        damaged_lines=tuple(damaged),
+        torn_last_line=torn,
     )
 
 
@@ -248,6 +264,32 @@ def _line_blocks(data: mmap.mmap | bytes) -> Iterator[tuple[int, int]]:
         start = newline + 1
 
 
+def _torn_tail(data: mmap.mmap | bytes) -> bool:
+    """Whether the file ends in a line without its newline that does not parse."""
+    size = len(data)
+    if not size or data[size - 1 : size] == b"\n":
+        return False
+    tail = data[data.rfind(b"\n") + 1 : size]
+    return bool(tail.strip()) and not _parses(tail)
+
+
+def _newlines(data: mmap.mmap | bytes, start: int, end: int) -> int:
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == ord("\n")))
+
+
+def _last_line(data: mmap.mmap | bytes, whole_lines: int) -> int:
+    """The number of the file's last non-blank whole line."""
+    number, end = whole_lines, len(data)
+    if end and data[end - 1 : end] != b"\n":
+        end = data.rfind(b"\n") + 1  # a tail without newline was handled on its own
+    while end > 0:
+        start = data.rfind(b"\n", 0, end - 1) + 1
+        if data[start:end].strip():
+            return number
+        number, end = number - 1, start
+    return 0
+
+
 def _parses(line: bytes) -> bool:
     if not line.strip():
         return False
@@ -258,18 +300,19 @@ def _parses(line: bytes) -> bool:
     return True
 
 
-def _parse_slowly(chunk: bytes) -> tuple[list[Row], list[Op], int]:
-    """Line by line, for histories not written by HistoryWriter; unparsable lines are counted."""
+def _parse_slowly(chunk: bytes, lines_before: int) -> tuple[list[Row], list[Op], list[int]]:
+    """Line by line, for histories not written by HistoryWriter (or damaged): the numbers of
+    the unparsable lines are returned, and reading goes on."""
     rows: list[Row] = []
     faults: list[Op] = []
-    bad = 0
-    for line in chunk.splitlines():
+    bad: list[int] = []
+    for number, line in enumerate(chunk.split(b"\n"), start=lines_before + 1):
         if not line.strip():
             continue
         try:
             op = Op.from_json(json.loads(line))
         except (ValueError, KeyError, TypeError):
-            bad += 1
+            bad.append(number)
             continue
         rows.append(_row(op))
         if op.process == NEMESIS:

@@ -47,6 +47,13 @@ class DamagedRecord:
     detection_wall: datetime | None
     detected_by: str  # the verifier's own detection time, or "final read"
     faults: tuple[str, ...]
+    practice_time: datetime | None = None  # the consultation's simulated start (its create)
+
+    @property
+    def all_ids(self) -> tuple[str, ...]:
+        """Every consultation id the record has: a duplicate's copies, the named one first."""
+        first = (self.consultation_id,) if self.consultation_id else ()
+        return tuple(dict.fromkeys((*first, *self.ids)))
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -94,6 +101,7 @@ class Impact:
     first_detection_delay_s: float | None  # the first loss (by ack) until it was detected
     detection_delays_s: tuple[float, float, float] | None  # min, median, max
     kinds: Mapping[str, int] = field(default_factory=dict)
+    practice_window: tuple[datetime, datetime] | None = None  # simulated, of the lost/corrupt
 
 
 def damaged_records(
@@ -190,6 +198,7 @@ def assess(
             keys, who = per_fault.setdefault(fault, (set(), set()))
             keys.add(record.key or record.consultation_id or "")
             who.add(record.practitioner_id)
+    practiced = [r.practice_time for r in losses if r.practice_time is not None]
     cohorts = run.info.cohorts if run.info else ()
     in_any_cohort = set().union(*(c.practitioner_ids for c in cohorts)) if cohorts else set()
     first_delay = (
@@ -230,4 +239,5 @@ def assess(
         if delays
         else None,
         kinds=dict(Counter(r.kind for r in records)),
+        practice_window=(min(practiced), max(practiced)) if practiced else None,
     )

@@ -24,6 +24,7 @@ COLUMNS = (
     "fields",
     "ack_time_s",
     "ack_wall_clock",
+    "practice_time",
     "detection_time_s",
     "detection_wall_clock",
     "faults_active",
@@ -42,7 +43,7 @@ def write_impact_csv(records: Iterable[DamagedRecord], path: Path) -> Path:
 
 
 def _row(record: DamagedRecord) -> list[str]:
-    ids = record.consultation_id or " ".join(record.ids)
+    ids = " ".join(record.all_ids)
     return [
         record.kind,
         _text(record.practitioner_id),
@@ -56,6 +57,7 @@ def _row(record: DamagedRecord) -> list[str]:
         _text(";".join(record.field_names)),
         _seconds(record.ack_s),
         _wall(record.ack_wall),
+        _wall(record.practice_time),
         _seconds(record.detection_s),
         _wall(record.detection_wall),
         _text(";".join(record.faults)),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.verifiers.result import VERDICT_FILE
+from reports.banner import banner
 from reports.charts import TrendPoint, trend_svg
 from reports.page import render_template
 from reports.rundata import HISTORY_FILE, RUN_FILE, RunDirError, load_run
-from reports.words import verdict_class, verdict_words
+from reports.words import damage_counts
 
 __all__ = ["IndexRow", "render_index"]
 
@@ -24,10 +26,10 @@ class IndexRow:
     started: datetime | None
     scenario: str
     status: str
-    verdict: str  # pass, fail, unknown, none
+    verdict: str  # the banner's kind: pass, fail, unknown, interrupted, error, running, none
     words: str
     operations: int | None
-    losses: int | None
+    damage: Mapping[str, int] | None  # records in violation per class; None without a verdict
     has_report: bool
     expected_matched: bool | None
 
@@ -42,8 +44,8 @@ def render_index(runs_dir: Path) -> Path:
         TrendPoint(
             label=r.started.strftime("%m-%d %H:%M") if r.started else r.name[:13],
             operations=r.operations or 0,
-            losses=r.losses or 0,
-            verdict={"pass": "true", "fail": "false"}.get(r.verdict, r.verdict),
+            damage=r.damage or {},
+            verdict={"pass": "true", "fail": "false", "none": "none"}.get(r.verdict, "unknown"),
         )
         for r in rows
     ]
@@ -70,16 +72,16 @@ def _row(path: Path) -> IndexRow | None:
         return None
     verdict = run.verdict
     info = run.info
-    counts = verdict.counts if verdict else {}
+    shown = banner(run)
     return IndexRow(
         name=run.name,
         started=info.started_at if info else None,
         scenario=run.title,
         status=(info.status if info else None) or "unknown",
-        verdict=verdict_class(verdict.valid if verdict else None),
-        words=verdict_words(verdict, run.missing),
+        verdict=shown.kind,
+        words=shown.headline,
         operations=_operations(path / HISTORY_FILE),
-        losses=counts.get("lost", 0) + counts.get("corrupt", 0) if verdict else None,
+        damage=damage_counts(verdict.counts) if verdict else None,
         has_report=(path / "report.html").is_file(),
         expected_matched=(verdict.valid == run.expected)
         if verdict and run.expected is not None

@@ -1,7 +1,9 @@
 """``junit.xml``: one test case per verifier (and the expected-verdict check), for CI dashboards.
 
 The shape is the common Jenkins/Surefire one: ``testsuites/testsuite/testcase`` with a
-``failure`` (verdict false), ``error`` (unknown) or ``skipped`` child.
+``failure`` (verdict false), ``error`` (unknown) or ``skipped`` child. A run whose verdict is
+unknown, that was interrupted, whose harness failed or that has no verdict also gets a
+``verdict`` case whose error message gives every reason: such a run is never a green build.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.verifiers.result import Anomaly, Result, Verdict
+from reports.banner import banner, result_reason
 from reports.rundata import RunData
+from reports.words import DAMAGE_CLASSES
 
 __all__ = ["write_junit"]
 
@@ -23,17 +27,23 @@ def write_junit(run: RunData, path: Path) -> Path:
     suite_name = f"ackguard.{run.title}"
     cases: list[ET.Element] = []
     verdict = run.verdict
-    if verdict is None:
+    shown = banner(run)
+    if verdict is None and shown.kind == "none":
         case = _case(suite_name, "verdict")
         reason = "no verdict.json: the run was cut short before it was verified"
         _child(case, "error", reason, "\n".join(_missing_lines(run)), "missing-verdict")
         cases.append(case)
-    else:
+    elif shown.kind not in ("pass", "fail"):
+        # unknown, interrupted, harness error, still running: an error, never a pass, with
+        # every reason in the message a CI dashboard shows
+        case = _case(suite_name, "verdict")
+        lead = f"{shown.word}: " if shown.kind == "unknown" else f"{shown.headline}: "
+        message = lead + "; ".join(shown.reasons)
+        text = "\n".join([shown.headline, *shown.reasons, *_missing_lines(run)])
+        _child(case, "error", message, text, shown.kind)
+        cases.append(case)
+    if verdict is not None:
         cases.extend(_result_case(suite_name, result) for result in verdict.results)
-        if not verdict.results:
-            case = _case(suite_name, "verdict")
-            _child(case, "error", "no verifier ran", "", "unknown")
-            cases.append(case)
     if run.expected is not None:
         cases.append(_expected_case(suite_name, run, verdict))
     duration = run.info.duration_s if run.info and run.info.duration_s else 0.0
@@ -77,13 +87,14 @@ def _result_case(suite_name: str, result: Result) -> ET.Element:
         )
         _child(case, "failure", _failure_message(result), text, "verdict-false")
     elif result.valid is not True:
-        _child(case, "error", result.error or f"{result.name} could not tell", counts, "unknown")
+        why = result_reason(result) or "it gave no reason"
+        _child(case, "error", f"{result.name} could not tell: {why}", counts, "unknown")
     return case
 
 
 def _failure_message(result: Result) -> str:
-    kinds = ("lost", "corrupt", "duplicate", "phantom")
-    parts = [f"{result.counts.get(k, 0)} {k}" for k in kinds if result.counts.get(k, 0)]
+    counts = result.counts
+    parts = [f"{counts[kind]} {kind}" for kind in DAMAGE_CLASSES if counts.get(kind, 0)]
     if not parts:
         tally: dict[str, int] = {}
         for anomaly in result.anomalies:

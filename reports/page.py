@@ -31,6 +31,7 @@ def _environment() -> jinja2.Environment:
         duration=words.duration,
         wall=words.wall,
         percent=words.percent,
+        practice=words.practice,
         digest=digest,
     )
     return environment

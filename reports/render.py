@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.verifiers.result import Result
+from harness.verifiers.result import Verdict
+from reports.banner import banner
 from reports.charts import timeline_svg
 from reports.history_scan import scan_history
 from reports.impact import DATA_LOSS_KINDS, DamagedRecord, Impact, assess, damaged_records
 from reports.impact_csv import write_impact_csv
 from reports.junit import write_junit
 from reports.page import render_template
+from reports.practice_time import consultation_times, practice_window
 from reports.rundata import RunData, load_run
 from reports.timeline import Timeline, build_timeline
-from reports.words import SHOWN_CLASSES, verdict_class, verdict_words
+from reports.verifier_words import QUANTILE_WORDS, result_view
+from reports.words import SHOWN_CLASSES, damage_counts, verdict_class
 
 __all__ = ["MAX_TABLE_ROWS", "RenderedRun", "render_run"]
 
 MAX_TABLE_ROWS = 500
 """Damaged records shown in the page; impact.csv always has all of them."""
+_NOT_DAMAGE = ("acknowledged", "intact", "recovered", "indeterminate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +38,6 @@ class RenderedRun:
     impact_csv: Path
 
 
-@dataclass(frozen=True, slots=True)
-class _ResultView:
-    result: Result
-    valid: str
-    css: str
-    quantile_names: tuple[str, ...]
-    latencies: tuple[tuple[str, Mapping[str, float]], ...]
-
-
 def render_run(run_dir: Path) -> RenderedRun:
     """Render the run directory's report files next to its data; return their paths.
 
@@ -52,6 +46,10 @@ def render_run(run_dir: Path) -> RenderedRun:
     timeline = build_timeline(scan_history(run.history_path), run.info) if run.has_history else None
     faults = timeline.faults if timeline else ()
     records = damaged_records(run, run.verdict, faults) if run.verdict else []
+    if records and run.has_history:  # only a failing run pays for the second pass
+        keys = {r.key for r in records if r.key is not None}
+        times = consultation_times(run.history_path, keys)
+        records = [replace(r, practice_time=times.get(r.key or "")) for r in records]
     impact = (
         assess(
             run,
@@ -76,6 +74,7 @@ def _page(
 ) -> str:
     verdict = run.verdict
     counts = verdict.counts if verdict else {}
+    shown_classes = (*SHOWN_CLASSES, *(c for c in damage_counts(counts) if c not in SHOWN_CLASSES))
     losses = [r for r in records if r.kind in DATA_LOSS_KINDS]
     chart = (
         timeline_svg(
@@ -89,13 +88,14 @@ def _page(
     context: dict[str, Any] = {
         "run": run,
         "info": run.info,
-        "verdict_words": verdict_words(verdict, run.missing),
-        "verdict_cls": verdict_class(verdict.valid if verdict else None),
+        "banner": banner(run),
         "expectation": _expectation(run),
         "counts": [
             (name, counts.get(name) if verdict else None, _is_bad(name, counts.get(name, 0)))
-            for name in SHOWN_CLASSES
+            for name in shown_classes
         ],
+        "damage": damage_counts(counts),
+        "practice": practice_window(run.history_path) if run.has_history else None,
         "timeline": timeline,
         "end_s": timeline.end_s if timeline else 0.0,
         "chart_svg": chart,
@@ -103,14 +103,25 @@ def _page(
         "impact": impact,
         "records": records[:MAX_TABLE_ROWS],
         "records_total": len(records),
-        "results": [_result_view(r) for r in verdict.results] if verdict else [],
+        "results": [result_view(r) for r in verdict.results] if verdict else [],
+        "operations": _operations(verdict),
+        "quantile_words": QUANTILE_WORDS,
         "generated": datetime.now(UTC),
     }
     return render_template("report.html.j2", context)
 
 
 def _is_bad(name: str, count: int) -> bool:
-    return count > 0 and name in ("lost", "corrupt", "phantom", "duplicate")
+    return count > 0 and name not in _NOT_DAMAGE
+
+
+def _operations(verdict: Verdict | None) -> Mapping[str, Mapping[str, int]]:
+    """Client operations per kind (invoked, ok, fail, info, pending), as a verifier counted."""
+    for result in verdict.results if verdict else ():
+        found = result.extra.get("operations")
+        if isinstance(found, Mapping) and found:
+            return found
+    return {}
 
 
 def _expectation(run: RunData) -> str | None:
@@ -123,43 +134,3 @@ def _expectation(run: RunData) -> str | None:
     if run.verdict.valid == expected:
         return f"As the scenario expected ({shown})."
     return f"NOT as the scenario expected: it expected {shown}."
-
-
-def _result_view(result: Result) -> _ResultView:
-    found: list[tuple[str, object]] = []
-    for name, value in result.extra.items():  # {"stable_latency_ms": {q: ms}} or one level deeper
-        if isinstance(value, Mapping) and not _is_quantiles(value):
-            found += [(f"{name} {inner}", quantiles) for inner, quantiles in value.items()]
-        else:
-            found.append((name, value))
-    latencies = tuple(
-        (name, {str(q): float(v) for q, v in value.items()})
-        for name, value in found
-        if isinstance(value, Mapping) and _is_quantiles(value)
-    )
-    names = tuple(dict.fromkeys(q for _, values in latencies for q in values))
-    valid = json.dumps(result.valid) if isinstance(result.valid, bool) else "unknown"
-    return _ResultView(
-        result=result,
-        valid=valid,
-        css={"pass": "ok", "fail": "bad"}.get(verdict_class(result.valid), "unk"),
-        quantile_names=tuple(sorted(names, key=_quantile_order)),
-        latencies=latencies,
-    )
-
-
-def _is_quantiles(value: object) -> bool:
-    """Latency quantiles as verifiers report them: ``{"0.5": 12.0, "0.95": 40.1, ...}``."""
-    return (
-        isinstance(value, Mapping)
-        and bool(value)
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
-        and all(_quantile_order(str(q)) < 10 for q in value)
-    )
-
-
-def _quantile_order(name: str) -> float:
-    try:
-        return float(name)
-    except ValueError:
-        return 10.0

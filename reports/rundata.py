@@ -67,6 +67,7 @@ class RunInfo:
     sim_start: str | None = None
     expected: Valid | None = None
     cohorts: tuple[Cohort, ...] = ()
+    harness_pid: int | None = None
 
     def wall(self, seconds: float | None) -> datetime | None:
         """The wall-clock moment ``seconds`` after the run started (the history's origin)."""
@@ -114,6 +115,7 @@ class RunData:
     info: RunInfo | None
     directory: Directory | None
     verdict: Verdict | None
+    reasons: tuple[str, ...]  # verdict.json "reasons": why it is not a plain pass, in words
     final_read: FinalReadMeta | None
     scenario_text: str | None
     has_history: bool
@@ -161,6 +163,7 @@ def load_run(run_dir: Path) -> RunData:
     info = attempt(RUN_FILE, lambda: _run_info(_json(run_dir / RUN_FILE)))
     directory = attempt(DIRECTORY_FILE, lambda: _directory(_json(run_dir / DIRECTORY_FILE)))
     verdict = attempt(VERDICT_FILE, lambda: load_verdict(run_dir))
+    reasons = attempt(VERDICT_FILE, lambda: _reasons(_json(run_dir / VERDICT_FILE))) or ()
     final_read = attempt(FINAL_READ_META, lambda: _final_read(_json(run_dir / FINAL_READ_META)))
     scenario_text = attempt(
         SCENARIO_FILE, lambda: (run_dir / SCENARIO_FILE).read_text(encoding="utf-8")
@@ -171,6 +174,7 @@ def load_run(run_dir: Path) -> RunData:
         info=info,
         directory=directory,
         verdict=verdict,
+        reasons=reasons,
         final_read=final_read,
         scenario_text=scenario_text,
         has_history=HISTORY_FILE in present,
@@ -191,6 +195,16 @@ def _time(text: object) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _reasons(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Older verdict files have no ``reasons``: an empty tuple, and the page falls back."""
+    found = data.get("reasons") or ()
+    return tuple(str(reason) for reason in found) if isinstance(found, list | tuple) else ()
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _optional_str(value: object) -> str | None:
@@ -216,12 +230,11 @@ def _run_info(data: Mapping[str, Any]) -> RunInfo:
                 practitioner_ids=frozenset(str(p) for p in entry.get("practitioner_ids") or ()),
             )
         )
-    seed = data.get("seed")
     expected = data.get("expected")
     return RunInfo(
         scenario=_optional_str(data.get("scenario")),
         description=_optional_str(data.get("description")),
-        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        seed=_optional_int(data.get("seed")),
         started_at=_time(data.get("started_at")),
         ended_at=_time(data.get("ended_at")),
         duration_s=_optional_float(data.get("duration_s")),
@@ -233,6 +246,7 @@ def _run_info(data: Mapping[str, Any]) -> RunInfo:
         sim_start=_optional_str(data.get("sim_start")),
         expected=expected if expected in (True, False, "unknown") else None,
         cohorts=tuple(cohorts),
+        harness_pid=_optional_int(data.get("harness_pid")),
     )
 
 

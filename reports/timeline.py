@@ -101,6 +101,8 @@ class Timeline:
     writers: frozenset[str]  # practitioners with at least one acknowledged write
     patients: frozenset[str]
     skipped_lines: int
+    damaged_lines: tuple[int, ...] = ()
+    torn_last_line: bool = False
 
 
 def build_timeline(columns: Columns, info: RunInfo | None) -> Timeline:
@@ -143,6 +145,8 @@ def build_timeline(columns: Columns, info: RunInfo | None) -> Timeline:
         writers=columns.writers,
         patients=columns.patients,
         skipped_lines=columns.skipped_lines,
+        damaged_lines=columns.damaged_lines,
+        torn_last_line=columns.torn_last_line,
     )
 
 

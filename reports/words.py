@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from harness.verifiers.result import Valid, Verdict
+from harness.verifiers.result import Valid
 
 __all__ = [
+    "DAMAGE_CLASSES",
     "SHOWN_CLASSES",
+    "damage_counts",
     "duration",
     "number",
     "percent",
     "plural",
+    "practice",
     "seconds",
     "verdict_class",
-    "verdict_words",
     "wall",
 ]
 
@@ -30,6 +33,9 @@ SHOWN_CLASSES = (
     "indeterminate",
 )
 """The record classes the verdict banner shows, in order."""
+DAMAGE_CLASSES = ("lost", "corrupt", "duplicate", "phantom", "misattributed", "unexpected")
+"""Classes of records in violation, in the order pages show them."""
+_NOT_DAMAGE = ("attempted", "acknowledged", "intact", "recovered", "indeterminate", "failed")
 DASH = "\u2013"  # what a page shows for a value it does not have
 
 
@@ -45,32 +51,17 @@ def verdict_class(valid: Valid | None) -> str:
     return "none" if valid is None else "unknown"
 
 
-def verdict_words(verdict: Verdict | None, missing: tuple[str, ...] = ()) -> str:
-    if verdict is None:
-        why = "the run was cut short before it was verified" if missing else "no verdict"
-        return f"UNKNOWN: no verdict ({why})"
-    counts = verdict.counts
-    if verdict.valid is True:
-        return "PASS: no acknowledged record was lost or damaged"
-    if verdict.valid is False:
-        lost, corrupt = counts.get("lost", 0), counts.get("corrupt", 0)
-        parts = []
-        if lost or corrupt:
-            lead = plural(lost or corrupt, "acknowledged record")
-            parts.append(f"{lead} {'lost' if lost else 'corrupt'}")
-            if lost and corrupt:
-                parts.append(f"{corrupt:,} corrupt")
-        parts += [
-            f"{counts.get(kind, 0):,} {word}"
-            for kind, word in (("duplicate", "duplicated"), ("phantom", "phantom"))
-            if counts.get(kind, 0)
-        ]
-        failing = [r.name for r in verdict.results if r.valid is False]
-        return "FAIL: " + (", ".join(parts) or "violation found by " + ", ".join(failing))
-    reasons = [
-        r.error or f"{r.name} could not tell" for r in verdict.results if r.valid is not True
-    ]
-    return "UNKNOWN: " + ("; ".join(reasons) or "nothing could be verified")
+def damage_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """The damage classes a verdict counts, non-zero ones only: the known ones in order, then
+    any class a newer verifier adds (every count that is not a plain tally of records)."""
+    extra = sorted(
+        name for name in counts if name not in _NOT_DAMAGE and name not in DAMAGE_CLASSES
+    )
+    return {
+        name: int(counts[name])
+        for name in (*DAMAGE_CLASSES, *extra)
+        if isinstance(counts.get(name), int) and counts[name] > 0
+    }
 
 
 def number(value: float | int | None, digits: int = 0) -> str:
@@ -100,6 +91,17 @@ def wall(moment: datetime | None) -> str:
     if moment is None:
         return DASH
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def practice(moment: datetime | None) -> str:
+    """A simulated practice moment, in the practice's own time zone: Mon 2026-11-30 09:15."""
+    if moment is None:
+        return DASH
+    offset = moment.strftime("%z")  # "" for a naive moment, else +HHMM
+    if not offset:
+        return moment.strftime("%a %Y-%m-%d %H:%M")
+    zone = "UTC" if offset == "+0000" else f"{offset[:3]}:{offset[3:5]}"
+    return moment.strftime("%a %Y-%m-%d %H:%M ") + zone
 
 
 def percent(count: int, out_of: int | None) -> str:

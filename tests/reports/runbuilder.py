@@ -87,6 +87,28 @@ def write_run_json(run_dir: Path, **overrides: object) -> dict[str, object]:
     return data
 
 
+def write_verdict_json(
+    run_dir: Path,
+    verdict: bool | str,
+    *,
+    results: list[dict[str, object]] | None = None,
+    counts: Mapping[str, int] | None = None,
+    expected: bool | str | None = None,
+    **more: object,
+) -> None:
+    """A ``verdict.json`` as written by any version of the harness: older ones have no
+    ``reasons``, newer ones add keys (given in ``more``, for example ``reasons=[...]``)."""
+    data: dict[str, object] = {
+        "verdict": verdict,
+        "counts": dict(counts or {}),
+        "expected": expected,
+        "matched": None if expected is None else verdict == expected,
+        "results": results or [],
+        **more,
+    }
+    (run_dir / "verdict.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
 def digest(text: str) -> dict[str, object]:
     return FieldDigest.of(text).to_json()
 

@@ -62,22 +62,28 @@ def test_junit_passing_and_cut_short(runs: Runs, schema: xmlschema.XMLSchema) ->
 def test_junit_unknown_verdict_is_an_error_and_mismatch_a_failure(
     tmp_path: Path, schema: xmlschema.XMLSchema
 ) -> None:
-    from harness.verifiers.result import Result, Verdict, write_verdict
-    from tests.reports.runbuilder import write_run_json
+    from tests.reports.runbuilder import write_run_json, write_verdict_json
 
     write_run_json(tmp_path, expected=True)
-    unknown = Result("records", "unknown", error="no final read")
-    write_verdict(tmp_path, Verdict("unknown", {}, (unknown,), expected=True))
+    unknown: dict[str, object] = {
+        "name": "records",
+        "valid": "unknown",
+        "extra": {"reason": "no final read"},
+    }
+    write_verdict_json(tmp_path, "unknown", results=[unknown], expected=True)  # no "reasons"
     junit = reports.render_run(tmp_path).junit
     schema.validate(str(junit))
     cases = _cases(junit)
     error = cases["records"].find("error")
-    assert error is not None and error.get("message") == "no final read"
+    assert error is not None and "no final read" in (error.get("message") or "")
     mismatch = cases["expected verdict"].find("failure")
     assert (
         mismatch is not None and mismatch.get("message") == 'expected verdict true, got "unknown"'
     )
-    assert "UNKNOWN: no final read" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    verdict_case = cases["verdict"].find("error")  # the verdict itself is an error, with why
+    assert verdict_case is not None
+    assert verdict_case.get("message") == "UNKNOWN: records: no final read"
+    assert "UNKNOWN: records: no final read" in (tmp_path / "report.html").read_text("utf-8")
 
 
 def test_impact_csv_one_row_per_damaged_record(runs: Runs) -> None:
@@ -133,11 +139,13 @@ def test_index_lists_every_run_with_a_trend(runs: Runs) -> None:
     page = index.read_text(encoding="utf-8")
     rows = re.findall(r"<tr><td>.*?</tr>", page, re.S)
     assert len(rows) == 3
-    assert "killed" in rows[0] and "UNKNOWN: no verdict" in rows[0]  # newest first
+    assert "killed" in rows[0] and "INTERRUPTED: the run was stopped" in rows[0]  # newest first
     assert "not rendered" in rows[0]
-    assert "FAIL: 2 acknowledged records lost, 1 corrupt" in rows[1] and ">3<" in rows[1]
+    assert "FAIL: 2 acknowledged records lost, 1 corrupt" in rows[1]
+    assert '2 lost</b>, <b class="bad">1 corrupt' in rows[1]
     assert "20261129T050000-incident/report.html" in rows[1] and "as expected" in rows[1]
     assert "PASS: no acknowledged record was lost or damaged" in rows[2] and ">3<" in rows[2]
+    assert "<td>none</td>" in rows[2]
     assert "not-a-run" not in page
     assert "<svg" in page and "operations per run" in page
     for pattern in EXTERNAL:

@@ -133,14 +133,20 @@ def test_fault_windows_are_listed_and_shaded(runs: Runs) -> None:
     assert "loss acknowledged" in chart.group(0) and "loss detected" in chart.group(0)
 
 
-def test_operations_and_read_your_writes_latencies(runs: Runs) -> None:
+def test_operations_and_read_latencies_in_words(runs: Runs) -> None:
     page = _page(runs.failing)
     ops = _section(page, "ops")
+    assert "operation invoked acknowledged failed indeterminate no answer median ms" in ops
     # creates: 6 invoked, 4 ok, 1 fail, 1 info; durations 10, 100, 200, 100, 50, 300 ms
     assert "create 6 4 1 1 0 100.0" in ops
-    latencies = _text(page.split("Read-your-writes latencies")[1].split("</table>")[0])
-    assert "stable_latency_ms 1.0 2.5 7.0 9.5 12.0" in latencies
-    assert "lost_latency_ms \u2013 4,500.0" in latencies  # no q 0 given: a dash
+    latencies = _section(page, "latencies-read_your_writes")
+    assert "min median 95th pct 99th pct max" in latencies
+    assert "records reads saw for good: from acknowledgement to the start of the last read" in (
+        latencies
+    )
+    assert "missed it 1.0 2.5 7.0 9.5 12.0" in latencies
+    assert "still saw it \u2013 4,500.0" in latencies  # no minimum given: a dash
+    assert "not detection delays" in _text(page)
 
 
 def test_reproduction_names_scenario_seed_and_command(runs: Runs) -> None:
@@ -155,7 +161,10 @@ def test_reproduction_names_scenario_seed_and_command(runs: Runs) -> None:
 def test_cut_short_run_renders_what_is_there_and_says_what_is_missing(runs: Runs) -> None:
     page = _page(runs.cut_short)
     text = _text(page)
-    assert text.index("UNKNOWN: no verdict (the run was cut short") < text.index("Timeline")
+    banner = text[: text.index("Timeline")]
+    assert "INTERRUPTED: the run was stopped before its planned end" in banner
+    assert "no verdict: the run was cut short before it was verified" in banner
+    assert 'class="verdict interrupted"' in page
     missing = text[text.index("Missing from this run directory") :][:200]
     for name in ("verdict.json", "final_read.json", "scenario.yaml"):
         assert name in missing
@@ -198,7 +207,7 @@ def test_table_is_capped_with_a_note_and_the_csv_has_all(tmp_path: Path) -> None
     damaged = len(made.lost) + len(made.corrupt)
     assert damaged > 500
     page = _page(tmp_path / "big")
-    assert f"The table shows the first 500 of {damaged:,} damaged records" in _text(page)
+    assert f"The table shows the first 500 of {damaged:,} records with a violation" in _text(page)
     rows = page.split('id="records"')[1].split("</table>")[0].count("<tr>")
     assert rows == 1 + 500
     lines = (tmp_path / "big" / "impact.csv").read_text(encoding="utf-8").splitlines()
