@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are stored")
     run.add_argument("--duration", help="override the scenario's duration, e.g. 20s")
+    run.add_argument(
+        "--seed", type=int, help="override the scenario's seed (replay a run with a random seed)"
+    )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
     verify = commands.add_parser(
         "verify",
@@ -99,28 +102,35 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("scenario", nargs="?")
     web.add_argument("--web-port", type=int, default=8089)
     web.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    web.add_argument("--seed", type=int, help="override the scenario's seed")
     commands.add_parser("serve", help="start the consultation service (see ackguard serve --help)")
     commands.add_parser("proxy", help="start the fault proxy (see ackguard proxy --help)")
     return parser
 
 
-def _load(name: str | None, duration: str | None) -> object:
-    from dataclasses import replace
-
+def _load(name: str | None, duration: str | None, seed: int | None = None) -> object:
+    """The scenario checked whole (overrides included), or None after printing why not."""
     from harness.scenario import ScenarioError, load_scenario, parse_duration
 
     try:
-        scenario = load_scenario(name)
-        if duration is not None:
-            scenario = replace(scenario, duration=parse_duration(duration))
-    except (ScenarioError, ValueError) as exc:
+        seconds = parse_duration(duration) if duration is not None else None
+    except ValueError as exc:
+        print(f"ackguard: --duration: {exc}", file=sys.stderr)
+        return None
+    try:
+        scenario = load_scenario(name, duration=seconds, seed=seed)
+    except ScenarioError as exc:
         print(f"ackguard: {exc}", file=sys.stderr)
         return None
+    if not scenario.seed_given:
+        print(
+            f"seed {scenario.seed} (random; replay with --seed {scenario.seed})", file=sys.stderr
+        )
     return scenario
 
 
 def _run(options: argparse.Namespace) -> int:
-    scenario = _load(options.scenario, options.duration)
+    scenario = _load(options.scenario, options.duration, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
     from harness.run import run_scenario
@@ -129,7 +139,8 @@ def _run(options: argparse.Namespace) -> int:
 
     assert isinstance(scenario, Scenario)
     named = options.scenario or "default"
-    command = shlex.join(["ackguard", "run", named, "--duration", f"{scenario.duration:g}s"])
+    replay = ["--duration", f"{scenario.duration:g}s", "--seed", str(scenario.seed)]
+    command = shlex.join(["ackguard", "run", named, *replay])
     outcome = run_scenario(scenario, runs_dir=options.runs_dir, command=command)
     report = None if options.no_report else _render(outcome.run_dir)
     print(summary(outcome.run_dir, outcome.verdict, outcome.status, report))
@@ -187,7 +198,7 @@ def _scenarios(_options: argparse.Namespace) -> int:
 
 
 def _web(options: argparse.Namespace) -> int:
-    scenario = _load(options.scenario, None)
+    scenario = _load(options.scenario, None, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
     from harness.scenario import Scenario

@@ -1,22 +1,46 @@
-"""Scenario files: what one run does, validated before anything starts.
+"""Scenario files: what one run does, checked whole before anything starts.
 
 A scenario names the workload (seed, duration, practitioners, time scale), the system (database,
-service defects with their cohort and window, which paths go through the fault proxy), the
-faults with their schedule, the verifiers and the expected verdict. Every mistake is reported as
-``file:line: field: problem``. Durations are written ``500ms``, ``30s``, ``2m``, ``18h`` or as a
-number of seconds.
+service, target adapter, service defects with their cohort and window, which paths go through
+the fault proxy), the faults with their schedule, the verifiers and the expected verdict.
+
+Loading goes in three steps, each refusing with ``file:line: field: problem``:
+
+1. the YAML, within budgets (:mod:`harness.scenario_yaml`);
+2. the typed model of the file (:mod:`harness.scenario_model`, pydantic), each fault's and each
+   defect's parameters by their own models;
+3. the cross-checks (:mod:`harness.scenario_checks`), after the command-line overrides.
+
+Durations are written ``500ms``, ``30s``, ``2m``, ``18h`` or as a number of seconds. A scenario
+without a ``seed`` gets a random one, drawn here and kept in :attr:`Scenario.seed`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from fakes.consultations.defects.params import CohortParams
+from harness.faults.base import FaultParams
+from harness.scenario_checks import check_scenario, real_proxy_reason
+from harness.scenario_fields import describe, dotted, parse_duration
+from harness.scenario_model import (
+    VERIFIERS,
+    DatabaseSpec,
+    FaultModel,
+    ReadySpec,
+    ScenarioFile,
+    ScheduleModel,
+    ServiceSpec,
+    TargetSpec,
+)
 from harness.scenario_yaml import Located, ScenarioError, load_located, read_text
 
 __all__ = [
@@ -24,56 +48,24 @@ __all__ = [
     "DatabaseSpec",
     "DefectSpec",
     "FaultSpec",
+    "ReadySpec",
     "Scenario",
     "ScenarioError",
     "ScheduleSpec",
+    "ServiceSpec",
+    "TargetSpec",
     "catalogue",
     "load_scenario",
     "parse_duration",
+    "parse_scenario",
 ]
 
-DEFECTS = (
-    "ack_before_commit",
-    "swallowed_commit_error",
-    "split_transaction",
-    "lost_observations",
-    "silent_truncation",
-    "non_idempotent_retry",
-)
-VERIFIERS = ("records", "read_your_writes")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+CohortSpec = CohortParams
+"""Who a defect touches: ``fraction`` of practitioners (by the hash of their RPPS number and
+``salt``) or an explicit tuple of ``rpps`` numbers. The same schema as the service's."""
 
-
-def parse_duration(value: object) -> float:
-    """Seconds from ``"500ms"``, ``"30s"``, ``"2m"``, ``"18h"``, ``"1d"`` or a number."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValueError(f"not a duration: {value!r} (write e.g. 500ms, 30s, 2m, 18h)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError(f"must not be negative: {value!r}")
-    return seconds
-
-
-@dataclass(frozen=True, slots=True)
-class CohortSpec:
-    """Who a defect touches: a fraction of practitioners (by the hash of their RPPS number and
-    ``salt``) or an explicit list of RPPS numbers."""
-
-    fraction: float | None = None
-    rpps: tuple[str, ...] = ()
-    salt: str = "cohort"
-
-    def to_json(self) -> dict[str, object]:
-        if self.fraction is not None:
-            return {"fraction": self.fraction, "salt": self.salt}
-        return {"rpps": list(self.rpps)}
+RANDOM_SEEDS = 2**31
+"""A seed drawn when the scenario gives none is below this (short enough to type back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +77,6 @@ class DefectSpec:
     params: Mapping[str, object] = field(default_factory=dict)
     cohort: CohortSpec | None = None
     window: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseSpec:
-    kind: Literal["sqlite", "postgres", "url"] = "sqlite"
-    url: str | None = None
-    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +96,15 @@ class ScheduleSpec:
 
 @dataclass(frozen=True, slots=True)
 class FaultSpec:
+    """One fault of the scenario. ``params`` are the parameters as written; ``parsed`` the same,
+    validated by the kind's own model (what the kind's builder receives)."""
+
     kind: str
     name: str
     params: Mapping[str, Any]
     schedule: ScheduleSpec
     where: Located
+    parsed: FaultParams | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +127,17 @@ class Scenario:
     expect: bool | Literal["unknown"] | None
     source: str
     text: str
+    min_acknowledged: int = 1
+    """Fewer acknowledged writes than this make the verdict unknown."""
+    seed_given: bool = True
+    """False when the file gives no seed (and none was given on the command line): ``seed`` was
+    drawn at random when the scenario was loaded."""
+    service: ServiceSpec | None = None
+    """The user's service command, or None for the built-in consultation service."""
+    target: TargetSpec | None = None
+    """The user's adapter, or None for the reference API."""
+    source_dir: Path = Path(".")
+    """The folder of the scenario file (relative adapter paths start there)."""
 
 
 def catalogue() -> dict[str, str]:
@@ -149,253 +149,153 @@ def catalogue() -> dict[str, str]:
     return found
 
 
-def load_scenario(name_or_path: str | None) -> Scenario:
-    """A scenario from a file path, or from the catalogue by name (``default`` when None)."""
+def load_scenario(
+    name_or_path: str | None, *, duration: float | None = None, seed: int | None = None
+) -> Scenario:
+    """A scenario from a file path, or from the catalogue by name (``default`` when None), with
+    the command-line overrides applied and checked against the proxy a run would use now."""
     name = name_or_path or "default"
     path = Path(name)
+    options: dict[str, Any] = {
+        "duration": duration,
+        "seed": seed,
+        "real_proxy": real_proxy_reason(),
+    }
     if path.suffix in (".yaml", ".yml") or path.exists():
-        return parse_scenario(read_text(path), str(path))
+        return parse_scenario(read_text(path), str(path), source_dir=path.parent, **options)
     shipped = catalogue()
     if name not in shipped:
         known = ", ".join(shipped) or "none"
         raise ScenarioError(name, None, "", f"no such file or catalogue scenario (known: {known})")
-    return parse_scenario(shipped[name], f"scenarios/{name}.yaml")
+    folder = Path(str(resources.files("scenarios")))
+    return parse_scenario(shipped[name], f"scenarios/{name}.yaml", source_dir=folder, **options)
 
 
-def parse_scenario(text: str, source: str) -> Scenario:
-    from harness.faults.registry import validate_fault  # the registry imports fault modules
-
+def parse_scenario(
+    text: str,
+    source: str,
+    *,
+    duration: float | None = None,
+    seed: int | None = None,
+    real_proxy: str | None = None,
+    source_dir: Path | None = None,
+) -> Scenario:
+    """The scenario in ``text`` (``source`` names it in messages). ``duration`` and ``seed``
+    override the file's; ``real_proxy`` says why a run would use a real Toxiproxy (None: the
+    built-in proxy, which has every toxic)."""
     root = load_located(text, source)
-    top = root.mapping()
-    _reject_unknown(root, top, _TOP_KEYS)
-    name = _string(_require(root, top, "name"))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise top["name"].error("use letters, digits, '-', '_' or '.' (it names the run folder)")
-    practitioners = _integer(_require(root, top, "practitioners"), low=1, high=100_000)
-    users = (
-        _integer(top["users"], low=1, high=10_000) if "users" in top else min(practitioners, 100)
+    try:
+        model = ScenarioFile.model_validate(root.plain())
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise _located(root, first["loc"], describe(first)) from None
+    effective = model.duration
+    if duration is not None:
+        if not 1.0 <= duration <= 7 * 86400.0 or duration != duration:
+            raise ScenarioError(source, None, "--duration", "must be between 1s and 7d")
+        effective = duration
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ScenarioError(source, None, "--seed", f"must be between 0 and {2**63 - 1}")
+    findings = check_scenario(
+        model,
+        duration=effective,
+        duration_from="--duration" if duration is not None else "duration",
+        real_proxy=real_proxy,
     )
-    system = top["system"].mapping() if "system" in top else {}
-    if "system" in top:
-        _reject_unknown(top["system"], system, ("database", "defects", "proxy"))
-    faults = tuple(
-        _fault(entry, validate_fault)
-        for entry in (top["faults"].sequence() if "faults" in top else [])
-    )
+    for loc, problem in findings:
+        raise _located(root, loc, problem)
+    chosen = seed if seed is not None else model.seed
+    return _scenario(model, root, text, source, effective, chosen, source_dir)
+
+
+def _located(root: Located, loc: Sequence[str | int], problem: str) -> ScenarioError:
+    """The error at the deepest value of ``loc`` the file has (its line), naming ``loc``."""
+    at = root
+    for part in loc:
+        value = at.value
+        found = isinstance(value, dict) and part in value
+        found = found or (isinstance(value, list) and isinstance(part, int) and part < len(value))
+        if not found:
+            break
+        at = value[part]
+    return at.error(problem, field=dotted(loc))
+
+
+def _scenario(
+    model: ScenarioFile,
+    root: Located,
+    text: str,
+    source: str,
+    duration: float,
+    seed: int | None,
+    source_dir: Path | None,
+) -> Scenario:
+    system = model.system
+    faults_at = root.mapping().get("faults")
     return Scenario(
-        name=name,
-        description=_string(top["description"]) if "description" in top else "",
-        seed=_integer(top["seed"], low=0, high=2**63) if "seed" in top else 0,
-        duration=_duration(_require(root, top, "duration"), minimum=1.0),
-        practitioners=practitioners,
-        users=min(users, practitioners),
-        patients_per_practitioner=(
-            _integer(top["patients_per_practitioner"], low=1, high=10_000)
-            if "patients_per_practitioner" in top
-            else 30
+        name=model.name,
+        description=model.description,
+        seed=seed if seed is not None else secrets.randbelow(RANDOM_SEEDS),
+        duration=duration,
+        practitioners=model.practitioners,
+        users=min(model.users or min(model.practitioners, 100), model.practitioners),
+        patients_per_practitioner=model.patients_per_practitioner,
+        time_scale=model.time_scale,
+        sim_start=model.sim_start,
+        database=system.database,
+        defects=tuple(
+            DefectSpec(
+                name=defect.name,
+                params=dict(defect.params),
+                cohort=defect.cohort,
+                window=(defect.window.start, defect.window.until) if defect.window else None,
+            )
+            for defect in system.defects
         ),
-        time_scale=_number(top["time_scale"], low=1e-6) if "time_scale" in top else 3600.0,
-        sim_start=_datetime(top["sim_start"]) if "sim_start" in top else None,
-        database=_database(system["database"]) if "database" in system else DatabaseSpec(),
-        defects=tuple(_defect(d) for d in system["defects"].sequence())
-        if "defects" in system
-        else (),
-        proxy_paths=_proxy_paths(system["proxy"]) if "proxy" in system else (),
-        faults=faults,
-        verifiers=_verifiers(top["verifiers"]) if "verifiers" in top else VERIFIERS,
-        final_read=_choice(top["final_read"], ("api", "database"))
-        if "final_read" in top
-        else "api",  # type: ignore[arg-type]
-        expect=_expect(top["expect"]) if "expect" in top else None,
+        proxy_paths=tuple(dict.fromkeys(system.proxy)),
+        faults=tuple(
+            _fault(fault, index, faults_at.sequence()[index] if faults_at else root)
+            for index, fault in enumerate(model.faults)
+        ),
+        verifiers=tuple(dict.fromkeys(model.verifiers)) or VERIFIERS,
+        final_read=model.final_read,
+        expect=model.expect,
         source=source,
         text=text,
+        min_acknowledged=model.min_acknowledged,
+        seed_given=seed is not None,
+        service=system.service,
+        target=system.target,
+        source_dir=(source_dir or Path(source).parent).resolve(),
     )
 
 
-_TOP_KEYS = (
-    "name", "description", "seed", "duration", "practitioners", "users",
-    "patients_per_practitioner", "time_scale", "sim_start", "system", "faults", "verifiers",
-    "final_read", "expect",
-)  # fmt: skip
+def _fault(fault: FaultModel, index: int, where: Located) -> FaultSpec:
+    from harness.faults.registry import parse_params
 
-
-def _reject_unknown(where: Located, items: Mapping[str, Located], allowed: tuple[str, ...]) -> None:
-    for key, value in items.items():
-        if key not in allowed:
-            raise value.error(f"unknown field (allowed here: {', '.join(allowed)})")
-
-
-def _require(where: Located, items: Mapping[str, Located], key: str) -> Located:
-    if key not in items:
-        path = f"{where.path}.{key}" if where.path else key
-        raise where.error("is required", field=path)
-    return items[key]
-
-
-def _string(item: Located) -> str:
-    if not isinstance(item.value, str) or not item.value.strip():
-        raise item.error("must be a non-empty text")
-    return item.value
-
-
-def _integer(item: Located, *, low: int, high: int) -> int:
-    if isinstance(item.value, bool) or not isinstance(item.value, int):
-        raise item.error(f"must be a whole number, got {item.value!r}")
-    if not low <= item.value <= high:
-        raise item.error(f"must be between {low} and {high}, got {item.value}")
-    return item.value
-
-
-def _number(item: Located, *, low: float, high: float = float("inf")) -> float:
-    if isinstance(item.value, bool) or not isinstance(item.value, int | float):
-        raise item.error(f"must be a number, got {item.value!r}")
-    if not low <= float(item.value) <= high:
-        raise item.error(f"must be between {low:g} and {high:g}, got {item.value}")
-    return float(item.value)
-
-
-def _duration(item: Located, *, minimum: float = 0.0) -> float:
-    try:
-        seconds = parse_duration(item.value)
-    except ValueError as exc:
-        raise item.error(str(exc)) from exc
-    if seconds < minimum:
-        raise item.error(f"must be at least {minimum:g}s, got {item.value!r}")
-    return seconds
-
-
-def _choice(item: Located, choices: tuple[str, ...]) -> str:
-    if item.value not in choices:
-        raise item.error(f"must be one of {', '.join(choices)}, got {item.value!r}")
-    return str(item.value)
-
-
-def _datetime(item: Located) -> datetime:
-    value = item.value
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise item.error(f"must be an ISO 8601 date and time, got {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise item.error("must carry a time zone offset, e.g. 2026-03-02T07:30:00+01:00")
-    return parsed
-
-
-def _expect(item: Located) -> bool | Literal["unknown"]:
-    if item.value is True or item.value is False or item.value == "unknown":
-        return item.value  # type: ignore[no-any-return]
-    raise item.error(f"must be true, false or unknown, got {item.value!r}")
-
-
-def _database(item: Located) -> DatabaseSpec:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("kind", "url", "settings"))
-    kind = _choice(spec["kind"], ("sqlite", "postgres", "url")) if "kind" in spec else "sqlite"
-    url = _string(spec["url"]) if "url" in spec else None
-    if kind == "url" and url is None:
-        raise item.error("kind url needs a url", field=f"{item.path}.url")
-    settings: dict[str, str] = {}
-    if "settings" in spec:
-        if kind != "postgres":
-            raise spec["settings"].error("server settings apply to kind postgres only")
-        for key, value in spec["settings"].mapping().items():
-            if isinstance(value.value, dict | list) or value.value is None:
-                raise value.error("must be a single value")
-            settings[key] = _setting_text(value.value)
-    return DatabaseSpec(kind, url, settings)  # type: ignore[arg-type]
-
-
-def _setting_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
-
-
-def _defect(item: Located) -> DefectSpec:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("name", "params", "cohort", "window"))
-    name = _choice(_require(item, spec, "name"), DEFECTS)
-    params = spec["params"].mapping() if "params" in spec else {}
-    return DefectSpec(
-        name=name,
-        params={k: v.plain() for k, v in params.items()},
-        cohort=cohort_spec(spec["cohort"]) if "cohort" in spec else None,
-        window=_window(spec["window"]) if "window" in spec else None,
+    return FaultSpec(
+        kind=fault.kind,
+        name=fault.name or f"{fault.kind}-{index}",
+        params=dict(fault.params),
+        schedule=_schedule(fault.schedule),
+        where=where,
+        parsed=parse_params(fault.kind, fault.params),
     )
 
 
-def cohort_spec(item: Located) -> CohortSpec:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("fraction", "rpps", "salt"))
-    salt = _string(spec["salt"]) if "salt" in spec else "cohort"
-    if ("fraction" in spec) == ("rpps" in spec):
-        raise item.error("give exactly one of fraction or rpps")
-    if "fraction" in spec:
-        return CohortSpec(fraction=_number(spec["fraction"], low=0.0, high=1.0), salt=salt)
-    numbers = tuple(str(n.value) for n in spec["rpps"].sequence())
-    if not numbers:
-        raise spec["rpps"].error("must list at least one RPPS number")
-    return CohortSpec(rpps=numbers, salt=salt)
-
-
-def _window(item: Located) -> tuple[float, float]:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("from", "until"))
-    start = _duration(_require(item, spec, "from"))
-    end = _duration(_require(item, spec, "until"))
-    if end <= start:
-        raise spec["until"].error("must be after from")
-    return (start, end)
-
-
-def _proxy_paths(item: Located) -> tuple[str, ...]:
-    paths = tuple(_choice(p, ("service", "database")) for p in item.sequence())
-    return tuple(dict.fromkeys(paths))
-
-
-def _verifiers(item: Located) -> tuple[str, ...]:
-    names = tuple(_choice(v, VERIFIERS) for v in item.sequence())
-    if not names:
-        raise item.error("must name at least one verifier")
-    return names
-
-
-def _fault(item: Located, validate: Any) -> FaultSpec:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("kind", "name", "params", "schedule"))
-    kind = _string(_require(item, spec, "kind"))
-    params_item = spec.get("params")
-    params = {k: v.plain() for k, v in params_item.mapping().items()} if params_item else {}
-    validate(kind, params, spec["kind"], params_item or item)
-    name = _string(spec["name"]) if "name" in spec else f"{kind}-{item.path.split('[')[-1][:-1]}"
-    return FaultSpec(kind, name, params, _schedule(_require(item, spec, "schedule")), item)
-
-
-def _schedule(item: Located) -> ScheduleSpec:
-    spec = item.mapping()
-    _reject_unknown(item, spec, ("at", "every", "random", "start", "duration", "count"))
-    modes = [m for m in ("at", "every", "random") if m in spec]
-    if len(modes) != 1:
-        raise item.error("give exactly one of at, every or random")
-    duration = _duration(_require(item, spec, "duration"), minimum=0.0)
-    count = _integer(spec["count"], low=1, high=100_000) if "count" in spec else None
-    start = _duration(spec["start"]) if "start" in spec else 0.0
-    if modes[0] == "at":
-        return ScheduleSpec("at", _duration(spec["at"]), duration, count=1)
-    if modes[0] == "every":
-        interval = _duration(spec["every"], minimum=0.1)
-        if interval <= duration:
-            raise spec["every"].error(
-                "must be longer than duration (a fault heals before it recurs)"
-            )
-        return ScheduleSpec("every", start, duration, interval=interval, count=count)
-    bounds = spec["random"].mapping()
-    _reject_unknown(spec["random"], bounds, ("min", "max"))
-    low = _duration(_require(spec["random"], bounds, "min"), minimum=0.1)
-    high = _duration(_require(spec["random"], bounds, "max"))
-    if high < low:
-        raise bounds["max"].error("must not be below min")
-    return ScheduleSpec("random", start, duration, low=low, high=high, count=count)
+def _schedule(model: ScheduleModel) -> ScheduleSpec:
+    if model.at is not None:
+        return ScheduleSpec("at", model.at, model.duration, count=1)
+    if model.every is not None:
+        return ScheduleSpec(
+            "every", model.start, model.duration, interval=model.every, count=model.count
+        )
+    assert model.random is not None  # the model holds exactly one of at, every, random
+    return ScheduleSpec(
+        "random",
+        model.start,
+        model.duration,
+        low=model.random.min,
+        high=model.random.max,
+        count=model.count,
+    )

@@ -1,17 +1,29 @@
 """The fault protocol. A fault breaks one part of the system on the schedule's orders and heals it.
 
 Every fault kind lives in its own module and is listed in the explicit table of
-``harness.faults.registry``. A fault is built from its scenario entry by its kind's ``build``
-function, which validates the parameters and raises :class:`FaultConfigError` naming the field.
+``harness.faults.registry``. A kind's parameters are a pydantic model subclassing
+:class:`FaultParams` (unknown parameters refused, each value checked with its bounds in the
+message); the scenario loader validates them before anything starts, and the kind's builder
+receives the validated model::
+
+    class PauseParams(FaultParams):
+        seconds: Annotated[float, BeforeValidator(seconds(0.1, 3600))] = 1.0
+
+    def build(context: FaultContext, params: PauseParams) -> Fault: ...
+
+    KIND = FaultKind(name="my-pause", summary="...", params=PauseParams, build=build)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Fault", "FaultConfigError", "FaultContext", "FaultKind", "only_choice"]
+from pydantic import ValidationError
+
+from harness.scenario_fields import Strict, describe, dotted
+
+__all__ = ["Fault", "FaultConfigError", "FaultContext", "FaultKind", "FaultParams"]
 
 
 class FaultConfigError(ValueError):
@@ -21,6 +33,12 @@ class FaultConfigError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class FaultParams(Strict):
+    """The parameters of one fault kind (a scenario's ``faults[i].params``)."""
+
+    unknown_key: ClassVar[str] = "unknown parameter (allowed: {allowed})"
 
 
 @runtime_checkable
@@ -46,25 +64,38 @@ class FaultContext(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class FaultKind:
+P = TypeVar("P", bound=FaultParams)
+
+
+class FaultKind(Generic[P]):
     """One row of the registry: the kind's name as scenarios spell it, a one-line summary with
-    units, the parameters it accepts (name -> description) and its builder."""
+    units, its parameter model and its builder (which receives the validated model)."""
 
-    name: str
-    summary: str
-    params: Mapping[str, str]
-    build: Any  # Callable[[FaultContext, Mapping[str, Any]], Fault]; Any keeps the table simple
+    def __init__(
+        self,
+        *,
+        name: str,
+        summary: str,
+        params: type[P],
+        build: Callable[[FaultContext, P], Fault],
+    ) -> None:
+        self.name = name
+        self.summary = summary
+        self.params = params
+        self._build = build
 
+    def parse(self, raw: Mapping[str, Any]) -> P:
+        """The validated parameters, or :class:`FaultConfigError` naming the first bad one."""
+        try:
+            return self.params.model_validate(dict(raw))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise FaultConfigError(dotted(first["loc"]) or "params", describe(first)) from None
 
-def only_choice(params: Mapping[str, Any], name: str, choices: Iterable[str], default: str) -> str:
-    """The value of a kind's single parameter ``name`` (one of ``choices``), rejecting any other
-    parameter: the validation of kinds that take one switch."""
-    unknown = sorted(set(params) - {name})
-    if unknown:
-        raise FaultConfigError(unknown[0], f"unknown parameter (allowed: {name})")
-    allowed = tuple(choices)
-    value = params.get(name, default)
-    if value not in allowed:
-        raise FaultConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
-    return str(value)
+    def build(self, context: FaultContext, params: P | Mapping[str, Any]) -> Fault:
+        """The fault, from validated parameters (or from raw ones, validated here first)."""
+        model = params if isinstance(params, self.params) else self.parse(params)  # type: ignore[arg-type]
+        return self._build(context, model)
+
+    def __repr__(self) -> str:
+        return f"FaultKind({self.name!r})"

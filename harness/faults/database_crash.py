@@ -5,15 +5,15 @@ acknowledged commits may not (that is the point of the async-commit scenarios)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from harness.faults.base import FaultContext, FaultKind, only_choice
+from pydantic import Field
 
-__all__ = ["KIND", "DatabaseCrash"]
+from harness.faults.base import FaultContext, FaultKind, FaultParams
+
+__all__ = ["KIND", "DatabaseCrash", "DatabaseCrashParams"]
 
 CrashMode = Literal["immediate", "sigkill"]
-_MODES: tuple[CrashMode, ...] = ("immediate", "sigkill")
 _RESTART_TIMEOUT_S = 60.0
 
 
@@ -53,17 +53,21 @@ class DatabaseCrash:
         self._crashed = False
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> DatabaseCrash:
-    mode = only_choice(params, "mode", _MODES, "immediate")
-    return DatabaseCrash(context, "immediate" if mode == "immediate" else "sigkill")
+class DatabaseCrashParams(FaultParams):
+    mode: CrashMode = Field(
+        "immediate",
+        description="immediate (default: immediate shutdown, no checkpoint) or sigkill (SIGKILL "
+        "the postmaster and its backends)",
+    )
+
+
+def build(context: FaultContext, params: DatabaseCrashParams) -> DatabaseCrash:
+    return DatabaseCrash(context, params.mode)
 
 
 KIND = FaultKind(
     name="database-crash",
     summary="crash the managed PostgreSQL server, restart it at heal (params: mode)",
-    params={
-        "mode": "immediate (default: immediate shutdown, no checkpoint) or sigkill (SIGKILL the "
-        "postmaster and its backends)",
-    },
+    params=DatabaseCrashParams,
     build=build,
 )

@@ -4,12 +4,14 @@ rolled back; the service must reconnect and must not acknowledge what it could n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from pydantic import BeforeValidator, Field
 
-__all__ = ["KIND", "DatabaseTerminateBackends"]
+from harness.faults.base import FaultContext, FaultKind, FaultParams
+from harness.scenario_fields import text
+
+__all__ = ["KIND", "DatabaseTerminateBackends", "DatabaseTerminateParams"]
 
 DEFAULT_APPLICATION = "ackguard-consultations"
 
@@ -37,23 +39,21 @@ class DatabaseTerminateBackends:
         """Nothing to undo: a terminated connection is gone and the client reconnects."""
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> DatabaseTerminateBackends:
-    unknown = sorted(set(params) - {"application_name"})
-    if unknown:
-        raise FaultConfigError(unknown[0], "unknown parameter (allowed: application_name)")
-    name = params.get("application_name", DEFAULT_APPLICATION)
-    if not isinstance(name, str) or not name or len(name) > 63:
-        raise FaultConfigError(
-            "application_name", f"must be a string of 1 to 63 characters, got {name!r}"
-        )
-    return DatabaseTerminateBackends(context, name)
+class DatabaseTerminateParams(FaultParams):
+    # PostgreSQL keeps at most 63 bytes of an application_name.
+    application_name: Annotated[str, BeforeValidator(text(63))] = Field(
+        DEFAULT_APPLICATION,
+        description=f"whose connections to terminate (default {DEFAULT_APPLICATION})",
+    )
+
+
+def build(context: FaultContext, params: DatabaseTerminateParams) -> DatabaseTerminateBackends:
+    return DatabaseTerminateBackends(context, params.application_name)
 
 
 KIND = FaultKind(
     name="database-terminate-backends",
     summary="terminate the service's PostgreSQL connections once (params: application_name)",
-    params={
-        "application_name": f"whose connections to terminate (default {DEFAULT_APPLICATION})",
-    },
+    params=DatabaseTerminateParams,
     build=build,
 )

@@ -7,18 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from pydantic import Field, ValidationInfo, field_validator
 
-__all__ = ["KIND", "DefectFault"]
+# The one deliberate exception to "the harness never imports fakes": the defect parameter schema
+# is a pure module of pydantic models, shared so that a scenario's defect and the service's
+# /admin/defects accept exactly the same parameters.
+from fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
+from harness.faults.base import FaultContext, FaultKind, FaultParams
 
-_DEFECTS = (
-    "ack_before_commit",
-    "swallowed_commit_error",
-    "split_transaction",
-    "lost_observations",
-    "silent_truncation",
-    "non_idempotent_retry",
-)
+__all__ = ["KIND", "DefectFault", "DefectFaultParams"]
 
 
 class DefectFault:
@@ -43,40 +40,38 @@ class DefectFault:
             self._on = False
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> DefectFault:
-    unknown = set(params) - {"defect", "params", "cohort"}
-    if unknown:
-        raise FaultConfigError(
-            sorted(unknown)[0], "unknown parameter (allowed: defect, params, cohort)"
-        )
-    name = params.get("defect")
-    if name not in _DEFECTS:
-        raise FaultConfigError("defect", f"must be one of {', '.join(_DEFECTS)}, got {name!r}")
-    defect_params = params.get("params", {})
-    if not isinstance(defect_params, Mapping):
-        raise FaultConfigError("params", "must be a mapping of the defect's parameters")
-    cohort = params.get("cohort")
-    if cohort is not None:
-        if not isinstance(cohort, Mapping) or ("fraction" in cohort) == ("rpps" in cohort):
-            raise FaultConfigError("cohort", "give a mapping with exactly one of fraction or rpps")
-        fraction = cohort.get("fraction")
-        if "fraction" in cohort and (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, int | float)
-            or not 0 <= fraction <= 1
-        ):
-            raise FaultConfigError("cohort.fraction", "must be a number between 0 and 1")
-    entry = {"name": name, "params": dict(defect_params), "cohort": cohort, "window": None}
+class DefectFaultParams(FaultParams):
+    defect: DefectName = Field(description="the defect's name, e.g. lost_observations")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the defect's own parameters, e.g. {max_chars: 1000}"
+    )
+    cohort: CohortParams | None = Field(
+        None, description="optional: {fraction: 0.013} or {rpps: [...]}; everyone when absent"
+    )
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _defect_params(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("defect")
+        if name is None or not isinstance(value, Mapping):
+            return value  # a bad name, or not a mapping, is said by the field's own check
+        DEFECT_PARAMS[name].model_validate(dict(value))
+        return value
+
+
+def build(context: FaultContext, params: DefectFaultParams) -> DefectFault:
+    entry = {
+        "name": params.defect,
+        "params": dict(params.params),
+        "cohort": params.cohort.to_json() if params.cohort is not None else None,
+        "window": None,
+    }
     return DefectFault(context, entry)
 
 
 KIND = FaultKind(
     name="defect",
     summary="switch a service defect on for the window (params: defect, params, cohort)",
-    params={
-        "defect": "the defect's name, e.g. lost_observations",
-        "params": "the defect's own parameters, e.g. {max_chars: 1000}",
-        "cohort": "optional: {fraction: 0.013} or {rpps: [...]}; everyone when absent",
-    },
+    params=DefectFaultParams,
     build=build,
 )

@@ -3,14 +3,15 @@ open connection through it is dropped (new ones are refused); healing enables it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from pydantic import Field
 
-__all__ = ["KIND", "PartitionFault"]
+from harness.faults.base import FaultContext, FaultKind, FaultParams
 
-_PATHS = ("service", "database")
+__all__ = ["KIND", "PartitionFault", "PartitionParams", "ProxyPath"]
+
+ProxyPath = Literal["service", "database"]
 
 
 class PartitionFault:
@@ -43,19 +44,20 @@ class PartitionFault:
             self._down = False
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> PartitionFault:
-    unknown = sorted(set(params) - {"proxy"})
-    if unknown:
-        raise FaultConfigError(unknown[0], "unknown parameter (allowed: proxy)")
-    path = params.get("proxy")
-    if not isinstance(path, str) or path not in _PATHS:
-        raise FaultConfigError("proxy", f"must be one of {', '.join(_PATHS)}, got {path!r}")
-    return PartitionFault(context, path)
+class PartitionParams(FaultParams):
+    proxy: ProxyPath = Field(
+        description="the path: service (practitioners -> service) or database (service -> "
+        "database); it must be listed in system.proxy"
+    )
+
+
+def build(context: FaultContext, params: PartitionParams) -> PartitionFault:
+    return PartitionFault(context, params.proxy)
 
 
 KIND = FaultKind(
     name="partition",
     summary="a proxy path is down for the window: connections dropped, new ones refused",
-    params={"proxy": "the path: service (practitioners -> service) or database"},
+    params=PartitionParams,
     build=build,
 )

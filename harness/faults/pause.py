@@ -3,12 +3,13 @@ heal. The component (a managed process or a managed PostgreSQL) knows which PIDs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from harness.faults.base import FaultContext, FaultKind, FaultParams
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+__all__ = ["NoParams", "PauseFault", "pause_kind"]
 
-__all__ = ["PauseFault", "pause_kind"]
+
+class NoParams(FaultParams):
+    """The parameters of a kind that takes none."""
 
 
 class PauseFault:
@@ -32,12 +33,10 @@ class PauseFault:
             self._paused = False
 
 
-def pause_kind(*, component: str, name: str, summary: str, description: str) -> FaultKind:
+def pause_kind(*, component: str, name: str, summary: str, description: str) -> FaultKind[NoParams]:
     """The registry row of a pause kind that takes no parameters."""
 
-    def build(context: FaultContext, params: Mapping[str, Any]) -> PauseFault:
-        if params:
-            raise FaultConfigError(sorted(params)[0], f"unknown parameter ({name} takes none)")
+    def build(context: FaultContext, params: NoParams) -> PauseFault:
         return PauseFault(context, component, name, description)
 
-    return FaultKind(name=name, summary=summary, params={}, build=build)
+    return FaultKind(name=name, summary=summary, params=NoParams, build=build)

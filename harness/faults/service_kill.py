@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.base import FaultContext, FaultKind, only_choice
+from pydantic import Field
 
-__all__ = ["KIND", "ServiceKill"]
+from harness.faults.base import FaultContext, FaultKind, FaultParams
+
+__all__ = ["KIND", "ServiceKill", "ServiceKillParams"]
 
 _SIGNALS: Mapping[str, signal.Signals] = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
 
@@ -40,13 +42,19 @@ class ServiceKill:
             self._killed = False
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> ServiceKill:
-    return ServiceKill(context, only_choice(params, "signal", _SIGNALS, "SIGKILL"))
+class ServiceKillParams(FaultParams):
+    signal: Literal["SIGKILL", "SIGTERM"] = Field(
+        "SIGKILL", description="SIGKILL (default) or SIGTERM (graceful shutdown)"
+    )
+
+
+def build(context: FaultContext, params: ServiceKillParams) -> ServiceKill:
+    return ServiceKill(context, params.signal)
 
 
 KIND = FaultKind(
     name="service-kill",
     summary="kill the consultation service, restart it at heal (params: signal)",
-    params={"signal": "SIGKILL (default) or SIGTERM (graceful shutdown)"},
+    params=ServiceKillParams,
     build=build,
 )

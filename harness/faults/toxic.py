@@ -13,6 +13,9 @@ scenario's ``system.proxy`` lists them. Types and their attributes (integers, wi
 - ``noop``: none
 - ``pg_commit_ack_drop`` (built-in proxy only): every (count; drop the answer of every N-th COMMIT)
 - ``cut`` (built-in proxy only): after_ms (ms), after_messages (client messages); one > 0
+
+Times are at most an hour (3,600,000 ms), sizes at most 2**40 bytes, rates at most 10,000,000
+KB/s: Toxiproxy takes int64, these are what a proxy can honour within a run.
 """
 
 from __future__ import annotations
@@ -21,43 +24,56 @@ import contextlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from toxiproxy.exceptions import NotFound
 
-from harness.faults.base import FaultConfigError, FaultContext, FaultKind
+from harness.faults.base import FaultContext, FaultKind, FaultParams
+from harness.faults.partition import ProxyPath
+from harness.scenario_fields import number, problem
 
-__all__ = ["KIND", "TOXIC_ATTRIBUTES", "ToxicFault"]
+__all__ = ["BUILT_IN_ONLY", "KIND", "TOXIC_ATTRIBUTES", "ToxicFault", "ToxicParams"]
 
-PATHS = ("service", "database")
-STREAMS = ("upstream", "downstream")
+_HOUR_MS = 3_600_000
+_TERABYTE = 2**40
 
 
 @dataclass(frozen=True, slots=True)
 class _Attr:
     unit: str
     minimum: int = 0
+    maximum: int = _HOUR_MS
+    """Toxiproxy takes int64; the bounds are what a proxy can honour within a run (an hour, a
+    terabyte), so a typo of a few extra digits is refused instead of overflowing."""
 
+
+ToxicType = Literal[
+    "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "noop",
+    "pg_commit_ack_drop", "cut",
+]  # fmt: skip
 
 TOXIC_ATTRIBUTES: Mapping[str, Mapping[str, _Attr]] = {
     "latency": {"latency": _Attr("ms"), "jitter": _Attr("ms")},
-    "bandwidth": {"rate": _Attr("KB/s", 1)},
+    "bandwidth": {"rate": _Attr("KB/s", 1, 10_000_000)},
     "slow_close": {"delay": _Attr("ms")},
     "timeout": {"timeout": _Attr("ms")},
     "reset_peer": {"timeout": _Attr("ms")},
     "slicer": {
-        "average_size": _Attr("bytes", 1),
-        "size_variation": _Attr("bytes"),
-        "delay": _Attr("us"),
+        "average_size": _Attr("bytes", 1, _TERABYTE),
+        "size_variation": _Attr("bytes", 0, _TERABYTE),
+        "delay": _Attr("us", 0, _HOUR_MS * 1000),
     },
-    "limit_data": {"bytes": _Attr("bytes")},
+    "limit_data": {"bytes": _Attr("bytes", 0, _TERABYTE)},
     "noop": {},
-    "pg_commit_ack_drop": {"every": _Attr("count")},
-    "cut": {"after_ms": _Attr("ms"), "after_messages": _Attr("messages")},
+    "pg_commit_ack_drop": {"every": _Attr("count", 0, 1_000_000)},
+    "cut": {"after_ms": _Attr("ms"), "after_messages": _Attr("messages", 0, 1_000_000_000)},
 }
-"""Every toxic type a scenario may use, with its attributes' units and smallest values."""
+"""Every toxic type a scenario may use, with its attributes' units and bounds."""
 
-_PARAMS = ("proxy", "type", "stream", "toxicity", "attributes")
+BUILT_IN_ONLY = ("pg_commit_ack_drop", "cut")
+"""Toxic types only ackguard's built-in proxy has (a real Toxiproxy refuses them)."""
+
 _names = itertools.count(1)
 
 
@@ -65,27 +81,56 @@ def _attributes(kind: str, given: object) -> dict[str, int]:
     if given is None:
         given = {}
     if not isinstance(given, Mapping):
-        raise FaultConfigError("attributes", "must be a mapping of attribute -> integer")
+        raise ValueError("must be a mapping of attribute -> integer")
     table = TOXIC_ATTRIBUTES[kind]
     values: dict[str, int] = {}
     for name, value in given.items():
-        field = f"attributes.{name}"
         if name not in table:
             known = ", ".join(table) or "none"
-            raise FaultConfigError(field, f"not an attribute of {kind} (known: {known})")
+            raise problem((str(name),), f"not an attribute of {kind} (known: {known})", value)
+        attr = table[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FaultConfigError(field, f"must be an integer ({table[name].unit})")
+            raise problem((name,), f"must be an integer ({attr.unit}), got {value!r}", value)
+        if value > attr.maximum:
+            raise problem(
+                (name,), f"must be at most {attr.maximum:,} ({attr.unit}), got {value:,}", value
+            )
         values[str(name)] = value
     for name, attr in table.items():
         value = values.get(name, 0)
         if value < attr.minimum:
             bound = "> 0" if attr.minimum == 1 else f">= {attr.minimum}"
-            raise FaultConfigError(f"attributes.{name}", f"must be {bound} ({attr.unit})")
+            raise problem((name,), f"must be {bound} ({attr.unit})", value)
     if kind == "slicer" and values.get("size_variation", 0) >= values["average_size"]:
-        raise FaultConfigError("attributes.size_variation", "must be < average_size (bytes)")
+        raise problem(("size_variation",), "must be < average_size (bytes)")
     if kind == "cut" and not (values.get("after_ms", 0) or values.get("after_messages", 0)):
-        raise FaultConfigError("attributes.after_ms", "set after_ms or after_messages (> 0)")
+        raise problem(("after_ms",), "set after_ms or after_messages (> 0)")
     return values
+
+
+class ToxicParams(FaultParams):
+    proxy: ProxyPath = Field(
+        description="the path: service (practitioners -> service) or database (service -> "
+        "database); it must be listed in system.proxy"
+    )
+    type: ToxicType = Field(description=", ".join(get_args(ToxicType)))
+    stream: Literal["upstream", "downstream"] = Field(
+        "downstream", description="upstream (requests) or downstream (answers)"
+    )
+    toxicity: Annotated[float, BeforeValidator(number(0.0, 1.0))] = Field(
+        1.0, description="share of connections affected, 0..1"
+    )
+    attributes: dict[str, int] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="the toxic's integer attributes, e.g. {latency: 200} (ms)",
+    )
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _known_attributes(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("type")
+        return value if kind is None else _attributes(kind, value)  # a bad type is said first
 
 
 class ToxicFault:
@@ -142,39 +187,15 @@ class ToxicFault:
         self._added = False
 
 
-def build(context: FaultContext, params: Mapping[str, Any]) -> ToxicFault:
-    unknown = sorted(set(params) - set(_PARAMS))
-    if unknown:
-        raise FaultConfigError(unknown[0], f"unknown parameter (allowed: {', '.join(_PARAMS)})")
-    path = params.get("proxy")
-    if not isinstance(path, str) or path not in PATHS:
-        raise FaultConfigError("proxy", f"must be one of {', '.join(PATHS)}, got {path!r}")
-    kind = params.get("type")
-    if not isinstance(kind, str) or kind not in TOXIC_ATTRIBUTES:
-        known = ", ".join(TOXIC_ATTRIBUTES)
-        raise FaultConfigError("type", f"must be one of {known}, got {kind!r}")
-    stream = params.get("stream", "downstream")
-    if stream not in STREAMS:
-        raise FaultConfigError("stream", f"must be upstream or downstream, got {stream!r}")
-    toxicity = params.get("toxicity", 1.0)
-    if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
-        raise FaultConfigError("toxicity", "must be a number between 0 and 1")
-    if not 0 <= toxicity <= 1:
-        raise FaultConfigError("toxicity", "must be between 0 and 1")
-    attributes = _attributes(kind, params.get("attributes"))
-    return ToxicFault(context, path, kind, stream, float(toxicity), attributes)
+def build(context: FaultContext, params: ToxicParams) -> ToxicFault:
+    return ToxicFault(
+        context, params.proxy, params.type, params.stream, params.toxicity, params.attributes
+    )
 
 
 KIND = FaultKind(
     name="toxic",
     summary="a Toxiproxy toxic on a proxy path for the window (params: proxy, type, attributes)",
-    params={
-        "proxy": "the path: service (practitioners -> service) or database (service -> database)",
-        "type": "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, noop, "
-        "pg_commit_ack_drop, cut",
-        "stream": "upstream (requests) or downstream (answers); default downstream",
-        "toxicity": "share of connections affected, 0..1; default 1",
-        "attributes": "the toxic's integer attributes, e.g. {latency: 200} (ms)",
-    },
+    params=ToxicParams,
     build=build,
 )

@@ -17,30 +17,15 @@ uncommitted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-from fakes.consultations.defects.spec import DefectKind, int_param, reject_unknown_params
+from fakes.consultations.defects.params import AckBeforeCommitParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "AckBeforeCommitParams"]
-
-
-@dataclass(frozen=True)
-class AckBeforeCommitParams:
-    flush_interval_ms: int = 1000
-
-    def to_json(self) -> dict[str, object]:
-        return {"flush_interval_ms": self.flush_interval_ms}
-
-
-def _parse(raw: Mapping[str, object], where: str) -> AckBeforeCommitParams:
-    reject_unknown_params(raw, where, ("flush_interval_ms",))
-    return AckBeforeCommitParams(int_param(raw, where, "flush_interval_ms", 1000, 1, 600_000))
 
 
 KIND = DefectKind(
     name="ack_before_commit",
     summary="answers 2xx, commits later in a background batch; a crash loses the batch",
     params_doc={"flush_interval_ms": "ms an acknowledged write stays uncommitted (default 1000)"},
-    parse=_parse,
+    parse=parser(AckBeforeCommitParams),
 )

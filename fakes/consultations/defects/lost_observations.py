@@ -22,36 +22,10 @@ Params: ``mode`` ("drop" | "stale", default "drop"); ``stale_after_ms`` (int, 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
-
-from fakes.consultations.defects.spec import (
-    DefectKind,
-    DefectSpecError,
-    int_param,
-    reject_unknown_params,
-)
+from fakes.consultations.defects.params import LostObservationsParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "LostObservationsParams"]
-
-
-@dataclass(frozen=True)
-class LostObservationsParams:
-    mode: Literal["drop", "stale"] = "drop"
-    stale_after_ms: int = 500
-
-    def to_json(self) -> dict[str, object]:
-        return {"mode": self.mode, "stale_after_ms": self.stale_after_ms}
-
-
-def _parse(raw: Mapping[str, object], where: str) -> LostObservationsParams:
-    reject_unknown_params(raw, where, ("mode", "stale_after_ms"))
-    mode = raw.get("mode", "drop")
-    if mode != "drop" and mode != "stale":
-        raise DefectSpecError(f"{where}.mode", f'must be "drop" or "stale", got {mode!r}')
-    delay = int_param(raw, where, "stale_after_ms", 500, 0, 600_000)
-    return LostObservationsParams(mode, delay)
 
 
 KIND = DefectKind(
@@ -61,5 +35,5 @@ KIND = DefectKind(
         "mode": '"drop" (never stored, default) or "stale" (overwritten by the old copy)',
         "stale_after_ms": "ms before the stale copy overwrites the fields (default 500)",
     },
-    parse=_parse,
+    parse=parser(LostObservationsParams),
 )

@@ -13,7 +13,8 @@ Params: none.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.spec import DefectKind, NoParams, no_params
+from fakes.consultations.defects.params import NoParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND"]
 
@@ -21,5 +22,5 @@ KIND: DefectKind[NoParams] = DefectKind(
     name="non_idempotent_retry",
     summary="a repeated Idempotency-Key creates a second record",
     params_doc={},
-    parse=no_params,
+    parse=parser(NoParams),
 )

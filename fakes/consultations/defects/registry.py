@@ -17,13 +17,13 @@ from fakes.consultations.defects import (
     split_transaction,
     swallowed_commit_error,
 )
+from fakes.consultations.defects.params import parse_cohort
 from fakes.consultations.defects.spec import (
     ActiveDefects,
     DefectEntry,
     DefectKind,
     DefectParams,
     DefectSpecError,
-    parse_cohort,
     parse_window,
 )
 

@@ -13,19 +13,11 @@ Params: ``max_chars`` (int, 0..20000, default 1000): characters kept per field.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from fakes.consultations.defects.spec import DefectKind, int_param, reject_unknown_params
+from fakes.consultations.defects.params import SilentTruncationParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "SilentTruncationParams", "truncate"]
-
-
-@dataclass(frozen=True)
-class SilentTruncationParams:
-    max_chars: int = 1000
-
-    def to_json(self) -> dict[str, object]:
-        return {"max_chars": self.max_chars}
 
 
 def truncate(
@@ -36,14 +28,9 @@ def truncate(
     }
 
 
-def _parse(raw: Mapping[str, object], where: str) -> SilentTruncationParams:
-    reject_unknown_params(raw, where, ("max_chars",))
-    return SilentTruncationParams(int_param(raw, where, "max_chars", 1000, 0, 20_000))
-
-
 KIND = DefectKind(
     name="silent_truncation",
     summary="observation fields are stored cut to max_chars; the answer echoes the full text",
     params_doc={"max_chars": "characters kept per field (default 1000)"},
-    parse=_parse,
+    parse=parser(SilentTruncationParams),
 )

@@ -16,30 +16,15 @@ Params: ``gap_ms`` (int, 0..600000, default 200): delay between the answer and t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-from fakes.consultations.defects.spec import DefectKind, int_param, reject_unknown_params
+from fakes.consultations.defects.params import SplitTransactionParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "SplitTransactionParams"]
-
-
-@dataclass(frozen=True)
-class SplitTransactionParams:
-    gap_ms: int = 200
-
-    def to_json(self) -> dict[str, object]:
-        return {"gap_ms": self.gap_ms}
-
-
-def _parse(raw: Mapping[str, object], where: str) -> SplitTransactionParams:
-    reject_unknown_params(raw, where, ("gap_ms",))
-    return SplitTransactionParams(int_param(raw, where, "gap_ms", 200, 0, 600_000))
 
 
 KIND = DefectKind(
     name="split_transaction",
     summary="the consultation row and its notes are committed in two transactions",
     params_doc={"gap_ms": "ms between the answer and the notes' own transaction (default 200)"},
-    parse=_parse,
+    parse=parser(SplitTransactionParams),
 )

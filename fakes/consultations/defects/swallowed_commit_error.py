@@ -21,7 +21,8 @@ Params: none.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.spec import DefectKind, NoParams, no_params
+from fakes.consultations.defects.params import NoParams, parser
+from fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND"]
 
@@ -29,5 +30,5 @@ KIND: DefectKind[NoParams] = DefectKind(
     name="swallowed_commit_error",
     summary="a database error during the write or COMMIT is logged and answered 2xx",
     params_doc={},
-    parse=no_params,
+    parse=parser(NoParams),
 )
