@@ -40,6 +40,11 @@ class Banner:
     def green(self) -> bool:
         return self.kind == "pass"
 
+    @property
+    def listed(self) -> tuple[str, ...]:
+        """The reasons the page lists under the headline (a lone unknown reason is in it)."""
+        return () if self.kind == "unknown" and len(self.reasons) == 1 else self.reasons
+
 
 def banner(run: RunData) -> Banner:
     verdict = run.verdict

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from harness.history import NEMESIS, read_history
+from harness.history import NEMESIS, HistoryReading, read_history
 from reports.history_scan import TYPE_CODES, scan_history
 from tests.reports.runbuilder import synthetic_run
 
@@ -79,8 +80,35 @@ def test_a_damaged_line_in_the_middle_is_counted_not_fatal(tmp_path: Path) -> No
     lines = history.read_bytes().splitlines(keepends=True)
     history.write_bytes(b"".join(lines[:50]) + b"garbage\n" + b"".join(lines[50:]))
     columns = scan_history(history)
-    assert columns.skipped_lines == 1
-    assert columns.time.size == len(lines)
+    assert columns.skipped_lines == 1 and columns.damaged_lines == (51,)
+    assert columns.time.size == len(lines) and not columns.torn_last_line
+
+
+@pytest.mark.parametrize(
+    ("tail", "torn"),
+    [
+        (b'{"index":99999,"time":12', True),  # cut mid-line by a kill: no newline
+        (b"garbage\n", True),  # an unparsable last line, newline or not
+        (b"", False),
+    ],
+)
+def test_damage_is_read_as_the_harness_reads_it(tmp_path: Path, tail: bytes, torn: bool) -> None:
+    """The same lines are skipped, the same line numbers named and the same torn last line
+    said as by the harness's one history reader."""
+    synthetic_run(
+        tmp_path, operations=300, duration_s=5, practitioners=20, write_final_records=False
+    )
+    history = tmp_path / "history.jsonl"
+    lines = history.read_bytes().splitlines(keepends=True)
+    damaged = b"".join(lines[:10]) + b"{not json\n" + b"".join(lines[10:200]) + b"[1,2]\n"
+    history.write_bytes(damaged + b"".join(lines[200:]) + tail)
+    reading = HistoryReading()
+    ops = list(read_history(history, reading))
+    columns = scan_history(history)
+    assert columns.torn_last_line == reading.torn_last_line == torn
+    assert list(columns.damaged_lines) == reading.damaged_lines == [11, 202]
+    assert columns.skipped_lines == 2
+    assert columns.time.tolist() == [op.time for op in ops]
 
 
 def test_empty_history(tmp_path: Path) -> None:

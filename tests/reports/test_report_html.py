@@ -172,6 +172,7 @@ def test_cut_short_run_renders_what_is_there_and_says_what_is_missing(runs: Runs
     assert "<svg" in page  # the timeline still draws from the history
     assert "kill-service kill 0.500 s not healed" in _section(page, "faults")
     assert "1 operations" not in text and "2 operations" in text  # the torn line is ignored
+    assert "The last line of the history was torn (the harness was killed while writing it)" in text
 
 
 def test_system_under_test_content_is_escaped(runs: Runs) -> None:
