@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,7 +91,7 @@ def write_verdict_json(
     run_dir: Path,
     verdict: bool | str,
     *,
-    results: list[dict[str, object]] | None = None,
+    results: Sequence[Mapping[str, object]] | None = None,
     counts: Mapping[str, int] | None = None,
     expected: bool | str | None = None,
     **more: object,
@@ -103,7 +103,7 @@ def write_verdict_json(
         "counts": dict(counts or {}),
         "expected": expected,
         "matched": None if expected is None else verdict == expected,
-        "results": results or [],
+        "results": list(results or []),
         **more,
     }
     (run_dir / "verdict.json").write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -256,7 +256,7 @@ def test_fault_names_are_in_a_legend_never_on_the_chart(tmp_path: Path) -> None:
 def test_verifier_and_latency_tables_speak_plain_words(tmp_path: Path) -> None:
     run_dir = _run(tmp_path / "run")
     zeros = {"0": 0.0, "0.5": 0.0, "0.95": 0.0, "0.99": 0.0, "1": 0.0}
-    results = [
+    results: list[dict[str, object]] = [
         {"name": "records", "valid": True, "counts": {"acknowledged": 1, "intact": 1}},
         {
             "name": "read_your_writes",
