@@ -107,7 +107,9 @@ def summary(run_dir: Path, verdict: Verdict, status: str, report: Path | None) -
     ]
     if verdict.expected is not None:
         matched = "as expected" if verdict.matched else "NOT as expected"
-        lines.append(f"expected verdict: {verdict.expected} ({matched})")
+        wanted = verdict.expected
+        expected = "UNKNOWN" if not isinstance(wanted, bool) else "PASS" if wanted else "FAIL"
+        lines.append(f"expected verdict: {expected} ({matched})")
     if report is not None:
         lines.append(f"report: {report}")
     return "\n".join(lines)
