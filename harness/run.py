@@ -192,8 +192,8 @@ def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Prog
     load = prepared.environment.create_local_runner()
     windows = len(prepared.faults.timeline)
     progress(f"load: {scenario.users} users for {scenario.duration:g}s, {windows} fault windows")
+    prepared.faults.start()  # first: the windows due at 0 s are in place before any request
     load.start(scenario.users, spawn_rate=max(scenario.users, 1))
-    prepared.faults.start()
     deadline = time.monotonic() + scenario.duration
     next_report = time.monotonic() + PROGRESS_EVERY_S
     try:

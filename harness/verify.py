@@ -36,7 +36,7 @@ def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
 def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     """Compose the scenario's verifiers over the stored run, weigh the evidence, write
     ``verdict.json``."""
-    scenario = _stored_scenario(run_dir)
+    scenario, scenario_error = _stored_scenario(run_dir)
     names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
     expected = scenario.expect if scenario is not None else None
     final_read = load_final_read(run_dir)
@@ -56,20 +56,23 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         run=load_run_info(run_dir),
         faults=scenario.faults if scenario is not None else (),
         min_acknowledged=getattr(scenario, "min_acknowledged", 1),
+        scenario_error=scenario_error,
     )
     verdict = judge(composed.verdict, check_evidence(facts))
     write_verdict(run_dir, verdict)
     return verdict
 
 
-def _stored_scenario(run_dir: Path) -> Scenario | None:
+def _stored_scenario(run_dir: Path) -> tuple[Scenario | None, str | None]:
+    """The scenario the run stored, or why it cannot be read (no file: a run from elsewhere,
+    judged on its history alone)."""
     path = run_dir / "scenario.yaml"
     if not path.exists():
-        return None
+        return None, None
     try:
-        return parse_scenario(path.read_text(encoding="utf-8"), str(path))
-    except ScenarioError:
-        return None
+        return parse_scenario(path.read_text(encoding="utf-8"), str(path)), None
+    except (ScenarioError, OSError, UnicodeDecodeError) as exc:
+        return None, str(exc)
 
 
 def _own_database(run_dir: Path) -> str | None:

@@ -94,15 +94,25 @@ class FaultRunner:
         return FaultRunner(self._faults, self._history, seed=self._seed, horizon=self._horizon)
 
     def start(self) -> None:
+        """Start the schedule. Windows due at 0 s start here, before this returns, and windows
+        that last to the end of the load are left for :meth:`heal_all` once the load stopped:
+        a window covering the whole load covers its first request and its last."""
         self._origin = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="ackguard-faults", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
         events = sorted(
             [(o.start, 1, o.fault_index) for o in self.timeline]
             + [(o.stop, 0, o.fault_index) for o in self.timeline]
         )  # at equal times a stop goes first, so back-to-back windows heal before they recur
+        due = 0
+        while due < len(events) and events[due][0] <= 0 and events[due][1]:
+            self._begin(events[due][2])
+            due += 1
+        later = [e for e in events[due:] if e[1] or e[0] < self._horizon]
+        self._thread = threading.Thread(
+            target=self._run, args=(later,), name="ackguard-faults", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, events: list[tuple[float, int, int]]) -> None:
         for at, is_start, index in events:
             if self._cancelled.wait(max(0.0, self._origin + at - time.monotonic())):
                 return

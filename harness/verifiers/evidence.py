@@ -45,8 +45,8 @@ _LISTED_LINES = 5
 @dataclass(frozen=True, slots=True)
 class RunFacts:
     """What the evidence check reads about one run. ``index`` is ``None`` when the history
-    could not be grouped; ``run`` when ``run.json`` is missing; ``seed``/``load_duration_s``
-    (from run.json) when unknown."""
+    could not be grouped, ``run`` when ``run.json`` is missing; ``scenario_error`` says why the
+    stored scenario (its faults, its threshold) could not be read."""
 
     reading: HistoryReading
     index: HistoryIndex | None
@@ -54,6 +54,7 @@ class RunFacts:
     run: RunInfo | None
     faults: Sequence[FaultSpec] = ()
     min_acknowledged: int = 1
+    scenario_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,11 @@ def check_evidence(facts: RunFacts) -> Evidence:
     run_reason = _run_status(facts.run)
     if run_reason is not None:
         reasons.append(run_reason)
+    if facts.scenario_error is not None:
+        reasons.append(
+            f"the run's scenario could not be read ({facts.scenario_error}): its faults and "
+            "evidence threshold are not known"
+        )
     still_running = facts.run is not None and facts.run.status == "running"
     history, whole = _history(facts, reasons, notes, still_running)
     faults = _faults(facts, reasons, whole)
