@@ -1,11 +1,15 @@
 """The harness's side of its parent-death watch (see ``harness.services.watchdog``).
 
 The first time a process asks for it, a watchdog process is started in a session of its own
-with a pipe on its stdin; the write end stays in this process only (not inherited by any child).
-Every process group the harness starts is announced on it, and forgotten when it ends normally.
-If this process dies, however it dies, the pipe reaches end of file and the watchdog kills what
-is left. Children started from the main thread also get ``PR_SET_PDEATHSIG`` = SIGKILL, which
-covers the instant between their start and their announcement.
+with a pipe on its stdin; the write end stays in this process only (closed in every child when
+it runs its program). Every process group the harness starts is announced on it, by the child
+itself between fork and exec so that it is never unwatched, and forgotten when it ends
+normally. If this process dies, however it dies, the pipe reaches end of file and the watchdog
+kills what is left, with the processes those groups started, daemons included.
+
+``PR_SET_PDEATHSIG`` is kept for the short commands that are not process-group leaders
+(``initdb``): on the run's groups it would kill a leader before the watchdog could see which
+daemons it had started.
 """
 
 from __future__ import annotations
@@ -72,6 +76,32 @@ class Lifeline:
                 self._process = None
                 self._ensure()
 
+    def announcing_preexec(self) -> Callable[[], None]:
+        """A ``preexec_fn`` by which a new child announces its own process group to the
+        watchdog before it runs its program: no instant where it lives unwatched. The parent
+        then calls :meth:`record` with the same line (kept for a replay)."""
+        with self._lock:
+            fd = self._ensure().fileno()
+
+        def preexec() -> None:
+            pid = os.getpid()
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as stat:
+                    raw = stat.read()
+                start = raw[raw.rfind(b")") + 2 :].split()[19]
+                os.write(fd, b"watch %d %s\n" % (pid, start))
+            except (OSError, IndexError):
+                pass  # the parent announces it again (record) if the watchdog was restarted
+
+        return preexec
+
+    def record(self, line: str) -> None:
+        """Keep ``line``, which a child already sent, for a replay; if the watchdog died in
+        the meantime, start another one (which gets every line kept so far)."""
+        with self._lock:
+            self._announced[line] = None
+            self._ensure()
+
     def close(self, timeout: float = 10.0) -> None:
         """End the watch on purpose: the watchdog kills whatever announced group is still
         alive, then exits. Used by tests; a harness simply exits."""
@@ -114,9 +144,14 @@ lifeline = Lifeline()
 """This process's watch."""
 
 
-def watch(process: ProcessRef) -> None:
-    """Kill the process group led by ``process`` if the harness dies."""
-    lifeline.announce(f"watch {process.pid} {process.start_time}")
+def watch(process: ProcessRef, *, announced: bool = False) -> None:
+    """Kill the process group led by ``process`` if the harness dies. ``announced``: the child
+    already said so itself (``Lifeline.announcing_preexec``)."""
+    line = f"watch {process.pid} {process.start_time}"
+    if announced:
+        lifeline.record(line)
+    else:
+        lifeline.announce(line)
 
 
 def forget(process: ProcessRef) -> None:

@@ -148,8 +148,8 @@ def spawn(
     **popen: Any,
 ) -> tuple[subprocess.Popen[bytes], ProcessRef]:
     """Start ``argv`` as the leader of a new session and process group, stdin closed, stdout
-    and stderr to ``output``, watched by the lifeline. Raises what Popen raises (a command not
-    found is FileNotFoundError)."""
+    and stderr to ``output``, watched by the lifeline from before it runs its program. Raises
+    what Popen raises (a command not found is FileNotFoundError)."""
     process = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -158,11 +158,11 @@ def spawn(
         cwd=cwd,
         env=None if env is None else dict(env),
         start_new_session=True,
-        preexec_fn=lifeline.parent_death_preexec(),
+        preexec_fn=lifeline.lifeline.announcing_preexec(),
         **popen,
     )
     ref = ProcessRef.of(process.pid)
-    lifeline.watch(ref)
+    lifeline.watch(ref, announced=True)
     return process, ref
 
 

@@ -34,7 +34,7 @@ class RunStack:
         self.proxy: ProxyServer | None = None
         self.service: ConsultationService | UserService | None = None
         self.practitioner_url = ""  # where practitioners send requests (maybe through the proxy)
-        self.base_dir = Path(getattr(scenario, "source_dir", None) or Path.cwd())
+        self.base_dir = scenario.source_dir
         """Where a user's relative paths start: the scenario file's folder."""
 
     def component(self, name: str) -> Any:
@@ -45,10 +45,11 @@ class RunStack:
         return found
 
     def fault_name(self, params: object) -> str | None:
-        """The scenario's name of the fault built from ``params`` (for its log file)."""
+        """The scenario's name of the fault built from ``params`` (for its log file): the fault
+        whose parameters are these very ones, else equal ones."""
         for equal in (lambda a, b: a is b, lambda a, b: a == b):
             for spec in self.scenario.faults:
-                if equal(spec.params, params):
+                if equal(spec.parsed, params) or equal(spec.params, params):
                     return spec.name
         return None
 
@@ -70,21 +71,21 @@ class RunStack:
         else:
             self.database_url = str(spec.url)
             self.database_label = urlsplit(self.database_url).scheme
-            start, stop = getattr(spec, "start", ()), getattr(spec, "stop", ())
-            if start and stop:
+            if spec.start and spec.stop:
                 self.commanded_database = CommandedDatabase(
-                    self.run_dir, self.database_url, start, stop
+                    self.run_dir, self.database_url, spec.start, spec.stop
                 )
         service_db_url = self.database_url
         if self.scenario.proxy_paths:
             self.proxy = start_proxy(self.run_dir, self.scenario.seed)
         if "database" in self.scenario.proxy_paths:
             service_db_url = self._through_proxy(self.database_url)
-        command = getattr(self.scenario, "service", None)
-        if command is None:
+        if self.scenario.service is None:
             self.service = ConsultationService(self.run_dir, service_db_url)
         else:
-            self.service = UserService(self.run_dir, command, service_db_url, self.base_dir)
+            self.service = UserService(
+                self.run_dir, self.scenario.service, service_db_url, self.base_dir
+            )
         self.service.start()
         self.practitioner_url = self.service.url
         if self.proxy is not None and "service" in self.scenario.proxy_paths:
