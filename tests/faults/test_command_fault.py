@@ -16,6 +16,7 @@ import pytest
 from harness.faults import command
 from harness.faults.base import FaultConfigError
 from harness.services.ports import free_port
+from tests.integration.conftest import ackguard, run_dirs
 from tests.services.childproc import get_pid, state, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}
@@ -181,3 +182,29 @@ def test_bad_params_name_the_field(params: dict[str, Any], field: str) -> None:
     with pytest.raises(FaultConfigError) as raised:
         command.KIND.parse(params)
     assert raised.value.field == field
+
+
+def test_through_ackguard_run_the_output_is_in_the_run_directory(
+    server: tuple[subprocess.Popen[bytes], str], tmp_path: Path
+) -> None:
+    process, url = server
+    pid = process.pid
+    (tmp_path / "scenario.yaml").write_text(
+        "name: command-fault\nseed: 7\nduration: 6s\npractitioners: 4\ntime_scale: 3600\n"
+        "system:\n  database: {kind: sqlite}\n"
+        "faults:\n"
+        "  - kind: command\n    name: freeze-neighbour\n"
+        "    params:\n"
+        f"      start: [sh, -c, 'echo freezing {pid}; kill -STOP {pid}']\n"
+        f"      check: [sh, -c, 'grep State /proc/{pid}/status']\n"
+        f"      heal: [sh, -c, 'echo continuing {pid}; kill -CONT {pid}']\n"
+        "    schedule: {at: 1s, duration: 2s}\n",
+        encoding="utf-8",
+    )
+    done = ackguard("run", "scenario.yaml", "--runs-dir", "runs", "--no-report", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = (run_dirs(tmp_path / "runs")[-1] / "faults" / "freeze-neighbour.log").read_text()
+    assert f"freezing {pid}" in log
+    assert "State:\tT (stopped)" in log  # the check saw it frozen
+    assert f"continuing {pid}" in log
+    assert get_pid(url) == pid  # and it answers again
