@@ -24,6 +24,8 @@ __all__ = [
     "Text",
     "describe",
     "dotted",
+    "mapping_of",
+    "maybe",
     "number",
     "parse_duration",
     "problem",
@@ -144,6 +146,31 @@ def _command(value: object) -> tuple[str, ...]:
                 (index,), f"unknown placeholder {{{sorted(unknown)[0]}}} (known: {known})"
             )
     return tuple(value)
+
+
+def maybe(check: Callable[[object], Any]) -> Callable[[object], Any]:
+    """A validator: ``check``, letting None (an absent optional value) through."""
+    return lambda value: None if value is None else check(value)
+
+
+def mapping_of(check: Callable[[object], str], most: int) -> Callable[[object], Any]:
+    """A validator: a mapping of at most ``most`` entries, each value through ``check``
+    (its error located at the key)."""
+
+    def checked(value: object) -> Any:
+        if not isinstance(value, dict):
+            return value  # the field's own type says "must be a mapping"
+        if len(value) > most:
+            raise ValueError(f"must have at most {most} entries, got {len(value)}")
+        found: dict[str, str] = {}
+        for key, item in value.items():
+            try:
+                found[key] = check(item)
+            except ValueError as exc:
+                raise problem((key,), str(exc), item) from None
+        return found
+
+    return checked
 
 
 def placeholders_in(value: str) -> set[str]:

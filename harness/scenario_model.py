@@ -10,7 +10,7 @@ command-line overrides or the proxy in use live in :mod:`harness.scenario_checks
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -24,6 +24,8 @@ from harness.scenario_fields import (
     Command,
     Seconds,
     Strict,
+    mapping_of,
+    maybe,
     number,
     placeholders_in,
     problem,
@@ -57,10 +59,6 @@ _ADAPTER = re.compile(
 )
 VerifierName = Literal["records", "read_your_writes"]
 VERIFIERS: tuple[VerifierName, ...] = ("records", "read_your_writes")
-
-
-def _maybe(check: Callable[[object], Any]) -> Callable[[object], Any]:
-    return lambda value: None if value is None else check(value)
 
 
 def _setting(value: object) -> str:
@@ -106,31 +104,14 @@ def _expect(value: object) -> object:
     raise ValueError(f"must be true, false or unknown, got {value!r}")
 
 
-def _mapping_of(check: Callable[[object], str], most: int) -> Callable[[object], Any]:
-    def checked(value: object) -> Any:
-        if not isinstance(value, dict):
-            return value  # the field's own type says "must be a mapping"
-        if len(value) > most:
-            raise ValueError(f"must have at most {most} entries, got {len(value)}")
-        found: dict[str, str] = {}
-        for key, item in value.items():
-            try:
-                found[key] = check(item)
-            except ValueError as exc:
-                raise problem((key,), str(exc), item) from None
-        return found
-
-    return checked
-
-
 class DatabaseSpec(Strict):
     """The database: ``sqlite`` (a file in the run directory), ``postgres`` (a throwaway cluster
     the harness manages, with server ``settings``) or ``url`` (a server somebody else runs;
     ``start``/``stop`` commands let ``database-crash`` act on it)."""
 
     kind: Literal["sqlite", "postgres", "url"] = "sqlite"
-    url: Annotated[str | None, BeforeValidator(_maybe(text(2000)))] = None
-    settings: Annotated[Mapping[str, str], BeforeValidator(_mapping_of(_setting, 100))] = Field(
+    url: Annotated[str | None, BeforeValidator(maybe(text(2000)))] = None
+    settings: Annotated[Mapping[str, str], BeforeValidator(mapping_of(_setting, 100))] = Field(
         default_factory=dict
     )
     start: Command = ()
@@ -160,10 +141,10 @@ class ReadySpec(Strict):
 
     http: Annotated[
         str | None,
-        BeforeValidator(_maybe(text(2000, pattern=r"/\S*", hint="must be a path such as /health"))),
+        BeforeValidator(maybe(text(2000, pattern=r"/\S*", hint="must be a path such as /health"))),
     ] = None
     tcp: bool = False
-    log: Annotated[str | None, BeforeValidator(_maybe(text(1000)))] = None
+    log: Annotated[str | None, BeforeValidator(maybe(text(1000)))] = None
     timeout: Annotated[float, BeforeValidator(seconds(0.1, 3600.0))] = 30.0
 
     @field_validator("tcp", mode="before")
@@ -195,8 +176,8 @@ class ServiceSpec(Strict):
     with ``{port}``, ``{database_url}`` and ``{run_dir}`` filled in."""
 
     command: Command
-    cwd: Annotated[str | None, BeforeValidator(_maybe(text(4000)))] = None
-    env: Annotated[Mapping[str, str], BeforeValidator(_mapping_of(_env_value, 200))] = Field(
+    cwd: Annotated[str | None, BeforeValidator(maybe(text(4000)))] = None
+    env: Annotated[Mapping[str, str], BeforeValidator(mapping_of(_env_value, 200))] = Field(
         default_factory=dict
     )
     ready: ReadySpec
@@ -285,12 +266,12 @@ class RandomGaps(Strict):
 class ScheduleModel(Strict):
     """When a fault starts and how long each window lasts (real seconds since the load)."""
 
-    at: Annotated[float | None, BeforeValidator(_maybe(seconds(0.0, _WEEK)))] = None
-    every: Annotated[float | None, BeforeValidator(_maybe(seconds(0.1, _WEEK)))] = None
+    at: Annotated[float | None, BeforeValidator(maybe(seconds(0.0, _WEEK)))] = None
+    every: Annotated[float | None, BeforeValidator(maybe(seconds(0.1, _WEEK)))] = None
     random: RandomGaps | None = None
     start: Seconds = 0.0
     duration: Seconds
-    count: Annotated[int | None, BeforeValidator(_maybe(whole(1, 100_000)))] = None
+    count: Annotated[int | None, BeforeValidator(maybe(whole(1, 100_000)))] = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> ScheduleModel:
@@ -308,7 +289,7 @@ class FaultModel(Strict):
     """One fault: its kind, parameters (the kind's own model) and schedule."""
 
     kind: str
-    name: Annotated[str | None, BeforeValidator(_maybe(text(100)))] = None
+    name: Annotated[str | None, BeforeValidator(maybe(text(100)))] = None
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     schedule: ScheduleModel
 
@@ -361,13 +342,13 @@ class ScenarioFile(Strict):
         ),
     ]
     description: Annotated[str, BeforeValidator(text(10_000))] = ""
-    seed: Annotated[int | None, BeforeValidator(_maybe(whole(0, 2**63 - 1)))] = None
+    seed: Annotated[int | None, BeforeValidator(maybe(whole(0, 2**63 - 1)))] = None
     duration: Annotated[float, BeforeValidator(seconds(1.0, _WEEK))]
     practitioners: Annotated[int, BeforeValidator(whole(1, 100_000))]
-    users: Annotated[int | None, BeforeValidator(_maybe(whole(1, 10_000)))] = None
+    users: Annotated[int | None, BeforeValidator(maybe(whole(1, 10_000)))] = None
     patients_per_practitioner: Annotated[int, BeforeValidator(whole(1, 10_000))] = 30
     time_scale: Annotated[float, BeforeValidator(number(1e-6, 86_400.0))] = 3600.0
-    sim_start: Annotated[datetime | None, BeforeValidator(_maybe(_sim_start))] = None
+    sim_start: Annotated[datetime | None, BeforeValidator(maybe(_sim_start))] = None
     min_acknowledged: Annotated[int, BeforeValidator(whole(1, 1_000_000_000))] = 1
     system: SystemSpec = Field(default_factory=SystemSpec)
     faults: tuple[FaultModel, ...] = ()
