@@ -7,6 +7,7 @@ import argparse
 import os
 import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": _scenarios,
         "web": _web,
     }[options.command]
-    return handler(options)
+    try:
+        return handler(options)
+    except Exception as exc:  # a harness failure is no verdict: exit 2, never 1 ("data lost")
+        traceback.print_exc()
+        print(f"ackguard: harness error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from harness.services.ports import free_port
 from harness.services.postgres import ManagedPostgres
 from harness.verify import verify_run
 from tests.integration.conftest import RUN_TIMEOUT_S, RunResult, ackguard, run_dirs
@@ -295,3 +296,22 @@ def test_an_emptied_real_history_is_unknown(copy: Path) -> None:
     verdict = verify_run(copy)
     assert verdict.valid == "unknown"
     assert verdict.reasons[0] == "the history is empty: nothing was recorded"
+
+
+def test_a_harness_error_in_verify_exits_2_never_1(copy: Path, tmp_path: Path) -> None:
+    for name in ("final_read.json", "final_read.jsonl", "consultations.db"):
+        (copy / name).unlink(missing_ok=True)
+    done = ackguard("verify", str(copy), "--db", "nosuchdialect://x/y", cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "ackguard: harness error: NoSuchModuleError" in output
+
+
+def test_an_unreachable_database_in_verify_is_unknown(copy: Path, tmp_path: Path) -> None:
+    for name in ("final_read.json", "final_read.jsonl", "consultations.db"):
+        (copy / name).unlink(missing_ok=True)
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/ackguard"
+    done = ackguard("verify", str(copy), "--db", unreachable, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    reasons = verdict_of(copy)["reasons"]
+    assert reasons[0].startswith("records: incomplete final read: reading "), reasons
