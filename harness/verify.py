@@ -55,7 +55,7 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         final_read=final_read,
         run=load_run_info(run_dir),
         faults=scenario.faults if scenario is not None else (),
-        min_acknowledged=getattr(scenario, "min_acknowledged", 1),
+        min_acknowledged=scenario.min_acknowledged if scenario is not None else 1,
         scenario_error=scenario_error,
     )
     verdict = judge(composed.verdict, check_evidence(facts))

@@ -258,6 +258,18 @@ def test_nothing_acknowledged_is_unknown(run: Run) -> None:
     assert verdict["evidence"]["acknowledged_writes"] == 0
 
 
+def test_fewer_acknowledged_writes_than_the_scenario_needs_is_unknown(run: Run) -> None:
+    healthy(run)
+    run.finish(scenario="name: t\nseed: 7\nduration: 10s\npractitioners: 2\nmin_acknowledged: 5\n")
+    verdict = verdict_json(run)
+    assert verdict["verdict"] == "unknown"
+    assert verdict["reasons"] == [
+        "only 2 writes were acknowledged, fewer than the 5 the scenario needs as evidence "
+        "(min_acknowledged)"
+    ]
+    assert verdict["evidence"]["min_acknowledged"] == 5
+
+
 def test_a_stored_scenario_that_cannot_be_read_is_said(run: Run) -> None:
     healthy(run)
     run.finish(scenario="name: t\nduration: [\n")
