@@ -144,11 +144,10 @@ class Prepared:
 
 def _target_factory(scenario: Scenario) -> TargetFactory:
     """The scenario's adapter (``system.target``), loaded and checked; else the reference API."""
-    spec = getattr(scenario, "target", None)  # until scenarios parse system.target
+    spec = scenario.target
     if spec is None:
         return HttpTarget
-    source_dir = getattr(scenario, "source_dir", Path(scenario.source).parent)
-    return load_adapter(spec.adapter, base_dir=source_dir, options=spec.options)
+    return load_adapter(spec.adapter, base_dir=scenario.source_dir, options=spec.options)
 
 
 def _prepare(
