@@ -26,8 +26,6 @@ __all__ = [
     "DefectSpecError",
     "Window",
     "in_fraction",
-    "int_param",
-    "no_params",
     "reject_unknown_params",
 ]
 
@@ -60,33 +58,11 @@ class DefectKind(Generic[P]):
     parse: Callable[[Mapping[str, object], str], P]
 
 
-@dataclass(frozen=True)
-class NoParams:
-    def to_json(self) -> dict[str, object]:
-        return {}
-
-
-def no_params(raw: Mapping[str, object], where: str) -> NoParams:
-    reject_unknown_params(raw, where, ())
-    return NoParams()
-
-
 def reject_unknown_params(raw: Mapping[str, object], where: str, known: tuple[str, ...]) -> None:
     for name in raw:
         if name not in known:
             allowed = ", ".join(known) or "none"
             raise DefectSpecError(f"{where}.{name}", f"unknown parameter (allowed: {allowed})")
-
-
-def int_param(
-    raw: Mapping[str, object], where: str, name: str, default: int, low: int, high: int
-) -> int:
-    value = raw.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DefectSpecError(f"{where}.{name}", f"must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise DefectSpecError(f"{where}.{name}", f"must be between {low} and {high}, got {value}")
-    return value
 
 
 def in_fraction(rpps: str, fraction: float, salt: str = "cohort") -> bool:
@@ -185,32 +161,6 @@ class ActiveDefects:
 
     def to_json(self) -> dict[str, object]:
         return {"defects": [entry.to_json() for entry in self.entries]}
-
-
-def parse_cohort(raw: object, where: str) -> Cohort | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        raise DefectSpecError(where, "must be null, {fraction, salt?} or {rpps: [...]}")
-    reject_unknown_params(raw, where, ("fraction", "salt", "rpps"))
-    if ("fraction" in raw) == ("rpps" in raw):
-        raise DefectSpecError(where, "give exactly one of fraction or rpps")
-    if "rpps" in raw:
-        listed = raw["rpps"]
-        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
-            raise DefectSpecError(f"{where}.rpps", "must be a list of RPPS strings")
-        if "salt" in raw:
-            raise DefectSpecError(f"{where}.salt", "only with fraction")
-        return Cohort(rpps=frozenset(listed))
-    fraction = raw["fraction"]
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
-        raise DefectSpecError(f"{where}.fraction", f"must be a number, got {fraction!r}")
-    if not 0 <= fraction <= 1:
-        raise DefectSpecError(f"{where}.fraction", f"must be between 0 and 1, got {fraction}")
-    salt = raw.get("salt", "cohort")
-    if not isinstance(salt, str):
-        raise DefectSpecError(f"{where}.salt", "must be a string")
-    return Cohort(fraction=float(fraction), salt=salt)
 
 
 def _instant(raw: object, where: str) -> datetime | None:
