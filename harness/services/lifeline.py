@@ -18,11 +18,12 @@ import contextlib
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harness.services.process import ProcessRef
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
+_WATCHDOG = Path(__file__).with_name("watchdog.py")
 
 
 class Lifeline:
@@ -46,15 +48,16 @@ class Lifeline:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # the watchdog
+        self._fd = -1  # the write end of its stdin
         self._owner = 0  # the PID that started the watchdog: a forked child must not use it
         self._announced: dict[str, None] = {}  # "watch ..." and "remove ..." lines, in order
 
     @property
     def pid(self) -> int | None:
         """The watchdog's PID while it runs."""
-        process = self._process
-        return process.pid if process is not None and process.poll() is None else None
+        with self._lock:
+            return self._pid if self._running() else None
 
     def start(self) -> None:
         """Start the watchdog if this process has none running."""
@@ -68,12 +71,11 @@ class Lifeline:
                 self._announced.pop(undo, None)
             else:
                 self._announced[line] = None
-            stream = self._ensure()
+            fd = self._ensure()
             try:
-                stream.write(line.encode("utf-8", "surrogateescape") + b"\n")
-                stream.flush()
-            except (BrokenPipeError, ValueError):  # the watchdog was killed: start another
-                self._process = None
+                _write_all(fd, line.encode("utf-8", "surrogateescape") + b"\n")
+            except OSError:  # the watchdog was killed: start another, which gets a replay
+                self._forget_watchdog()
                 self._ensure()
 
     def announcing_preexec(self) -> Callable[[], None]:
@@ -81,7 +83,7 @@ class Lifeline:
         watchdog before it runs its program: no instant where it lives unwatched. The parent
         then calls :meth:`record` with the same line (kept for a replay)."""
         with self._lock:
-            fd = self._ensure().fileno()
+            fd = self._ensure()
 
         def preexec() -> None:
             pid = os.getpid()
@@ -106,38 +108,64 @@ class Lifeline:
         """End the watch on purpose: the watchdog kills whatever announced group is still
         alive, then exits. Used by tests; a harness simply exits."""
         with self._lock:
-            process, self._process = self._process, None
             self._announced.clear()
-            if process is None or self._owner != os.getpid():
+            if self._pid is None or self._owner != os.getpid():
                 return
-            assert process.stdin is not None
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout)
+            pid = self._pid
+            self._forget_watchdog()
+            deadline = time.monotonic() + timeout
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                    time.sleep(0.02)
 
-    def _ensure(self) -> IO[bytes]:
-        running = self._process
-        if running is not None and self._owner == os.getpid() and running.poll() is None:
-            assert running.stdin is not None
-            return running.stdin
-        process = subprocess.Popen(
-            [sys.executable, "-m", "harness.services.watchdog"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # out of reach of a Ctrl-C or a signal to our group
-        )
-        assert process.stdin is not None
-        os.set_inheritable(process.stdin.fileno(), False)  # already so; the watch depends on it
-        self._process, self._owner = process, os.getpid()
+    def _running(self) -> bool:
+        if self._pid is None or self._owner != os.getpid():
+            return False
+        try:
+            return os.waitpid(self._pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:  # reaped by somebody else: it is gone all the same
+            return False
+
+    def _forget_watchdog(self) -> None:
+        if self._fd >= 0 and self._owner == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._pid, self._fd = None, -1
+
+    def _ensure(self) -> int:
+        """The write end of a running watchdog's pipe (started, with a replay, if needed)."""
+        if self._running():
+            return self._fd
+        self._forget_watchdog()
+        read_end, write_end = os.pipe()  # neither is inherited by the children we start
+        try:
+            pid = os.posix_spawn(
+                sys.executable,
+                # By path and isolated: it imports nothing but the standard library, so nothing
+                # half-edited or slow in the package can keep it from starting.
+                [sys.executable, "-I", str(_WATCHDOG)],
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, read_end, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+                setsid=True,  # out of reach of a Ctrl-C or a signal to our group
+            )
+        finally:
+            os.close(read_end)
+        self._pid, self._fd, self._owner = pid, write_end, os.getpid()
         replay = b"".join(
             line.encode("utf-8", "surrogateescape") + b"\n" for line in self._announced
         )
-        if replay:
-            process.stdin.write(replay)
-            process.stdin.flush()
-        return process.stdin
+        with contextlib.suppress(OSError):
+            _write_all(write_end, replay)
+        return write_end
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 lifeline = Lifeline()

@@ -1,4 +1,4 @@
-"""``python -m harness.services.watchdog``: the parent-death watch of a harness process.
+"""``python -I harness/services/watchdog.py``: the parent-death watch of a harness process.
 
 The harness starts it first, in its own session, with a pipe on its stdin whose write end only
 the harness holds. Through that pipe the harness announces every process group it starts and

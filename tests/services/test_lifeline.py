@@ -20,6 +20,7 @@ from tests.services.childproc import state, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}
 ROOT = Path(__file__).resolve().parents[2]
+WATCHDOG = ROOT / "harness" / "services" / "watchdog.py"
 
 PARENT = textwrap.dedent(
     """
@@ -98,16 +99,12 @@ def test_the_watch_never_signals_a_process_it_was_not_told_about(tmp_path: Path)
         start_time = int(
             Path(f"/proc/{bystander.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
         )
-        watchdog = subprocess.Popen(
-            [sys.executable, "-m", "harness.services.watchdog"], stdin=subprocess.PIPE, cwd=ROOT
-        )
+        watchdog = subprocess.Popen([sys.executable, "-I", str(WATCHDOG)], stdin=subprocess.PIPE)
         # A PID announced with another start time is a PID reused by somebody else.
         watchdog.communicate(f"watch {bystander.pid} {start_time + 1}\n".encode(), timeout=30)
         assert watchdog.returncode == 0
         assert state(bystander.pid) not in GONE
-        watchdog = subprocess.Popen(
-            [sys.executable, "-m", "harness.services.watchdog"], stdin=subprocess.PIPE, cwd=ROOT
-        )
+        watchdog = subprocess.Popen([sys.executable, "-I", str(WATCHDOG)], stdin=subprocess.PIPE)
         watchdog.communicate(f"watch {bystander.pid} {start_time}\n".encode(), timeout=30)
         assert wait_state(bystander.pid, GONE) in GONE
     finally:
