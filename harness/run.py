@@ -173,7 +173,10 @@ def _prepare(
     (run_dir / "directory.json").write_text(
         json.dumps(directory.to_json(), ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    faults = [(spec, build_fault(spec.kind, stack, spec.params)) for spec in scenario.faults]
+    faults = [
+        (spec, build_fault(spec.kind, stack, spec.parsed or spec.params, name=spec.name))
+        for spec in scenario.faults
+    ]
     runner = FaultRunner(faults, history, seed=scenario.seed, horizon=scenario.duration)
     meta.sim_start = config.sim_start
     meta.cohorts = cohorts(scenario, directory.practitioners, config.sim_start)

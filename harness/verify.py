@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.database_read import read_database
 from harness.final_read import FinalRead, load_final_read, write_final_read
 from harness.history import HistoryReading
-from harness.run_dir import load_run_info
+from harness.run_dir import RunInfo, load_run_info
 from harness.scenario import Scenario, ScenarioError, parse_scenario
 from harness.verifiers import verifiers_named
 from harness.verifiers.compose import compose_history
@@ -36,7 +36,8 @@ def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
 def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     """Compose the scenario's verifiers over the stored run, weigh the evidence, write
     ``verdict.json``."""
-    scenario, scenario_error = _stored_scenario(run_dir)
+    run = load_run_info(run_dir)
+    scenario, scenario_error = _stored_scenario(run_dir, run)
     names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
     expected = scenario.expect if scenario is not None else None
     final_read = load_final_read(run_dir)
@@ -53,7 +54,7 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         reading=reading,
         index=composed.index,
         final_read=final_read,
-        run=load_run_info(run_dir),
+        run=run,
         faults=scenario.faults if scenario is not None else (),
         min_acknowledged=scenario.min_acknowledged if scenario is not None else 1,
         scenario_error=scenario_error,
@@ -63,14 +64,21 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     return verdict
 
 
-def _stored_scenario(run_dir: Path) -> tuple[Scenario | None, str | None]:
-    """The scenario the run stored, or why it cannot be read (no file: a run from elsewhere,
-    judged on its history alone)."""
+def _stored_scenario(run_dir: Path, run: RunInfo | None) -> tuple[Scenario | None, str | None]:
+    """The scenario the run stored, with the duration and seed the run really had (command-line
+    overrides, a random seed), or why it cannot be read (no file: a run from elsewhere, judged on
+    its history alone)."""
     path = run_dir / "scenario.yaml"
     if not path.exists():
         return None, None
+    duration = run.load_duration_s if run is not None else None
+    seed = run.seed if run is not None else None
     try:
-        return parse_scenario(path.read_text(encoding="utf-8"), str(path)), None
+        text = path.read_text(encoding="utf-8")
+        scenario = parse_scenario(
+            text, str(path), duration=duration, seed=seed, cross_checks=False
+        )
+        return scenario, None
     except (ScenarioError, OSError, UnicodeDecodeError) as exc:
         return None, str(exc)
 

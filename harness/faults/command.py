@@ -67,9 +67,7 @@ class CommandFault:
     @property
     def log_path(self) -> Path:
         """Where the commands' output goes: ``<run_dir>/faults/<fault name>.log``."""
-        namer = _attribute(self._context, "fault_name")
-        name = namer(self.params) if callable(namer) else None
-        return self._run_dir() / "faults" / f"{name or _NAME}.log"
+        return self._run_dir() / "faults" / f"{self.name}.log"
 
     def _run_dir(self) -> Path:
         run_dir = _attribute(self._context, "run_dir")

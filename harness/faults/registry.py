@@ -42,6 +42,16 @@ def parse_params(kind: str, raw: Mapping[str, Any]) -> FaultParams:
     return params
 
 
-def build_fault(kind: str, context: FaultContext, params: FaultParams | Mapping[str, Any]) -> Fault:
-    """The fault of ``kind`` acting on ``context``, from validated (or raw) parameters."""
-    return KINDS[kind].build(context, params)
+def build_fault(
+    kind: str,
+    context: FaultContext,
+    params: FaultParams | Mapping[str, Any],
+    *,
+    name: str | None = None,
+) -> Fault:
+    """The fault of ``kind`` acting on ``context``, from validated (or raw) parameters, known by
+    ``name`` (the scenario's name of the fault) when given."""
+    fault = KINDS[kind].build(context, params)
+    if name is not None:
+        fault.name = name
+    return fault

@@ -1,5 +1,5 @@
-"""Fault kind ``service-kill``: the consultation service process (and its process group) gets
-SIGKILL, or SIGTERM for a graceful shutdown, and is started again at heal. Requests in flight
+"""Fault kind ``service-kill``: the service process (the built-in consultation service or the
+scenario's ``system.service`` command, with its process group) gets SIGKILL, or SIGTERM for a graceful shutdown, and is started again at heal. Requests in flight
 become indeterminate; nothing it acknowledged may be lost."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _SIGNALS: Mapping[str, signal.Signals] = {"SIGKILL": signal.SIGKILL, "SIGTERM": 
 
 class ServiceKill:
     """``start`` signals the service's process group; ``stop`` restarts the service and waits
-    until it has written its ready file again."""
+    until it is ready again."""
 
     def __init__(self, context: FaultContext, signal_name: str) -> None:
         self._context = context
@@ -27,8 +27,8 @@ class ServiceKill:
         self._killed = False
         self.name = "service-kill"
         self.description = (
-            f"consultation service process group sent {signal_name}; restarted at heal "
-            "(waits for its ready file, bounded by the service's ready timeout in s)"
+            f"service process group sent {signal_name}; restarted at heal "
+            "(waits until the service is ready again, bounded by its ready timeout in s)"
         )
 
     def start(self) -> None:
@@ -54,7 +54,7 @@ def build(context: FaultContext, params: ServiceKillParams) -> ServiceKill:
 
 KIND = FaultKind(
     name="service-kill",
-    summary="kill the consultation service, restart it at heal (params: signal)",
+    summary="kill the service (built-in or your command), restart it at heal (params: signal)",
     params=ServiceKillParams,
     build=build,
 )

@@ -44,15 +44,6 @@ class RunStack:
             raise KeyError(f"this run has no {name} it could break (see the scenario's system)")
         return found
 
-    def fault_name(self, params: object) -> str | None:
-        """The scenario's name of the fault built from ``params`` (for its log file): the fault
-        whose parameters are these very ones, else equal ones."""
-        for equal in (lambda a, b: a is b, lambda a, b: a == b):
-            for spec in self.scenario.faults:
-                if equal(spec.parsed, params) or equal(spec.params, params):
-                    return spec.name
-        return None
-
     def start(self) -> None:
         lifeline.lifeline.start()  # first: every child after it is watched from its start
         spec = self.scenario.database

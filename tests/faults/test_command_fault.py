@@ -15,6 +15,7 @@ import pytest
 
 from harness.faults import command
 from harness.faults.base import FaultConfigError
+from harness.faults.registry import build_fault
 from harness.services.ports import free_port
 from tests.integration.conftest import ackguard, run_dirs
 from tests.services.childproc import get_pid, state, wait_state
@@ -24,15 +25,11 @@ SERVER = Path(__file__).parents[1] / "services" / "user_server.py"
 
 
 class RunContext:
-    """What a fault sees of a run: its directory, its fault names, no components."""
+    """What a fault sees of a run: its directory, no components."""
 
-    def __init__(self, run_dir: Path, name: str = "freeze-server") -> None:
+    def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.database_url = "sqlite:///notes.db"
-        self._name = name
-
-    def fault_name(self, params: object) -> str:
-        return self._name
 
     def component(self, name: str) -> Any:
         raise KeyError(name)
@@ -81,7 +78,7 @@ def test_start_freezes_the_process_check_confirms_heal_continues_it(
         "env": {"WHO": "ackguard"},
         "timeout": "10s",
     }
-    fault = command.KIND.build(RunContext(tmp_path), params)
+    fault = build_fault("command", RunContext(tmp_path), params, name="freeze-server")
     fault.stop()  # never started: nothing to heal, nothing run
     assert not (tmp_path / "faults").exists()
     fault.start()
@@ -108,7 +105,7 @@ def test_heal_can_start_the_process_again(
         "heal": _shell(f"exec {sys.executable} {SERVER} {port} > restarted.log 2>&1 &"),
         "cwd": "{run_dir}",
     }
-    fault = command.KIND.build(RunContext(tmp_path, "kill-server"), params)
+    fault = build_fault("command", RunContext(tmp_path), params, name="kill-server")
     fault.start()
     assert wait_state(process.pid, GONE) in GONE
     fault.stop()
@@ -136,7 +133,7 @@ def test_heal_can_start_the_process_again(
 def test_a_start_that_fails_raises_and_heal_still_runs(
     tmp_path: Path, params: dict[str, Any], problem: str
 ) -> None:
-    fault = command.KIND.build(RunContext(tmp_path, "broken"), params)
+    fault = build_fault("command", RunContext(tmp_path), params, name="broken")
     with pytest.raises(RuntimeError, match=problem):
         fault.start()
     fault.stop()  # a half-done start is healed
@@ -151,7 +148,7 @@ def test_a_timed_out_command_leaves_no_process(tmp_path: Path) -> None:
         "heal": ["true"],
         "timeout": "1s",
     }
-    fault = command.KIND.build(RunContext(tmp_path), params)
+    fault = build_fault("command", RunContext(tmp_path), params, name="freeze-server")
     with pytest.raises(RuntimeError, match="was killed"):
         fault.start()
     assert wait_state(int(pid_file.read_text()), GONE) in GONE

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from harness.faults.schedule import plan
+from harness.scenario import load_scenario
 from tests.integration.conftest import RunResult, ackguard, run_dirs
 
 
@@ -28,6 +30,23 @@ def run_catalogue(name: str, tmp_path: Path, duration: str | None) -> RunResult:
 
 def kinds(result: RunResult) -> set[str]:
     return {a["kind"] for a in result.anomalies()}
+
+
+def assert_evidence(result: RunResult) -> None:
+    """The verdict rests on evidence: every planned fault window started and healed, enough
+    writes were acknowledged, the final read and the history are whole."""
+    evidence = result.verdict["evidence"]
+    assert evidence["reasons"] == [], evidence["reasons"]
+    assert evidence["run_status"] == "completed"
+    faults = evidence["faults"]
+    scenario = load_scenario(str(result.run_dir / "scenario.yaml"))
+    if scenario.faults:
+        assert faults["planned"] > 0
+        assert faults["started"] == faults["healed"] == faults["planned"], faults
+        assert faults["failed_to_start"] == faults["failed_to_heal"] == 0, faults
+    assert evidence["acknowledged_writes"] >= max(evidence["min_acknowledged"], 50)
+    assert evidence["final_read"]["present"] and evidence["final_read"]["complete"]
+    assert evidence["history"]["end_marker"] and not evidence["history"]["damaged_lines"]
 
 
 CASES: dict[str, tuple[str | None, int]] = {
@@ -49,12 +68,17 @@ def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: 
     assert result.code == code, result.output
     assert result.verdict["matched"] is True
     assert "as expected" in result.output
+    assert_evidence(result)
     counts = result.counts
     if name == "async-commit-crash":  # no defect at all: the database lost acknowledged commits
         assert counts["lost"] + counts["corrupt"] > 0
         assert kinds(result) <= {"lost", "corrupt"}
     if name in ("commit-ack-lost", "network-chaos"):  # indeterminate, never lost
         assert counts["indeterminate"] > 0 and counts["lost"] == 0
+    if name == "commit-ack-lost":  # indeterminate creates retried: one record per key
+        retried = _keys_of(result.run_dir, "create", "info")
+        assert retried and retried <= _keys_of(result.run_dir, "create", "ok")
+        assert counts["duplicate"] == 0 and counts["intact"] == counts["acknowledged"]
     if name == "commit-ack-lost-retry":
         assert kinds(result) == {"duplicate"}
     if name == "commit-ack-lost-swallowed":  # creates and PATCHes answered 201/200, never stored
@@ -64,9 +88,17 @@ def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: 
         assert kinds(result) == {"corrupt"} and counts["lost"] == 0
 
 
+def test_the_default_scenario_crashes_the_service_as_often_as_it_says() -> None:
+    scenario = load_scenario("default")
+    windows = plan(scenario.faults, scenario.seed, scenario.duration)
+    assert len(windows) == 5 and "5 crashes" in scenario.description
+    assert all(w.stop <= scenario.duration for w in windows)
+
+
 def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> None:
     result = run_catalogue("incident-2023-lost-observations", tmp_path, "42s")
     assert result.code == 1, result.output
+    assert_evidence(result)
     assert kinds(result) == {"corrupt"}, "the consultations survive; only their notes are lost"
     run = result.json("run.json")
     cohort = run["cohorts"][0]
@@ -91,6 +123,10 @@ def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> Non
 def _history(run_dir: Path) -> list[dict[str, Any]]:
     with (run_dir / "history.jsonl").open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
+
+
+def _keys_of(run_dir: Path, f: str, type_: str) -> set[str]:
+    return {op["key"] for op in _history(run_dir) if op["f"] == f and op["type"] == type_}
 
 
 def _consultation_times(run_dir: Path) -> dict[str, datetime]:

@@ -189,6 +189,19 @@ def test_a_fault_window_that_started_and_healed_is_evidence(run: Run) -> None:
     assert (faults["planned"], faults["started"], faults["healed"]) == (1, 1, 1)
 
 
+def test_a_run_is_verified_with_the_duration_and_seed_it_really_had(run: Run) -> None:
+    # The file says 10 s, the run was started with --duration 30s and a seed of its own: the
+    # window at 15 s was planned and ran, and the stored scenario still reads.
+    healthy(run)
+    run.fault("toxic-0", "start", "ok")
+    run.fault("toxic-0", "stop", "ok")
+    scenario = (TOXIC_SCENARIO % "15s").replace("duration: 60s", "duration: 10s")
+    run.finish(scenario=scenario, load_duration_s=30.0, seed=99)
+    verdict = verdict_json(run)
+    assert verdict["verdict"] is True, verdict["reasons"]
+    assert verdict["evidence"]["faults"]["planned"] == 1
+
+
 def test_an_interrupted_run_is_unknown_and_says_how_far_it_got(run: Run) -> None:
     healthy(run)
     load_start = datetime.now(UTC) - timedelta(seconds=10)
