@@ -1,6 +1,7 @@
 """Fault kind ``service-kill``: the service process (the built-in consultation service or the
-scenario's ``system.service`` command, with its process group) gets SIGKILL, or SIGTERM for a graceful shutdown, and is started again at heal. Requests in flight
-become indeterminate; nothing it acknowledged may be lost."""
+scenario's ``system.service`` command, with its process group) gets SIGKILL, or SIGTERM for a
+graceful shutdown, and is started again at heal. Requests in flight become indeterminate;
+nothing it acknowledged may be lost."""
 
 from __future__ import annotations
 
