@@ -1,6 +1,6 @@
 """Scoped defects: who they touch and when, on the simulated practice clock.
 
-A scenario's defect window (``from: 30m``, ``until: 18.5h``) is simulated time since the simulated
+A scenario's defect window (``from: 1h``, ``until: 19h``) is simulated time since the simulated
 start. The service applies it to the consultation being written (its ``started_at``), so it holds
 whatever pace the simulated clock keeps: across nights and weekends the clock runs faster than
 ``time_scale``, and a window converted to wall-clock seconds would miss its consultations.

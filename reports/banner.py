@@ -23,7 +23,6 @@ _STATUS_WORDS = {
 }
 """Statuses of ``run.json`` that are not a completed run: the banner's word and its meaning."""
 _NOTHING_PROVEN = "the verifiers found nothing wrong in what ran; a run cut short proves nothing"
-_NOTHING_PROVEN = "the verifiers found nothing wrong in what ran; a run cut short proves nothing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +66,8 @@ def banner(run: RunData) -> Banner:
             reasons += ("no verdict: the run was cut short before it was verified",)
         elif verdict.valid is True:
             reasons += (_NOTHING_PROVEN,)
-        return Banner(status, word, f"{word}: {meaning}", _unique(reasons))
+        # The verdict comes first: a run cut short is UNKNOWN, whatever its verifiers said.
+        return Banner(status, word, f"UNKNOWN, {word}: {meaning}", _unique(reasons))
     if verdict is None:
         why = "the run was cut short before it was verified" if run.missing else "no verdict.json"
         return Banner("none", "UNKNOWN", f"UNKNOWN: no verdict ({why})", ())

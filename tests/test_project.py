@@ -40,3 +40,14 @@ def test_the_readme_scenario_example_is_valid() -> None:
     assert example is not None
     scenario = parse_scenario(example.group(1), "README.md")
     assert scenario.faults and scenario.defects
+
+
+def test_the_readme_command_fault_example_is_valid() -> None:
+    from harness.scenario import parse_scenario
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kind: command" in b)
+    head = "name: readme\nduration: 60s\npractitioners: 2\n"
+    scenario = parse_scenario(head + block, "README.md")
+    assert [f.kind for f in scenario.faults] == ["command"]
+    assert scenario.faults[0].parsed is not None

@@ -106,8 +106,8 @@ def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> Non
     assert 0 < len(members) < 0.03 * run["practitioners"]
     sim_start = datetime.fromisoformat(run["sim_start"])
     window = [datetime.fromisoformat(cohort["practice_window"][end]) for end in ("from", "until")]
-    # The scenario's window is 0.5h..18.5h of simulated practice time, not of wall-clock time.
-    assert [(w - sim_start).total_seconds() / 3600 for w in window] == [0.5, 18.5]
+    # The scenario's window is 1h..19h of simulated practice time, not of wall-clock time.
+    assert [(w - sim_start).total_seconds() / 3600 for w in window] == [1.0, 19.0]
     practice = _consultation_times(result.run_dir)
     damaged = result.anomalies()
     assert {a["practitioner_id"] for a in damaged} <= members

@@ -8,6 +8,7 @@ Damaged histories are real runs' histories, cut, torn and damaged the way a kill
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,24 @@ def verdict_of(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def assert_said_everywhere(run_dir: Path, output: str, reason: str) -> None:
+    """The reason in words on the console, in verdict.json, as the junit error a CI dashboard
+    shows, and in the report's banner."""
+    assert "UNKNOWN" in output and reason in output
+    assert reason in verdict_of(run_dir)["reasons"]
+    errors = ET.parse(run_dir / "junit.xml").getroot().iter("error")
+    assert any(reason in (error.get("message") or "") for error in errors)
+    page = html.unescape((run_dir / "report.html").read_text(encoding="utf-8"))
+    banner = page[page.index("<body") : page.index("<body") + 20_000]
+    assert "UNKNOWN" in banner and reason in banner
+
+
 def start_run(tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], Path]:
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(text, encoding="utf-8")
     runs = tmp_path / "runs"
     harness = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs),
-         "--no-report"],
+        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -92,7 +105,7 @@ def test_ctrl_c_mid_load_is_unknown_and_says_how_far_the_run_got(tmp_path: Path)
     assert verdict["verdict"] == "unknown"
     reason = verdict["reasons"][0]
     assert re.fullmatch(r"the run was interrupted after \d+ s of 60 s", reason), reason
-    assert "UNKNOWN" in output and reason in output
+    assert_said_everywhere(run_dir, output, reason)
 
 
 def test_a_run_where_every_request_was_refused_is_unknown(run_scenario: Any) -> None:
@@ -104,7 +117,7 @@ faults:
     schedule: {at: 0s, duration: 4s}
 expect: true
 """
-    result: RunResult = run_scenario(scenario(refused), "--no-report")
+    result: RunResult = run_scenario(scenario(refused))
     assert result.code == 2, result.output
     assert result.verdict["verdict"] == "unknown"
     assert result.verdict["evidence"]["acknowledged_writes"] == 0
@@ -112,8 +125,7 @@ expect: true
     reason = (
         "no write was acknowledged (the scenario needs at least 1 as evidence: min_acknowledged)"
     )
-    assert reason in result.verdict["reasons"]
-    assert reason in result.output
+    assert_said_everywhere(result.run_dir, result.output, reason)
 
 
 @pytest.fixture
@@ -144,7 +156,7 @@ def test_a_harness_error_during_recovery_is_unknown_never_exit_0(
     assert verdict["verdict"] == "unknown"
     reason = f"the harness failed: {run['error']}"
     assert verdict["reasons"][0] == reason
-    assert "UNKNOWN" in output and reason in output
+    assert_said_everywhere(run_dir, output, reason)
 
 
 # The scenario's checks refuse a toxic fault with no proxy path before anything starts; this
@@ -157,13 +169,12 @@ from harness.run import run_scenario
 from harness.scenario import load_scenario
 from harness.summary import exit_code, summary
 
-scenario = load_scenario(sys.argv[1])
-if dataclasses.is_dataclass(scenario):
-    scenario = dataclasses.replace(scenario, proxy_paths=())
-else:
-    scenario = scenario.model_copy(update={"proxy_paths": ()})
+import reports
+
+scenario = dataclasses.replace(load_scenario(sys.argv[1]), proxy_paths=())
 outcome = run_scenario(scenario, runs_dir=Path(sys.argv[2]))
-print(summary(outcome.run_dir, outcome.verdict, outcome.status, None))
+rendered = reports.render_run(outcome.run_dir)
+print(summary(outcome.run_dir, outcome.verdict, outcome.status, Path(rendered.html)))
 sys.exit(exit_code(outcome.verdict))
 """
 
@@ -196,7 +207,7 @@ expect: true
     assert reason.startswith("fault toxic-0 never started: "), verdict["reasons"]
     assert "no proxy" in reason
     assert verdict["evidence"]["faults"]["started"] == 0
-    assert "UNKNOWN" in done.stdout and reason in done.stdout
+    assert_said_everywhere(run_dirs(runs)[-1], done.stdout, reason)
 
 
 def test_verify_on_a_run_whose_harness_died_says_so(tmp_path: Path) -> None:
@@ -211,7 +222,11 @@ def test_verify_on_a_run_whose_harness_died_says_so(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     reason = "the harness died before the run ended (killed?)"
-    assert verdict_of(run_dir)["reasons"][0] == reason
+    verdict = verdict_of(run_dir)
+    assert verdict["reasons"][0] == reason
+    # What was recorded still verifies; it just cannot make the run green.
+    records = next(r for r in verdict["results"] if r["name"] == "records")
+    assert records["valid"] is True and verdict["counts"]["acknowledged"] > 0
     assert "UNKNOWN" in output and reason in output
 
 
