@@ -153,6 +153,30 @@ def _start_builtin(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, str(json.loads(ready.read_text())["url"])
 
 
+def _slicer_delay(api: _Api, servers: _Servers, address: str) -> None:
+    """64 KiB through a slicer of 64-byte pieces 200 us apart: about 1023 pauses of 200 us."""
+    api.call("DELETE", "/proxies/bench_sink/toxics/noop_downstream")
+    api.call("POST", "/proxies/bench_sink/toxics", {
+        "name": "slicer", "type": "slicer", "stream": "upstream",
+        "attributes": {"average_size": 64, "size_variation": 0, "delay": 200},
+    })  # fmt: skip
+    total = 64 * 1024
+    servers.sink_target = total
+    servers.sink_done.clear()
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=_WAIT_S) as sock:
+        started = time.perf_counter()
+        sock.sendall(os.urandom(total))
+        if not servers.sink_done.wait(_WAIT_S):
+            raise RuntimeError("the sink did not receive the sliced bytes in time")
+        elapsed = time.perf_counter() - started
+    api.call("DELETE", "/proxies/bench_sink/toxics/slicer")
+    pauses = total // 64 - 1
+    print("\nslicer, 64 KiB in 64 B pieces, delay 200 us (expected about "
+          f"{pauses * 200e-6 * 1000:.0f} ms)")  # fmt: skip
+    print(f"  took {elapsed * 1000:8.1f} ms   per piece {_us(elapsed / pauses)}")
+
+
 def _us(seconds: float) -> str:
     return f"{seconds * 1e6:8.1f} us"
 
@@ -212,6 +236,7 @@ def main() -> None:
                 print(f"  {label:10} {rate:8.1f} MB/s")
             verdict = "ok" if rates["proxied"] >= 300 else "BELOW TARGET"
             print(f"  proxied without toxics vs target >= 300 MB/s: {verdict}")
+            _slicer_delay(api, servers, sink_proxied)
             print(f"\n(cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.2f})")
             for name in ("bench_echo", "bench_sink"):
                 api.call("DELETE", f"/proxies/{name}")

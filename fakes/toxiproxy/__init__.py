@@ -35,6 +35,6 @@ Deliberate differences from the reference server:
 """
 
 from fakes.toxiproxy.api import VERSION, ToxiproxyApi
-from fakes.toxiproxy.server import run_server
+from fakes.toxiproxy.server import ServerOptions, StartError, run_server
 
-__all__ = ["VERSION", "ToxiproxyApi", "run_server"]
+__all__ = ["VERSION", "ServerOptions", "StartError", "ToxiproxyApi", "run_server"]

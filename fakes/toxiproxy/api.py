@@ -11,12 +11,14 @@ from urllib.parse import unquote
 from fakes.toxiproxy import body, errors
 from fakes.toxiproxy.errors import ApiError
 from fakes.toxiproxy.link import ToxicConfig
-from fakes.toxiproxy.proxy import Proxy, resolve_address
+from fakes.toxiproxy.proxy import Proxy, listen_address, resolve_address
 from fakes.toxiproxy.toxics import TOXICS, BadAttribute, ToxicType
 
-__all__ = ["VERSION", "Response", "ToxiproxyApi"]
+__all__ = ["TOXIC_TYPES_PATH", "VERSION", "Response", "ToxiproxyApi"]
 
 VERSION = "2.12.0-ackguard"
+TOXIC_TYPES_PATH = "/ackguard/toxic-types"
+"""GET: the toxic types this server supports (a real Toxiproxy answers 404 here)."""
 _STREAMS = ("upstream", "downstream")
 
 
@@ -80,10 +82,11 @@ def _proxy_input(value: object, where: str) -> tuple[str | None, str | None, str
 
 
 def _attributes(kind: type[ToxicType], given: object, base: Mapping[str, int]) -> dict[str, int]:
+    """The one validation of a toxic's attributes (create and update): ``given`` omitted, null
+    or partial takes the rest from ``base`` (on create: Toxiproxy's default, 0), then the toxic's
+    rules apply to the whole, so no value a toxic cannot work with ever reaches a link."""
     values = dict(base)
-    if given is None:
-        return values
-    fields = body.fold_keys(given, f"{kind.__name__}Toxic")
+    fields = {} if given is None else body.fold_keys(given, f"{kind.__name__}Toxic")
     for attribute in kind.attributes:
         if attribute.name in fields:
             where = f"{kind.__name__}Toxic.attributes.{attribute.name}"
@@ -95,14 +98,22 @@ def _attributes(kind: type[ToxicType], given: object, base: Mapping[str, int]) -
     return values
 
 
+def _toxicity(fields: Mapping[str, object]) -> float | None:
+    toxicity = body.optional_number(fields, "toxicity", "ToxicWrapper.toxicity")
+    if toxicity is not None and not 0.0 <= toxicity <= 1.0:
+        raise errors.invalid_attribute("toxicity", "must be between 0 and 1")
+    return toxicity
+
+
 Handler = Callable[..., Awaitable[Response]]
 
 
 class ToxiproxyApi:
     """The collection of proxies and the API over it. ``seed`` drives every random draw."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, allow_non_loopback: bool = False) -> None:
         self.seed = seed
+        self.allow_non_loopback = allow_non_loopback
         self.proxies: dict[str, Proxy] = {}
         p, t = r"(?P<proxy>[^/]+)", r"(?P<toxic>[^/]+)"
         self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
@@ -119,6 +130,7 @@ class ToxiproxyApi:
                                                        "DELETE": self.delete_toxic}),
             (re.compile(r"/reset"), {"POST": self.reset}),
             (re.compile(r"/version"), {"GET": self.version}),
+            (re.compile(TOXIC_TYPES_PATH), {"GET": self.toxic_types}),
         ]  # fmt: skip
 
     async def handle(self, method: str, path: str, payload: bytes) -> Response:
@@ -161,11 +173,21 @@ class ToxiproxyApi:
             raise errors.missing_field("upstream")
         if name in self.proxies:
             raise errors.proxy_already_exists()
-        proxy = Proxy(name, listen or "127.0.0.1:0", upstream, self.seed)
+        proxy = self._new_proxy(name, listen or "127.0.0.1:0", upstream)
         if enabled:
             await proxy.start()
         self.proxies[name] = proxy
         return _json(201, proxy_json(proxy))
+
+    def _new_proxy(self, name: str, listen: str, upstream: str) -> Proxy:
+        self._check_listen(listen)
+        return Proxy(name, listen, upstream, self.seed, allow_non_loopback=self.allow_non_loopback)
+
+    def _check_listen(self, listen: str) -> None:
+        listen_address(listen, allow_non_loopback=self.allow_non_loopback)
+
+    def _address(self, listen: str) -> object:
+        return resolve_address(listen, allow_non_loopback=self.allow_non_loopback)
 
     async def get_proxy(self, payload: bytes, proxy: str) -> Response:
         return _json(200, proxy_json(self._proxy(proxy)))
@@ -178,7 +200,9 @@ class ToxiproxyApi:
         enabled = body.optional_bool(fields, "enabled", "Proxy.enabled")
         new_listen = target.listen if listen is None else listen
         new_upstream = target.upstream if upstream is None else upstream
-        moved = listen is not None and resolve_address(new_listen) != resolve_address(target.listen)
+        if listen is not None:
+            self._check_listen(listen)
+        moved = listen is not None and self._address(new_listen) != self._address(target.listen)
         if moved or new_upstream != target.upstream:
             was_enabled = target.enabled
             await target.stop()
@@ -209,6 +233,7 @@ class ToxiproxyApi:
                 raise errors.missing_field(f"name at proxy {number}")
             if not upstream:
                 raise errors.missing_field(f"upstream at proxy {number}")
+            self._check_listen(listen or "127.0.0.1:0")
             wanted.append(_ProxyInput(name, listen or "127.0.0.1:0", upstream, enabled))
         done: list[dict[str, object]] = []
         try:
@@ -222,17 +247,17 @@ class ToxiproxyApi:
     async def _add_or_replace(self, entry: _ProxyInput) -> Proxy:
         existing = self.proxies.get(entry.name)
         if existing is not None:
-            wanted_at = resolve_address(entry.listen)
+            wanted_at = resolve_address(entry.listen, allow_non_loopback=self.allow_non_loopback)
             same = (
                 wanted_at.port != 0
-                and wanted_at == resolve_address(existing.listen)
+                and wanted_at == self._address(existing.listen)
                 and entry.upstream == existing.upstream
             )
             if same:
                 return existing  # untouched: toxics, connections and enabled state stay
             await existing.stop()
             del self.proxies[entry.name]
-        proxy = Proxy(entry.name, entry.listen, entry.upstream, self.seed)
+        proxy = self._new_proxy(entry.name, entry.listen, entry.upstream)
         if entry.enabled:
             await proxy.start()
         self.proxies[entry.name] = proxy
@@ -248,6 +273,20 @@ class ToxiproxyApi:
         text = json.dumps({"version": VERSION}) + "\n"
         return Response(200, text.encode(), "application/json;charset=utf-8")
 
+    async def toxic_types(self, payload: bytes) -> Response:
+        types = [
+            {
+                "type": name,
+                "summary": kind.summary,
+                "attributes": [
+                    {"name": a.name, "unit": a.unit, "minimum": a.minimum, "doc": a.doc}
+                    for a in kind.attributes
+                ],
+            }
+            for name, kind in TOXICS.items()
+        ]
+        return _json(200, {"server": "ackguard", "version": VERSION, "types": types})
+
     # -- toxics --------------------------------------------------------------------------------
 
     async def list_toxics(self, payload: bytes, proxy: str) -> Response:
@@ -259,7 +298,7 @@ class ToxiproxyApi:
         stream = body.optional_str(fields, "stream", "ToxicWrapper.stream") or "downstream"
         name = body.optional_str(fields, "name", "ToxicWrapper.name")
         kind_name = body.optional_str(fields, "type", "ToxicWrapper.type")
-        toxicity = body.optional_number(fields, "toxicity", "ToxicWrapper.toxicity")
+        toxicity = _toxicity(fields)
         if stream.lower() not in _STREAMS:
             raise errors.invalid_stream()
         name = name or f"{kind_name or ''}_{stream}"
@@ -293,7 +332,7 @@ class ToxiproxyApi:
     async def update_toxic(self, payload: bytes, proxy: str, toxic: str) -> Response:
         target, found = self._toxic(proxy, toxic)
         fields = body.fold_keys(body.decode(payload), "toxics.ToxicWrapper")
-        toxicity = body.optional_number(fields, "toxicity", "ToxicWrapper.toxicity")
+        toxicity = _toxicity(fields)
         found.values = _attributes(found.kind, fields.get("attributes"), found.values)
         if toxicity is not None:
             found.toxicity = toxicity

@@ -77,6 +77,10 @@ class Connection:
             self._client = side.transport
         else:
             self._server = side.transport
+        if self._closed and side.transport is not None:
+            # Closed before this socket was handed over (the upstream address failed to resolve
+            # before the accepted client's transport was made): close it too, no CLOSE-WAIT.
+            side.transport.close()
 
     async def dial(self, host: str, port: int) -> None:
         """Connect to the upstream; on failure the client is closed (it sees accept, then EOF)."""
@@ -87,7 +91,7 @@ class Connection:
                 host,
                 port,
             )
-        except OSError:
+        except (OSError, UnicodeError, ValueError):  # refused, unresolvable, malformed name
             self.close(reset=False)
             return
         if self._closed:

@@ -16,7 +16,9 @@ __all__ = ["Dispatch", "serve_http"]
 
 Dispatch = Callable[[str, str, bytes], Awaitable[Response]]
 _MAX_BODY = 16 * 1024 * 1024
-_HEADER_LIMIT = 64 * 1024
+_HEADER_LIMIT = 64 * 1024  # one line, and all header lines of a request together
+_MAX_HEADERS = 100
+_DISCARD_S = 0.2  # after a refusal, how long unread request bytes are drained before closing
 
 
 class _BadRequest(Exception):
@@ -58,11 +60,48 @@ def _encode(response: Response, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
 
 
+async def _refuse(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, text: str
+) -> None:
+    """Answer ``status`` and close; the rest of the request is read and dropped for a moment
+    first, so that the client gets the answer rather than a reset."""
+    writer.write(_encode(Response(status, f"{text}\n".encode(), "text/plain"), False))
+    await writer.drain()
+    deadline = asyncio.get_running_loop().time() + _DISCARD_S
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if not await asyncio.wait_for(reader.read(_HEADER_LIMIT), left):
+                return
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str] | None:
+    """The request's headers by lower-cased name; None when over the count or size limit."""
+    headers: dict[str, str] = {}
+    count = size = 0
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:  # one line longer than the stream's limit
+            return None
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        count += 1
+        size += len(line)
+        if count > _MAX_HEADERS or size > _HEADER_LIMIT:
+            return None
+        key, _, value = line.decode("latin-1").partition(":")
+        headers[key.strip().lower()] = value.strip()
+
+
 async def _serve_one(
     dispatch: Dispatch, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     while True:
-        request_line = await reader.readline()
+        try:
+            request_line = await reader.readline()
+        except ValueError:
+            await _refuse(reader, writer, 414, "request line too long")
+            return
         if not request_line.strip():
             return
         parts = request_line.decode("latin-1").split()
@@ -70,13 +109,11 @@ async def _serve_one(
             writer.write(_encode(Response(400, b"bad request\n", "text/plain"), False))
             return
         method, target, version = parts
-        headers: dict[str, str] = {}
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            key, _, value = line.decode("latin-1").partition(":")
-            headers[key.strip().lower()] = value.strip()
+        headers = await _read_headers(reader)
+        if headers is None:
+            limits = f"at most {_MAX_HEADERS} headers and {_HEADER_LIMIT} bytes of them"
+            await _refuse(reader, writer, 431, f"request header fields too large: {limits}")
+            return
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:

@@ -4,6 +4,7 @@ an ordered chain of toxics per stream that applies to new and existing connectio
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from fakes.toxiproxy.connection import Connection
 from fakes.toxiproxy.errors import ApiError
 from fakes.toxiproxy.link import Link, ToxicConfig, stream_seed
 
-__all__ = ["Proxy", "resolve_address"]
+__all__ = ["Proxy", "listen_address", "resolve_address"]
 
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
@@ -25,32 +26,50 @@ class _Address:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def resolve_address(text: str) -> _Address:
-    """``host:port`` as a listener binds it. Wildcard and empty hosts become 127.0.0.1: this
-    proxy never listens beyond loopback. Errors are 500s, as the reference server's are."""
+def resolve_address(text: str, *, allow_non_loopback: bool = False) -> _Address:
+    """``host:port`` as a listener binds it. Wildcard and empty hosts become 127.0.0.1 (or stay
+    a wildcard with ``allow_non_loopback``). Malformed addresses and failed lookups are 400s
+    naming the address (the reference server answers 500)."""
     host, sep, port_text = text.rpartition(":")
     if not sep:
-        raise ApiError(500, f"address {text}: missing port in address")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ApiError(500, f"address {text}: invalid port")
+        raise ApiError(400, f"address {text}: missing port in address")
+    if not port_text.isdigit() or len(port_text) > 5 or int(port_text) > 65535:
+        raise ApiError(400, f"address {text}: invalid port")
     if host in _WILDCARDS:
-        host = "127.0.0.1"
+        host = ("::" if ":" in host else "0.0.0.0") if allow_non_loopback else "127.0.0.1"
     host = host.removeprefix("[").removesuffix("]")
     if host == "localhost":
         host = "127.0.0.1"
     try:
         infos = socket.getaddrinfo(host, int(port_text), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise ApiError(500, f"lookup {host}: {exc}") from exc
+        raise ApiError(400, f"address {text}: lookup {host}: {exc}") from exc
     resolved = str(infos[0][4][0])
     return _Address(resolved, int(port_text))
+
+
+def listen_address(text: str, *, allow_non_loopback: bool) -> _Address:
+    """The address a proxy listens on: a 400 naming it unless it is loopback or the server was
+    started with ``--allow-non-loopback`` (the API has no authentication: a listener reachable
+    from the network would expose whatever loopback service it forwards to)."""
+    address = resolve_address(text, allow_non_loopback=allow_non_loopback)
+    if not allow_non_loopback and not ipaddress.ip_address(address.host.split("%")[0]).is_loopback:
+        raise ApiError(
+            400,
+            f"listen {text}: {address.host} is not a loopback address; this proxy listens on "
+            "loopback only unless started with --allow-non-loopback",
+        )
+    return address
 
 
 class Proxy:
     """One proxy of the collection. All methods run on the event loop."""
 
-    def __init__(self, name: str, listen: str, upstream: str, seed: int) -> None:
+    def __init__(
+        self, name: str, listen: str, upstream: str, seed: int, *, allow_non_loopback: bool = False
+    ) -> None:
         self.name = name
+        self.allow_non_loopback = allow_non_loopback
         self.listen = listen  # as given while disabled; the bound address while enabled
         self.upstream = upstream
         self.enabled = False
@@ -65,7 +84,7 @@ class Proxy:
     async def start(self) -> None:
         if self._server is not None:
             return
-        address = resolve_address(self.listen)
+        address = listen_address(self.listen, allow_non_loopback=self.allow_non_loopback)
         loop = asyncio.get_running_loop()
         try:
             server = await loop.create_server(
@@ -89,7 +108,9 @@ class Proxy:
             connection.close(reset=False)
 
     def bound_address(self) -> _Address | None:
-        return resolve_address(self.listen) if self._server is not None else None
+        if self._server is None:
+            return None
+        return resolve_address(self.listen, allow_non_loopback=self.allow_non_loopback)
 
     def _accept(self) -> asyncio.Protocol:
         self._accepted += 1
@@ -105,12 +126,14 @@ class Proxy:
         return protocol
 
     async def _dial(self, connection: Connection) -> None:
-        try:
-            address = resolve_address(self.upstream)
-        except ApiError:
+        """Dial the upstream; the name is resolved by the event loop (off the loop's thread), and
+        an address that cannot be used closes the client at once."""
+        host, sep, port_text = self.upstream.rpartition(":")
+        if not sep or not port_text.isdigit() or len(port_text) > 5 or int(port_text) > 65535:
             connection.close(reset=False)
             return
-        await connection.dial(address.host, address.port)
+        host = "127.0.0.1" if host in _WILDCARDS else host.removeprefix("[").removesuffix("]")
+        await connection.dial(host, int(port_text))
 
     # -- toxics --------------------------------------------------------------------------------
 
