@@ -31,6 +31,7 @@ _COLUMNS = (
     "practitioner_id",
     "patient_id",
     "version",
+    "started_at",
     *OBSERVATION_FIELDS,
 )
 
@@ -40,6 +41,7 @@ def final_record(row: Mapping[str, object]) -> FinalRecord:
     each non-null observation field digested, null fields absent."""
     key = row.get("idempotency_key")
     version = row.get("version")
+    started = row.get("started_at")
     fields: dict[str, FieldDigest] = {}
     for name in OBSERVATION_FIELDS:
         text = row.get(name)
@@ -52,7 +54,16 @@ def final_record(row: Mapping[str, object]) -> FinalRecord:
         patient_id=str(row.get("patient_id")),
         version=int(version) if isinstance(version, int | str) else 0,
         fields=fields,
+        started_at=_iso(started),
     )
+
+
+def _iso(moment: object) -> str | None:
+    """A start time as text: a database may hand back a datetime, an API a string."""
+    if moment is None:
+        return None
+    isoformat = getattr(moment, "isoformat", None)
+    return str(isoformat()) if callable(isoformat) else str(moment)
 
 
 def final_read_from_records(

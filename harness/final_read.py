@@ -33,9 +33,11 @@ class FinalRecord:
     patient_id: str
     version: int
     fields: Mapping[str, FieldDigest] = field(default_factory=dict)
+    started_at: str | None = None  # the consultation's start as stored (ISO 8601)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        started = {} if self.started_at is None else {"started_at": self.started_at}
+        return started | {
             "id": self.id,
             "key": self.key,
             "practitioner_id": self.practitioner_id,
@@ -53,6 +55,7 @@ class FinalRecord:
             patient_id=str(data["patient_id"]),
             version=int(data.get("version", 0)),
             fields={n: FieldDigest.from_json(d) for n, d in (data.get("fields") or {}).items()},
+            started_at=None if data.get("started_at") is None else str(data["started_at"]),
         )
 
 

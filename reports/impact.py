@@ -21,7 +21,7 @@ __all__ = ["DATA_LOSS_KINDS", "DamagedRecord", "Impact", "Share", "assess", "dam
 
 DATA_LOSS_KINDS = ("lost", "corrupt")
 """Kinds where an acknowledged practitioner's note is gone or damaged: what people are told."""
-DAMAGE_KINDS = ("lost", "corrupt", "duplicate", "phantom")
+DAMAGE_KINDS = ("lost", "corrupt", "duplicate", "phantom", "misattributed", "unexpected")
 WHOLE_RECORD = "(whole record)"
 
 
@@ -48,6 +48,14 @@ class DamagedRecord:
     detected_by: str  # the verifier's own detection time, or "final read"
     faults: tuple[str, ...]
     practice_time: datetime | None = None  # the consultation's simulated start (its create)
+    # misattributed: the other practitioner and patient the answer or the record was about
+    other_practitioner_id: str | None = None
+    other_practitioner_name: str = ""
+    other_patient_id: str | None = None
+    other_patient_name: str = ""
+    other_national_id: str = ""
+    other_key: str | None = None
+    via: str | None = None
 
     @property
     def all_ids(self) -> tuple[str, ...]:
@@ -108,11 +116,16 @@ def damaged_records(
     run: RunData, verdict: Verdict, faults: tuple[FaultWindow, ...]
 ) -> list[DamagedRecord]:
     """Every damaged record once, in order of acknowledgement (unknown times last)."""
-    merged: dict[tuple[str, str | None, str | None], list[tuple[str, Anomaly]]] = {}
+    merged: dict[tuple[str, str | None, str | None, str | None], list[tuple[str, Anomaly]]] = {}
     for result in verdict.results:
         for anomaly in result.anomalies:
             if anomaly.kind in DAMAGE_KINDS:
-                slot = (anomaly.kind, anomaly.key, anomaly.id if anomaly.key is None else None)
+                slot = (
+                    anomaly.kind,
+                    anomaly.key,
+                    anomaly.id if anomaly.key is None else None,
+                    anomaly.other_key or anomaly.other_patient_id,  # each wrong owner once
+                )
                 merged.setdefault(slot, []).append((result.name, anomaly))
     directory = run.directory or Directory()
     final_read_s = run.final_read.time_s if run.final_read else None
@@ -145,6 +158,8 @@ def _record(
     patient_id = next((a.patient_id for a in anomalies if a.patient_id), None)
     practitioner = directory.practitioners.get(practitioner_id or "")
     patient = directory.patients.get(patient_id or "")
+    other_practitioner = directory.practitioners.get(first.other_practitioner_id or "")
+    other_patient = directory.patients.get(first.other_patient_id or "")
     info = run.info
     return DamagedRecord(
         kind=first.kind,
@@ -167,6 +182,13 @@ def _record(
         if detected_ns is not None
         else ("final read" if final_read_s is not None else ""),
         faults=faults_active(faults, ack_s),
+        other_practitioner_id=first.other_practitioner_id,
+        other_practitioner_name=other_practitioner.name if other_practitioner else "",
+        other_patient_id=first.other_patient_id,
+        other_patient_name=other_patient.name if other_patient else "",
+        other_national_id=other_patient.national_id if other_patient else "",
+        other_key=first.other_key,
+        via=first.via,
     )
 
 

@@ -29,6 +29,13 @@ COLUMNS = (
     "detection_wall_clock",
     "faults_active",
     "verifiers",
+    "other_practitioner_id",
+    "other_practitioner_name",
+    "other_patient_id",
+    "other_patient_name",
+    "other_patient_national_id",
+    "other_key",
+    "misattributed_via",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -62,6 +69,13 @@ def _row(record: DamagedRecord) -> list[str]:
         _wall(record.detection_wall),
         _text(";".join(record.faults)),
         ";".join(record.verifiers),
+        _text(record.other_practitioner_id),
+        _text(record.other_practitioner_name),
+        _text(record.other_patient_id),
+        _text(record.other_patient_name),
+        _text(record.other_national_id),
+        _text(record.other_key),
+        record.via or "",
     ]
 
 

@@ -20,7 +20,7 @@ from reports.practice_time import consultation_times, practice_window
 from reports.rundata import RunData, load_run
 from reports.timeline import Timeline, build_timeline
 from reports.verifier_words import QUANTILE_WORDS, result_view
-from reports.words import SHOWN_CLASSES, damage_counts, verdict_class
+from reports.words import MISATTRIBUTED_WORDS, SHOWN_CLASSES, damage_counts, verdict_class
 
 __all__ = ["MAX_TABLE_ROWS", "RenderedRun", "render_run"]
 
@@ -106,6 +106,7 @@ def _page(
         "results": [result_view(r) for r in verdict.results] if verdict else [],
         "operations": _operations(verdict),
         "quantile_words": QUANTILE_WORDS,
+        "misattributed_words": MISATTRIBUTED_WORDS,
         "generated": datetime.now(UTC),
     }
     return render_template("report.html.j2", context)

@@ -28,6 +28,8 @@ COUNT_WORDS = {
     "recovered": "records recovered (indeterminate, then found)",
     "phantom": "phantom records (never attempted)",
     "duplicate": "keys with more than one record",
+    "misattributed": "answers or records about another patient's record",
+    "unexpected": "records present although their create was refused",
     "indeterminate": "operations indeterminate",
     "failed": "operations failed",
     "stable": "records reads kept seeing",

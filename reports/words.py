@@ -10,6 +10,7 @@ from harness.verifiers.result import Valid
 
 __all__ = [
     "DAMAGE_CLASSES",
+    "MISATTRIBUTED_WORDS",
     "SHOWN_CLASSES",
     "damage_counts",
     "duration",
@@ -35,6 +36,13 @@ SHOWN_CLASSES = (
 """The record classes the verdict banner shows, in order."""
 DAMAGE_CLASSES = ("lost", "corrupt", "duplicate", "phantom", "misattributed", "unexpected")
 """Classes of records in violation, in the order pages show them."""
+MISATTRIBUTED_WORDS = {
+    "record": "the stored record belongs to",
+    "id": "its acknowledged id now holds the record of",
+    "read": "a read of it returned the record of",
+    "note": "a note written to it was filed in the record of",
+}
+"""How a misattributed record reached the other patient, by the anomaly's ``via``."""
 _NOT_DAMAGE = ("attempted", "acknowledged", "intact", "recovered", "indeterminate", "failed")
 DASH = "\u2013"  # what a page shows for a value it does not have
 

@@ -38,6 +38,7 @@ __all__ = [
     "PENDING",
     "FlaggedRead",
     "HistoryIndex",
+    "Misread",
     "RecordState",
     "Row",
     "Write",
@@ -83,6 +84,17 @@ class FlaggedRead:
     observed: DigestJSON | None
 
 
+@dataclass(frozen=True, slots=True)
+class Misread:
+    """An acknowledged read of this record that returned another record (another practitioner,
+    patient or idempotency key): the answer was about someone else."""
+
+    time: int  # completion
+    key: str | None
+    practitioner_id: str | None
+    patient_id: str | None
+
+
 class RecordState:
     """Everything the history says about one record (one idempotency key)."""
 
@@ -90,15 +102,18 @@ class RecordState:
         "absent_reads",
         "ack_time",
         "attempted",
+        "creates",
         "current",
         "flagged",
         "key",
         "known_time",
         "last_absent",
         "last_present",
+        "misreads",
         "patient_id",
         "practitioner_id",
         "record_id",
+        "started_at",
         "writes",
     )
 
@@ -107,10 +122,13 @@ class RecordState:
         self.practitioner_id: str | None = None
         self.patient_id: str | None = None
         self.record_id: str | None = None
+        self.started_at: str | None = None
         self.attempted = False
         self.ack_time: int | None = None  # completion of the first acknowledged create
         self.known_time: int | None = None  # set-full: ack, or first read that saw it
         self.writes: list[Write] = []
+        self.creates: list[Write] = []  # the create attempts (also in ``writes``)
+        self.misreads: list[Misread] = []
         # field -> value of the acknowledged write that completed last (a fast path for reads)
         self.current: dict[str, DigestJSON | None] = {}
         # invoke times of the latest read that saw it / that missed it (after it was known)
@@ -123,6 +141,11 @@ class RecordState:
     @property
     def acknowledged(self) -> bool:
         return self.ack_time is not None
+
+    @property
+    def refused(self) -> bool:
+        """Every create of it was refused (``fail``): it certainly was not made."""
+        return bool(self.creates) and all(w.status == FAIL for w in self.creates)
 
 
 @dataclass(slots=True)
@@ -277,10 +300,12 @@ class _Builder:
             if record.practitioner_id is None and _is_mapping(value):
                 record.practitioner_id = _str_or_none(value.get("practitioner_id"))
                 record.patient_id = _str_or_none(value.get("patient_id"))
+                record.started_at = _str_or_none(value.get("started_at"))
             sent = _fields(value)
             written = {name: sent.get(name) for name in OBSERVATION_FIELDS}
             write = Write(time, written)
             record.writes.append(write)
+            record.creates.append(write)
             return (f, record, write, time, None)
         if f == "update" and key is not None:
             record = self._record(key)
@@ -330,6 +355,7 @@ class _Builder:
             self._absent(record, inv, cmp)
             return
         self._present(record, inv, cmp)
+        self._check_identity(record, cmp, value)
         observed_fields = _fields(value)
         current = record.current  # the last acknowledged values: always allowed
         for name in OBSERVATION_FIELDS:
@@ -338,6 +364,25 @@ class _Builder:
                 continue
             if not is_allowed(record.writes, name, digest_of(observed), inv):
                 record.flagged.append(FlaggedRead(inv, cmp, name, observed))
+
+    def _check_identity(self, record: RecordState, cmp: int, value: Mapping[str, Any]) -> None:
+        """A read records whom the record it saw belongs to; another owner is a misread."""
+        seen = {
+            "key": _str_or_none(value.get("seen_key")),
+            "practitioner_id": _str_or_none(value.get("practitioner_id")),
+            "patient_id": _str_or_none(value.get("patient_id")),
+        }
+        expected = {
+            "key": record.key,
+            "practitioner_id": record.practitioner_id,
+            "patient_id": record.patient_id,
+        }
+        if any(
+            seen[n] is not None and expected[n] is not None and seen[n] != expected[n] for n in seen
+        ):
+            record.misreads.append(
+                Misread(cmp, seen["key"], seen["practitioner_id"], seen["patient_id"])
+            )
 
     def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:
         if not _is_mapping(value):

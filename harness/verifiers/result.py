@@ -39,6 +39,8 @@ CLASSES: tuple[str, ...] = (
     "recovered",
     "phantom",
     "duplicate",
+    "misattributed",
+    "unexpected",
     "indeterminate",
     "failed",
 )
@@ -81,8 +83,16 @@ class FieldDamage:
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
-    """One offending record. ``kind`` is lost, corrupt, phantom, duplicate (or, for the
-    read-your-writes verifier, ``lost`` with a detection time). Times are ns since run start."""
+    """One offending record. ``kind`` is lost, corrupt, phantom, duplicate, misattributed,
+    unexpected (or, for the read-your-writes verifier, ``lost`` with a detection time). Times
+    are ns since run start.
+
+    For ``misattributed``, ``practitioner_id``/``patient_id`` are whom the record belongs to
+    (its acknowledged create) and ``other_*`` whom the answer or the stored record was about
+    instead; ``via`` says which answer: ``record`` (the stored record holds another
+    practitioner, patient or start time), ``id`` (the acknowledged id now holds another
+    record), ``read`` (a read returned another record), ``note`` (a note written to this record
+    was found in another one, ``id`` and ``other_key`` name it)."""
 
     kind: str
     key: str | None
@@ -93,8 +103,20 @@ class Anomaly:
     ack_time: int | None = None
     detection_time: int | None = None
     ids: tuple[str, ...] = ()  # for duplicates: every record made from the one key
+    other_key: str | None = None
+    other_practitioner_id: str | None = None
+    other_patient_id: str | None = None
+    via: str | None = None
 
     def to_json(self) -> dict[str, object]:
+        misattributed: dict[str, object] = {}
+        if self.via is not None or self.other_patient_id is not None:
+            misattributed = {
+                "other_key": self.other_key,
+                "other_practitioner_id": self.other_practitioner_id,
+                "other_patient_id": self.other_patient_id,
+                "via": self.via,
+            }
         return {
             "kind": self.kind,
             "key": self.key,
@@ -105,7 +127,7 @@ class Anomaly:
             "ack_time": self.ack_time,
             "detection_time": self.detection_time,
             "ids": list(self.ids),
-        }
+        } | misattributed
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Anomaly:
@@ -122,6 +144,10 @@ class Anomaly:
             ack_time=data.get("ack_time"),
             detection_time=data.get("detection_time"),
             ids=tuple(data.get("ids", [])),
+            other_key=data.get("other_key"),
+            other_practitioner_id=data.get("other_practitioner_id"),
+            other_patient_id=data.get("other_patient_id"),
+            via=data.get("via"),
         )
 
 

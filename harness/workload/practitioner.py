@@ -199,6 +199,10 @@ class PractitionerAgent:
                 "found": True,
                 "version": seen.get("version"),
                 "fields": fields,
+                # whom the answer was about: the verifiers check it is this record's owner
+                "seen_key": _text_or_none(seen.get("idempotency_key")),
+                "practitioner_id": _text_or_none(seen.get("practitioner_id")),
+                "patient_id": _text_or_none(seen.get("patient_id")),
             }
 
         self._operate(
@@ -217,6 +221,10 @@ class PractitionerAgent:
             }
 
         self._operate("list", None, value, lambda _: lister.list_day(self.entry, day), seen)
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass
