@@ -27,6 +27,7 @@ __all__ = ["Link", "ToxicConfig", "stream_seed"]
 _QUEUE_CHUNKS = 1024  # the reference server buffers 1024 chunks in front of a latency stage
 _QUEUE_BYTES = 16 * 1024 * 1024
 _TIMER_SLACK_S = 0.0015  # a loop timer may fire up to ~1 ms late; the rest of a wait is polled
+_PACE_CARRY_S = 0.002  # how late a paced wait may start and still be counted from the last due
 _POLL_BELOW_S = 0.02  # longer waits use the timer alone (1 ms is < 5 % of them): no busy CPU
 
 
@@ -59,13 +60,26 @@ class _Context:
         self.seq = 0
         self._waiters: set[asyncio.Future[bool]] = set()
         self.interrupted = False
+        self._paced_due = -1.0
 
-    async def sleep(self, seconds: float, *, interruptible: bool = True) -> bool:
+    async def sleep(
+        self, seconds: float, *, interruptible: bool = True, paced: bool = False
+    ) -> bool:
         if interruptible and self.interrupted:
             return True
         if seconds <= 0:
             return False
-        due = time.perf_counter() + seconds
+        now = time.perf_counter()
+        due = now + seconds
+        if paced:
+            # Consecutive pauses are counted from where the previous one was due, so the time
+            # spent sending between them (and a late wake-up) does not add up.
+            if 0 <= now - self._paced_due < _PACE_CARRY_S:
+                due = self._paced_due + seconds
+            self._paced_due = due
+            if due <= now:
+                return False
+            seconds = due - now
         coarse = seconds if seconds >= _POLL_BELOW_S else seconds - _TIMER_SLACK_S
         if coarse > 0:
             if not interruptible:

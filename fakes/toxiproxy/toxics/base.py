@@ -43,13 +43,15 @@ class BadAttribute(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Attribute:
-    """One integer attribute: its JSON key, its unit and what it does. ``minimum`` is the smallest
-    value accepted (values below it get a 400 instead of a hang or a crash)."""
+    """One integer attribute: its JSON key, its unit and what it does. ``minimum`` and
+    ``maximum`` bound the values accepted (others get a 400 instead of a hang or a crash; the
+    default maximum, 2**31 - 1, is 24 days in ms, 35 minutes in us, 2 GiB in bytes)."""
 
     name: str
     unit: str
     doc: str
     minimum: int = 0
+    maximum: int = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +87,13 @@ class StageContext(Protocol):
     counters: dict[str, int]
     """Counters of this toxic shared by every connection of the proxy (e.g. every N-th)."""
 
-    async def sleep(self, seconds: float, *, interruptible: bool = True) -> bool:
-        """Wait; True when the toxic was updated or removed meanwhile (the wait ended early)."""
+    async def sleep(
+        self, seconds: float, *, interruptible: bool = True, paced: bool = False
+    ) -> bool:
+        """Wait (to within tens of microseconds, also below a millisecond); True when the toxic
+        was updated or removed meanwhile (the wait ended early). ``paced``: a series of pauses
+        (each counted from where the previous one was due, up to 2 ms late), so their sum is
+        kept however long the work between them took."""
         ...
 
     def close_downstream_of_me(self) -> None:
@@ -143,11 +150,15 @@ class ToxicType:
     @classmethod
     def check(cls, values: AttributeValues) -> None:
         """Raise BadAttribute for values the toxic cannot work with. The default applies each
-        attribute's minimum."""
+        attribute's minimum and maximum."""
         for attribute in cls.attributes:
             if values[attribute.name] < attribute.minimum:
                 raise BadAttribute(
                     attribute.name, f"must be >= {attribute.minimum} ({attribute.unit})"
+                )
+            if values[attribute.name] > attribute.maximum:
+                raise BadAttribute(
+                    attribute.name, f"must be <= {attribute.maximum} ({attribute.unit})"
                 )
 
     @classmethod

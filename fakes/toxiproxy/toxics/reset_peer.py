@@ -4,7 +4,8 @@ Attribute: ``timeout`` (milliseconds). On the first chunk (or end of stream) in 
 the chunk is dropped, the toxic waits ``timeout`` ms, then closes both sockets with SO_LINGER 0 so
 that the peers see ECONNRESET. Unlike the reference server, the RST is sent whether the toxic was
 added before or after the connection started, and a toxic whose toxicity roll failed changes
-nothing (no SO_LINGER side effect, issue #603).
+nothing (no SO_LINGER side effect, issue #603). Updating or removing the toxic while it waits
+resets at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ class _ResetPeerStage(Stage):
         if self._fired:
             return
         self._fired = True
-        await self.ctx.sleep(self.values["timeout"] / 1000, interruptible=False)
+        # Updating or removing the toxic (or the connection closing) ends the wait early: the
+        # reset was decided, it happens at once; nothing is left sleeping on a dead link.
+        await self.ctx.sleep(self.values["timeout"] / 1000)
         self.ctx.reset()
 
     async def on_data(self, chunk: Chunk, out: Out) -> None:

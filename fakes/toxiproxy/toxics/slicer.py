@@ -53,7 +53,9 @@ class _SlicerStage(Stage):
         for end in ends:
             await out.data(Chunk(data[start:end], chunk.read_at))
             start = end
-            if start < len(data) and await self.ctx.sleep(self.values["delay"] / 1_000_000):
+            if start == len(data):
+                break
+            if await self.ctx.sleep(self.values["delay"] / 1_000_000, paced=True):
                 await out.data(Chunk(data[start:], chunk.read_at))
                 return
 
