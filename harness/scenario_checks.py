@@ -26,9 +26,17 @@ PROXY_FAULTS = ("toxic", "partition")
 
 def real_proxy_reason() -> str | None:
     """Why a run started now would use a real Toxiproxy, or None when it would use the built-in
-    proxy. The same order as ``harness.services.proxy.start_proxy``."""
-    if os.environ.get("TOXIPROXY_URL", "").strip():
-        return "TOXIPROXY_URL is set"
+    proxy. The same order as ``harness.services.proxy.start_proxy``. A server at
+    ``TOXIPROXY_URL`` is asked which toxic types it has: the built-in proxy lists them."""
+    url = os.environ.get("TOXIPROXY_URL", "").strip()
+    if url:
+        from harness.faults.toxic import BUILT_IN_ONLY
+        from harness.services.proxy import toxic_types
+
+        types = toxic_types(url)
+        if types is not None and types.issuperset(BUILT_IN_ONLY):
+            return None
+        return "TOXIPROXY_URL is set"  # and the server there does not list ackguard's toxics
     if shutil.which("toxiproxy-server") is not None:
         return "toxiproxy-server is on PATH"
     return None
@@ -44,8 +52,8 @@ def check_scenario(
     if "database" in system.proxy and _is_file_database(model):
         yield (
             ("system", "proxy"),
-            "the database path needs a network database (kind postgres, or kind url to a "
-            "server); this scenario's database is a SQLite file",
+            "the database path needs a network database (kind postgres or mariadb, or kind url "
+            "to a server); this scenario's database is a SQLite file",
         )
     if system.service is not None and system.defects:
         yield (
@@ -79,8 +87,8 @@ def _fits_the_system(
             if not (database.start and database.stop):
                 problem = "database-crash on a url database needs the commands that stop and "
                 yield ((*where, "kind"), f"{problem}start it: system.database.start and stop")
-        elif database.kind != "postgres":
-            accepted = "postgres"
+        elif database.kind not in ("postgres", "mariadb"):
+            accepted = "postgres or mariadb"
             if fault.kind == "database-crash":
                 accepted += " (or url with start and stop commands)"
             needs = f"{fault.kind} needs a database the harness manages: system.database.kind"

@@ -12,6 +12,7 @@ All three are driven through the ``toxiproxy-python`` client.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -27,9 +28,11 @@ from toxiproxy.api import APIConsumer
 from harness.services.ports import free_port
 from harness.services.process import ManagedProcess, ProcessStartError, log_tail
 
-__all__ = ["ProxyError", "ProxyServer", "start_proxy"]
+__all__ = ["TOXIC_TYPES_PATH", "ProxyError", "ProxyServer", "start_proxy", "toxic_types"]
 
 _READY_TIMEOUT_S = 30.0
+TOXIC_TYPES_PATH = "/ackguard/toxic-types"
+"""Where the built-in proxy lists its toxic types; a real Toxiproxy answers 404 there."""
 
 
 class ProxyError(RuntimeError):
@@ -90,6 +93,20 @@ class ProxyServer:
                 if found is not None:
                     found.destroy()
         self._created.clear()
+
+
+def toxic_types(url: str, timeout: float = 2.0) -> frozenset[str] | None:
+    """The toxic types the proxy server at ``url`` says it supports; None when it does not say
+    (a real Toxiproxy has no such list) or does not answer."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + TOXIC_TYPES_PATH, timeout=timeout) as answer:
+            listed = json.loads(answer.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    types = listed.get("types") if isinstance(listed, dict) else None
+    if not isinstance(types, list):
+        return None
+    return frozenset(str(entry.get("type")) for entry in types if isinstance(entry, dict))
 
 
 def _wait_version(url: str, process: ManagedProcess, timeout: float) -> None:
