@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
-from fakes.consultations.defects import ActiveDefects
-from fakes.consultations.defects import ack_before_commit as ack
-from fakes.consultations.defects import lost_observations as lost
-from fakes.consultations.defects import non_idempotent_retry as non_idempotent
-from fakes.consultations.defects import silent_truncation as truncation
-from fakes.consultations.defects import split_transaction as split
-from fakes.consultations.defects import swallowed_commit_error as swallowed
+from fakes.consultations.defects import ActiveDefects, DefectEntry, DefectParams
+from fakes.consultations.defects.hooks import FollowUp, WriteCall
 from fakes.consultations.errors import Answer, ApiError, json_answer
 from fakes.consultations.models import ConsultationIn, ConsultationPatch, PatientIn, PractitionerIn
 from fakes.consultations.records import (
@@ -36,7 +31,6 @@ from fakes.consultations.records import (
     utc_now_iso,
 )
 from fakes.consultations.schema import (
-    OBSERVATION_FIELDS,
     consultations,
     patients,
     practitioners,
@@ -71,15 +65,6 @@ _BY_KEYS = select(consultations).where(
 )
 _RPPS = select(practitioners.c.rpps).where(practitioners.c.id == bindparam("id"))
 _PATIENT = select(patients.c.id).where(patients.c.id == bindparam("id"))
-
-
-@dataclass
-class FollowUp:
-    """A step run after the commit, in its own transaction, once ``due`` (monotonic) passed."""
-
-    due: float
-    description: str
-    action: Callable[[Connection], None]
 
 
 class Directory:
@@ -156,10 +141,6 @@ class WriteJob(ABC):
         self.followups: list[FollowUp] = []
         self.cancelled = False  # the client's deadline passed before the job started
 
-    def _defer(self, params: ack.AckBeforeCommitParams | None) -> None:
-        if params is not None:
-            self.defer_s = params.flush_interval_ms / 1000
-
     @abstractmethod
     def execute(self, connection: Connection, context: WriteContext) -> Answer: ...
 
@@ -232,18 +213,17 @@ def _same_request(record: ConsultationRecord, body: ConsultationIn) -> bool:
     )
 
 
-def _set_notes(
-    record_id: int, notes: dict[str, str | None], *, only_if_null: bool
-) -> Callable[[Connection], None]:
-    def action(connection: Connection) -> None:
-        column = consultations.c
-        values = {
-            name: func.coalesce(column[name], text) if only_if_null else text
-            for name, text in notes.items()
-        }
-        connection.execute(update(consultations).where(column.id == record_id).values(**values))
+def _before_write(covering: Sequence[DefectEntry[DefectParams]], call: WriteCall) -> None:
+    for entry in covering:
+        if entry.kind.hooks is not None:
+            entry.kind.hooks.before_write(entry.params, call)
 
-    return action
+
+def _after_write(covering: Sequence[DefectEntry[DefectParams]], call: WriteCall) -> None:
+    call.clock = time.monotonic()
+    for entry in covering:
+        if entry.kind.hooks is not None:
+            entry.kind.hooks.after_write(entry.params, call)
 
 
 class CreateConsultation(WriteJob):
@@ -262,8 +242,12 @@ class CreateConsultation(WriteJob):
             )
         if not context.directory.has_patient(connection, patient_id):
             raise ApiError(422, f"no patient with id {body.patient_id}", "patient_id")
-        defects, now, at = context.defects, context.now, practice_time(body.started_at)
-        if defects.find(non_idempotent.KIND, rpps, now, at) is None:
+        at = practice_time(body.started_at)
+        covering = context.defects.covering(rpps, context.now, at)
+        notes = body.notes()
+        call = WriteCall("create", connection, practitioner_id, sent=notes, stored=dict(notes))
+        _before_write(covering, call)
+        if call.check_key:
             if self.key in context.keys:
                 record = context.keys[self.key]
             else:
@@ -275,16 +259,6 @@ class CreateConsultation(WriteJob):
                         409, "this Idempotency-Key was used with another body", "Idempotency-Key"
                     )
                 return json_answer(200, record)
-        notes = body.notes()
-        stored = dict(notes)
-        cut = defects.find(truncation.KIND, rpps, now, at)
-        if cut is not None:
-            stored = truncation.truncate(stored, cut)
-        lost_params = defects.find(lost.KIND, rpps, now, at)
-        if lost_params is not None and lost_params.mode == "drop":
-            stored = dict.fromkeys(OBSERVATION_FIELDS)
-        split_params = defects.find(split.KIND, rpps, now, at)
-        row_notes = dict.fromkeys(OBSERVATION_FIELDS) if split_params else stored
         stamp = utc_now_iso()
         record = ConsultationRecord(
             id="",
@@ -300,9 +274,10 @@ class CreateConsultation(WriteJob):
             created_at=stamp,
             updated_at=stamp,
         )
-        self._defer(defects.find(ack.KIND, rpps, now, at))
-        if defects.find(swallowed.KIND, rpps, now, at) is not None:
+        self.defer_s = call.defer_s
+        if call.answer_on_error:
             self.fallback = json_answer(201, {**record, "id": str(context.predict_id())})
+        row_notes = call.insert_notes
         values = {
             **record,
             **row_notes,
@@ -314,25 +289,9 @@ class CreateConsultation(WriteJob):
         new_id = _inserted_id(result)
         context.last_id = max(context.last_id, new_id)
         self.wrote = True
-        clock = time.monotonic()
-        if split_params is not None and any(v is not None for v in stored.values()):
-            self.followups.append(
-                FollowUp(
-                    clock + split_params.gap_ms / 1000,
-                    f"split_transaction: notes of consultation {new_id}",
-                    _set_notes(new_id, stored, only_if_null=True),
-                )
-            )
-        if lost_params is not None and lost_params.mode == "stale":
-            changed: dict[str, str | None] = {n: None for n, t in stored.items() if t is not None}
-            if changed:
-                self.followups.append(
-                    FollowUp(
-                        clock + lost_params.stale_after_ms / 1000,
-                        f"lost_observations: stale copy of consultation {new_id}",
-                        _set_notes(new_id, changed, only_if_null=False),
-                    )
-                )
+        call.record_id = new_id
+        _after_write(covering, call)
+        self.followups.extend(call.followups)
         record["id"] = str(new_id)
         kept = record.copy()  # as stored, for a replay later in the same batch
         for name, text in row_notes.items():
@@ -352,36 +311,35 @@ class PatchConsultation(WriteJob):
         if row is None:
             raise ApiError(404, f"no consultation with id {self.record_id}", "id")
         before = consultation_record(row)
-        rpps = context.directory.rpps(connection, int(before["practitioner_id"])) or ""
-        defects, now = context.defects, context.now
+        practitioner_id = int(before["practitioner_id"])
+        rpps = context.directory.rpps(connection, practitioner_id) or ""
         at = practice_time(before["started_at"])
+        covering = context.defects.covering(rpps, context.now, at)
         changes = self.body.changes()
         after: ConsultationRecord = {**before, **changes}  # type: ignore[typeddict-item]
         after["version"] = before["version"] + 1
         after["updated_at"] = utc_now_iso()
         answer = json_answer(200, after)
-        self._defer(defects.find(ack.KIND, rpps, now, at))
-        if defects.find(swallowed.KIND, rpps, now, at) is not None:
+        call = WriteCall(
+            "update",
+            connection,
+            practitioner_id,
+            sent=dict(changes),
+            stored=dict(changes),
+            record_id=self.record_id,
+            before={name: before[name] for name in changes},  # type: ignore[literal-required]
+        )
+        _before_write(covering, call)
+        self.defer_s = call.defer_s
+        if call.answer_on_error:
             self.fallback = answer
-        lost_params = defects.find(lost.KIND, rpps, now, at)
-        if lost_params is not None and lost_params.mode == "drop":
+        if not call.write:
             return answer
-        stored = changes
-        cut = defects.find(truncation.KIND, rpps, now, at)
-        if cut is not None:
-            stored = truncation.truncate(stored, cut)
-        values = {**stored, "version": after["version"], "updated_at": after["updated_at"]}
-        connection.execute(_UPDATE_BY_ID, {"record_id": self.record_id, **values})
+        values = {**call.stored, "version": after["version"], "updated_at": after["updated_at"]}
+        connection.execute(_UPDATE_BY_ID, {"record_id": call.record_id, **values})
         self.wrote = True
-        if lost_params is not None:
-            old = {name: before[name] for name in changes}  # type: ignore[literal-required]
-            self.followups.append(
-                FollowUp(
-                    time.monotonic() + lost_params.stale_after_ms / 1000,
-                    f"lost_observations: stale copy of consultation {self.record_id}",
-                    _set_notes(self.record_id, old, only_if_null=False),
-                )
-            )
+        _after_write(covering, call)
+        self.followups.extend(call.followups)
         return answer
 
 

@@ -17,10 +17,16 @@ uncommitted.
 
 from __future__ import annotations
 
+from fakes.consultations.defects.hooks import DefectHooks, WriteCall
 from fakes.consultations.defects.params import AckBeforeCommitParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND", "AckBeforeCommitParams"]
+__all__ = ["KIND", "AckBeforeCommit", "AckBeforeCommitParams"]
+
+
+class AckBeforeCommit(DefectHooks[AckBeforeCommitParams]):
+    def before_write(self, params: AckBeforeCommitParams, call: WriteCall) -> None:
+        call.defer_s = params.flush_interval_ms / 1000
 
 
 KIND = DefectKind(
@@ -28,4 +34,5 @@ KIND = DefectKind(
     summary="answers 2xx, commits later in a background batch; a crash loses the batch",
     params_doc={"flush_interval_ms": "ms an acknowledged write stays uncommitted (default 1000)"},
     parse=parser(AckBeforeCommitParams),
+    hooks=AckBeforeCommit(),
 )

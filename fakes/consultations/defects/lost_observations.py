@@ -22,10 +22,38 @@ Params: ``mode`` ("drop" | "stale", default "drop"); ``stale_after_ms`` (int, 0.
 
 from __future__ import annotations
 
+from fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
 from fakes.consultations.defects.params import LostObservationsParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND", "LostObservationsParams"]
+__all__ = ["KIND", "LostObservations", "LostObservationsParams"]
+
+
+class LostObservations(DefectHooks[LostObservationsParams]):
+    def before_write(self, params: LostObservationsParams, call: WriteCall) -> None:
+        if params.mode != "drop":
+            return
+        if call.op == "create":
+            call.stored = dict.fromkeys(call.stored)  # the row without its notes
+        else:
+            call.write = False  # answered as stored, nothing changes
+
+    def after_write(self, params: LostObservationsParams, call: WriteCall) -> None:
+        if params.mode != "stale" or call.record_id is None:
+            return
+        stale: dict[str, str | None]
+        if call.op == "create":
+            stale = {name: None for name, text in call.stored.items() if text is not None}
+        else:
+            stale = {name: call.before.get(name) for name in call.sent}
+        if stale:
+            call.followups.append(
+                FollowUp(
+                    call.clock + params.stale_after_ms / 1000,
+                    f"lost_observations: stale copy of consultation {call.record_id}",
+                    set_notes(call.record_id, stale, only_if_null=False),
+                )
+            )
 
 
 KIND = DefectKind(
@@ -36,4 +64,5 @@ KIND = DefectKind(
         "stale_after_ms": "ms before the stale copy overwrites the fields (default 500)",
     },
     parse=parser(LostObservationsParams),
+    hooks=LostObservations(),
 )

@@ -13,14 +13,22 @@ Params: none.
 
 from __future__ import annotations
 
+from fakes.consultations.defects.hooks import DefectHooks, WriteCall
 from fakes.consultations.defects.params import NoParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND"]
+__all__ = ["KIND", "NonIdempotentRetry"]
+
+
+class NonIdempotentRetry(DefectHooks[NoParams]):
+    def before_write(self, params: NoParams, call: WriteCall) -> None:
+        call.check_key = False  # creates insert again instead of replaying the key's record
+
 
 KIND: DefectKind[NoParams] = DefectKind(
     name="non_idempotent_retry",
     summary="a repeated Idempotency-Key creates a second record",
     params_doc={},
     parse=parser(NoParams),
+    hooks=NonIdempotentRetry(),
 )

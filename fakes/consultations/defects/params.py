@@ -108,6 +108,7 @@ DefectName = Literal[
     "lost_observations",
     "silent_truncation",
     "non_idempotent_retry",
+    "misfile",
 ]
 
 DEFECT_PARAMS: Mapping[DefectName, type[DefectParamsModel]] = {
@@ -117,6 +118,7 @@ DEFECT_PARAMS: Mapping[DefectName, type[DefectParamsModel]] = {
     "lost_observations": LostObservationsParams,
     "silent_truncation": SilentTruncationParams,
     "non_idempotent_retry": NoParams,
+    "misfile": NoParams,
 }
 """Every defect the service can switch on, by name, with its parameter model."""
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from fakes.consultations.defects import (
     ack_before_commit,
     lost_observations,
+    misfile,
     non_idempotent_retry,
     silent_truncation,
     split_transaction,
@@ -38,6 +39,7 @@ DEFECTS: Mapping[str, DefectKind[DefectParams]] = {
         lost_observations.KIND,
         silent_truncation.KIND,
         non_idempotent_retry.KIND,
+        misfile.KIND,
     )
 }
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from fakes.consultations.defects.hooks import DefectHooks, WriteCall
 from fakes.consultations.defects.params import SilentTruncationParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND", "SilentTruncationParams", "truncate"]
+__all__ = ["KIND", "SilentTruncation", "SilentTruncationParams", "truncate"]
 
 
 def truncate(
@@ -28,9 +29,15 @@ def truncate(
     }
 
 
+class SilentTruncation(DefectHooks[SilentTruncationParams]):
+    def before_write(self, params: SilentTruncationParams, call: WriteCall) -> None:
+        call.stored = truncate(call.stored, params)
+
+
 KIND = DefectKind(
     name="silent_truncation",
     summary="observation fields are stored cut to max_chars; the answer echoes the full text",
     params_doc={"max_chars": "characters kept per field (default 1000)"},
     parse=parser(SilentTruncationParams),
+    hooks=SilentTruncation(),
 )

@@ -15,7 +15,10 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:  # the hooks import SQLAlchemy; the harness imports this module without it
+    from fakes.consultations.defects.hooks import DefectHooks
 
 __all__ = [
     "ActiveDefects",
@@ -50,12 +53,14 @@ P = TypeVar("P", bound=DefectParams, covariant=True)
 
 @dataclass(frozen=True)
 class DefectKind(Generic[P]):
-    """One defect the service can switch on: its name, what it reproduces and its params."""
+    """One defect the service can switch on: its name, what it reproduces, its params and
+    its behaviour (``hooks``, called on every write it covers: see :mod:`.hooks`)."""
 
     name: str
     summary: str
     params_doc: Mapping[str, str]
     parse: Callable[[Mapping[str, object], str], P]
+    hooks: DefectHooks[Any] | None = None
 
 
 def reject_unknown_params(raw: Mapping[str, object], where: str, known: tuple[str, ...]) -> None:
@@ -155,6 +160,12 @@ class ActiveDefects:
             if entry.kind is kind and entry.applies(rpps, now, practice):
                 return entry.params  # type: ignore[return-value]  # same kind, same P
         return None
+
+    def covering(
+        self, rpps: str, now: datetime, practice: datetime | None = None
+    ) -> tuple[DefectEntry[DefectParams], ...]:
+        """The entries covering this practitioner now (and this practice time), in order."""
+        return tuple(e for e in self.entries if e.applies(rpps, now, practice))
 
     def has(self, kind: DefectKind[P]) -> bool:
         return any(entry.kind is kind for entry in self.entries)

@@ -16,10 +16,29 @@ Params: ``gap_ms`` (int, 0..600000, default 200): delay between the answer and t
 
 from __future__ import annotations
 
+from fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
 from fakes.consultations.defects.params import SplitTransactionParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND", "SplitTransactionParams"]
+__all__ = ["KIND", "SplitTransaction", "SplitTransactionParams"]
+
+
+class SplitTransaction(DefectHooks[SplitTransactionParams]):
+    def before_write(self, params: SplitTransactionParams, call: WriteCall) -> None:
+        if call.op == "create":
+            call.row_notes = dict.fromkeys(call.stored)
+
+    def after_write(self, params: SplitTransactionParams, call: WriteCall) -> None:
+        if call.op != "create" or call.record_id is None:
+            return
+        if any(text is not None for text in call.stored.values()):
+            call.followups.append(
+                FollowUp(
+                    call.clock + params.gap_ms / 1000,
+                    f"split_transaction: notes of consultation {call.record_id}",
+                    set_notes(call.record_id, dict(call.stored), only_if_null=True),
+                )
+            )
 
 
 KIND = DefectKind(
@@ -27,4 +46,5 @@ KIND = DefectKind(
     summary="the consultation row and its notes are committed in two transactions",
     params_doc={"gap_ms": "ms between the answer and the notes' own transaction (default 200)"},
     parse=parser(SplitTransactionParams),
+    hooks=SplitTransaction(),
 )

@@ -21,14 +21,22 @@ Params: none.
 
 from __future__ import annotations
 
+from fakes.consultations.defects.hooks import DefectHooks, WriteCall
 from fakes.consultations.defects.params import NoParams, parser
 from fakes.consultations.defects.spec import DefectKind
 
-__all__ = ["KIND"]
+__all__ = ["KIND", "SwallowedCommitError"]
+
+
+class SwallowedCommitError(DefectHooks[NoParams]):
+    def before_write(self, params: NoParams, call: WriteCall) -> None:
+        call.answer_on_error = True
+
 
 KIND: DefectKind[NoParams] = DefectKind(
     name="swallowed_commit_error",
     summary="a database error during the write or COMMIT is logged and answered 2xx",
     params_doc={},
     parse=parser(NoParams),
+    hooks=SwallowedCommitError(),
 )
