@@ -104,12 +104,16 @@ def _expect(value: object) -> object:
     raise ValueError(f"must be true, false or unknown, got {value!r}")
 
 
-class DatabaseSpec(Strict):
-    """The database: ``sqlite`` (a file in the run directory), ``postgres`` (a throwaway cluster
-    the harness manages, with server ``settings``) or ``url`` (a server somebody else runs;
-    ``start``/``stop`` commands let ``database-crash`` act on it)."""
+MANAGED_DATABASES = ("postgres", "mariadb")
+"""Database kinds the harness creates, starts and breaks itself."""
 
-    kind: Literal["sqlite", "postgres", "url"] = "sqlite"
+
+class DatabaseSpec(Strict):
+    """The database: ``sqlite`` (a file in the run directory), ``postgres`` or ``mariadb`` (a
+    throwaway server the harness manages, with server ``settings``) or ``url`` (a server
+    somebody else runs; ``start``/``stop`` commands let ``database-crash`` act on it)."""
+
+    kind: Literal["sqlite", "postgres", "mariadb", "url"] = "sqlite"
     url: Annotated[str | None, BeforeValidator(maybe(text(2000)))] = None
     settings: Annotated[Mapping[str, str], BeforeValidator(mapping_of(_setting, 100))] = Field(
         default_factory=dict
@@ -124,8 +128,12 @@ class DatabaseSpec(Strict):
             raise problem(("url",), "kind url needs a url")
         if self.kind != "url" and "url" in given:
             raise problem(("url",), "a url goes with kind url only")
-        if self.kind != "postgres" and "settings" in given:
-            raise problem(("settings",), "server settings apply to kind postgres only")
+        if self.kind not in MANAGED_DATABASES and "settings" in given:
+            raise problem(("settings",), "server settings apply to kind postgres or mariadb only")
+        if self.kind == "mariadb":
+            for name in self.settings:
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+                    raise problem(("settings", name), "not a MariaDB server option name")
         for name in ("start", "stop"):
             if self.kind != "url" and name in given:
                 raise problem((name,), "start and stop commands apply to kind url only")

@@ -1,7 +1,8 @@
-"""Fault kind ``database-crash``: the managed PostgreSQL server dies without a checkpoint and
-comes back when the fault heals, replaying its WAL. What was acknowledged with
-``synchronous_commit=on`` must survive; with ``off``, the last few hundred milliseconds of
-acknowledged commits may not (that is the point of the async-commit scenarios)."""
+"""Fault kind ``database-crash``: the managed database server dies without a checkpoint and
+comes back when the fault heals, replaying its log. What PostgreSQL acknowledged with
+``synchronous_commit=on`` (MariaDB: ``innodb_flush_log_at_trx_commit=1``) must survive; with
+``off`` (``0``), the last moments of acknowledged commits may not (that is the point of the
+async-commit and flush-crash scenarios). On MariaDB both modes are a SIGKILL of ``mariadbd``."""
 
 from __future__ import annotations
 
@@ -27,13 +28,13 @@ class DatabaseCrash:
         self._crashed = False
         self.name = "database-crash"
         how = (
-            "an immediate shutdown (SIGQUIT to the postmaster: no checkpoint)"
+            "an immediate shutdown (PostgreSQL: SIGQUIT to the postmaster, no checkpoint)"
             if mode == "immediate"
-            else "SIGKILL of the postmaster and every backend"
+            else "SIGKILL of every server process"
         )
         self.description = (
-            f"PostgreSQL crashed by {how}; restarted at heal, crash recovery from the WAL "
-            f"(waits up to {_RESTART_TIMEOUT_S:g} s for connections)"
+            f"database crashed by {how}; MariaDB: SIGKILL of mariadbd; restarted at heal, crash "
+            f"recovery from the log (waits up to {_RESTART_TIMEOUT_S:g} s for connections)"
         )
 
     def start(self) -> None:
@@ -57,7 +58,7 @@ class DatabaseCrashParams(FaultParams):
     mode: CrashMode = Field(
         "immediate",
         description="immediate (default: immediate shutdown, no checkpoint) or sigkill (SIGKILL "
-        "the postmaster and its backends)",
+        "the postmaster and its backends); on MariaDB both SIGKILL mariadbd",
     )
 
 
@@ -67,7 +68,7 @@ def build(context: FaultContext, params: DatabaseCrashParams) -> DatabaseCrash:
 
 KIND = FaultKind(
     name="database-crash",
-    summary="crash the managed PostgreSQL server, restart it at heal (params: mode)",
+    summary="crash the managed database server, restart it at heal (params: mode)",
     params=DatabaseCrashParams,
     build=build,
 )

@@ -1,5 +1,7 @@
-"""Fault kind ``database-terminate-backends``: PostgreSQL terminates the service's connections
-(``pg_terminate_backend``), as a failover or an administrator would. Transactions in flight are
+"""Fault kind ``database-terminate-backends``: the managed database terminates the service's
+connections (PostgreSQL: ``pg_terminate_backend`` by application name; MariaDB, which has no
+application name: ``KILL CONNECTION`` of every connection of the service's account), as a
+failover or an administrator would. Transactions in flight are
 rolled back; the service must reconnect and must not acknowledge what it could not commit."""
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ class DatabaseTerminateBackends:
         """How many backends the last start terminated."""
         self.name = "database-terminate-backends"
         self.description = (
-            "PostgreSQL connections with application_name "
-            f"{application_name!r} terminated once (pg_terminate_backend); nothing to heal"
+            f"database connections of the service (PostgreSQL: application_name "
+            f"{application_name!r}) terminated once; nothing to heal"
         )
 
     def start(self) -> None:
@@ -53,7 +55,7 @@ def build(context: FaultContext, params: DatabaseTerminateParams) -> DatabaseTer
 
 KIND = FaultKind(
     name="database-terminate-backends",
-    summary="terminate the service's PostgreSQL connections once (params: application_name)",
+    summary="terminate the service's database connections once (params: application_name)",
     params=DatabaseTerminateParams,
     build=build,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -59,7 +60,8 @@ _HARNESS_APPLICATION = "ackguard-harness"
 
 class ManagedPostgres:
     """One cluster in ``data_dir`` on ``127.0.0.1:port``; database ``ackguard``, user
-    ``postgres``, trust authentication (loopback only)."""
+    ``postgres`` with a generated password (scram-sha-256): only the harness, and what it hands
+    the password to, gets in. The password is kept in ``passfile`` (mode 0600, libpq's format)."""
 
     def __init__(
         self,
@@ -74,6 +76,9 @@ class ManagedPostgres:
         check_setting_names(self._settings)
         self.port = port if port is not None else free_port()
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
+        self.passfile = self.data_dir.with_name(self.data_dir.name + ".pgpass")
+        """The harness's 0600 password file (libpq ``passfile`` format, any host and port)."""
+        self.password = self._saved_password() or secrets.token_urlsafe(24)
         self.pending_restart: tuple[str, ...] = ()
         """Settings changed by set_settings that take effect only at the next restart."""
         self._user = server_user()
@@ -87,12 +92,23 @@ class ManagedPostgres:
     # -- addresses -------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        """SQLAlchemy URL of the ``ackguard`` database."""
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/ackguard"
+        """SQLAlchemy URL of the ``ackguard`` database, password included (in-process use)."""
+        return f"postgresql+psycopg://postgres:{self.password}@127.0.0.1:{self.port}/ackguard"
+
+    @property
+    def service_url(self) -> str:
+        """The same database for a child process: the URL names ``passfile`` instead of
+        carrying the password, so it may appear on a command line."""
+        return (
+            f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/ackguard?passfile={self.passfile}"
+        )
 
     def dsn(self, dbname: str = "ackguard") -> str:
-        """libpq connection string (for psycopg)."""
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+        """libpq connection string (for psycopg), password included."""
+        return (
+            f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} "
+            f"password={self.password}"
+        )
 
     @property
     def pid(self) -> int | None:
@@ -131,8 +147,10 @@ class ManagedPostgres:
                 self._user,
                 self.log_path,
                 deadline - time.monotonic(),
+                self.password,
             )
             append_settings(self.cluster_dir, self._settings)
+        self._save_password()
         self._launch()
         self.pending_restart = ()
         self._wait_ready(deadline)
@@ -208,6 +226,7 @@ class ManagedPostgres:
             self.data_dir.unlink()
         elif self.data_dir.exists():
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.passfile.unlink(missing_ok=True)
         if self._outside_dir is not None:
             shutil.rmtree(self._outside_dir, ignore_errors=True)
             lifeline.keep(self._outside_dir)
@@ -291,6 +310,20 @@ class ManagedPostgres:
             time.sleep(0.02)
 
     # -- internals -------------------------------------------------------------------------
+    def _saved_password(self) -> str | None:
+        """The password of a cluster an earlier ManagedPostgres created in ``data_dir``."""
+        try:
+            line = self.passfile.read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return line.rsplit(":", 1)[-1] or None
+
+    def _save_password(self) -> None:
+        fd = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"*:*:*:postgres:{self.password}\n")
+        self.passfile.chmod(0o600)  # libpq ignores a passfile others can read
+
     def _connect(self, dbname: str = "ackguard", timeout: float = 5.0) -> psycopg.Connection:
         return psycopg.connect(
             self.dsn(dbname),

@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,17 +87,18 @@ class ServerUser:
         return {"user": self.uid, "group": self.gid, "extra_groups": self.groups}
 
 
-def server_user() -> ServerUser | None:
-    """The ``postgres`` OS user when we are root, else None (the server runs as us)."""
+def server_user(os_user: str = _OS_USER) -> ServerUser | None:
+    """The ``os_user`` OS user (``postgres`` by default) when we are root, else None (the
+    server runs as us)."""
     if os.geteuid() != 0:
         return None
     try:
-        entry = pwd.getpwnam(_OS_USER)
+        entry = pwd.getpwnam(os_user)
     except KeyError as exc:
         raise PostgresError(
-            f"running as root, but there is no {_OS_USER!r} OS user to run the server as"
+            f"running as root, but there is no {os_user!r} OS user to run the server as"
         ) from exc
-    return ServerUser(entry.pw_uid, entry.pw_gid, os.getgrouplist(_OS_USER, entry.pw_gid))
+    return ServerUser(entry.pw_uid, entry.pw_gid, os.getgrouplist(os_user, entry.pw_gid))
 
 
 def _run_kwargs(user: ServerUser | None) -> dict[str, object]:
@@ -115,9 +116,12 @@ def _reachable(directory: Path, user: ServerUser | None) -> bool:
     return bool(probe.returncode == 0)
 
 
-def prepare_data_dir(data_dir: Path, user: ServerUser | None) -> Path | None:
+def prepare_data_dir(
+    data_dir: Path, user: ServerUser | None, prefix: str = "ackguard-pg-"
+) -> Path | None:
     """Create an empty data directory the server's user owns (mode 0700). Returns the real
-    directory when it had to be made outside (``data_dir`` is then a link to it), else None."""
+    directory when it had to be made outside (``data_dir`` is then a link to it, the real one
+    named ``<prefix>*`` in the temporary directory), else None."""
     if data_dir.is_dir() and any(data_dir.iterdir()):
         raise PostgresError(f"{data_dir} exists, is not empty and holds no cluster")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -128,10 +132,10 @@ def prepare_data_dir(data_dir: Path, user: ServerUser | None) -> Path | None:
                 break
         else:
             raise PostgresError(
-                f"the {_OS_USER!r} OS user can reach neither {data_dir.parent} nor a "
+                f"the server's OS user can reach neither {data_dir.parent} nor a "
                 "temporary directory"
             )
-        outside = Path(tempfile.mkdtemp(prefix="ackguard-pg-", dir=base))
+        outside = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
         with contextlib.suppress(FileNotFoundError):
             data_dir.rmdir()
         data_dir.symlink_to(outside, target_is_directory=True)
@@ -149,12 +153,44 @@ def run_initdb(
     user: ServerUser | None,
     log_path: Path,
     timeout: float,
+    password: str,
 ) -> None:
-    """``initdb`` with superuser ``postgres``, trust authentication (the server listens on
-    loopback only), UTF-8 and the C locale; its output is appended to ``log_path``."""
+    """``initdb`` with superuser ``postgres`` whose ``password`` every connection must give
+    (scram-sha-256, TCP and socket alike), UTF-8 and the C locale; its output is appended to
+    ``log_path``. The password reaches initdb in a private 0600 file, never its command line."""
+    with _password_file(password, user) as pwfile:
+        _initdb(binaries, cluster_dir, user, log_path, timeout, pwfile)
+
+
+@contextlib.contextmanager
+def _password_file(password: str, user: ServerUser | None) -> Iterator[Path]:
+    """``password`` in a file only the server's user can read, removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="ackguard-pw-"))
+    try:
+        path = directory / "password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"{password}\n")
+        if user is not None:
+            os.chown(path, user.uid, user.gid)
+            os.chown(directory, user.uid, user.gid)
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _initdb(
+    binaries: PostgresBinaries,
+    cluster_dir: Path,
+    user: ServerUser | None,
+    log_path: Path,
+    timeout: float,
+    pwfile: Path,
+) -> None:
     argv = [
         str(binaries.initdb), "-D", str(cluster_dir), "-U", "postgres",
-        "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+        "--auth=scram-sha-256", f"--pwfile={pwfile}",
+        "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
     ]  # fmt: skip
     try:
         done = subprocess.run(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness.scenario import Scenario
 from harness.services import lifeline
 from harness.services.commanded_database import CommandedDatabase
+from harness.services.mariadb import ManagedMariaDB
 from harness.services.postgres import ManagedPostgres
 from harness.services.proxy import ProxyServer, start_proxy
 from harness.services.service import ConsultationService
@@ -30,6 +31,7 @@ class RunStack:
         self.database_url = ""  # as the harness reaches it (white-box final read)
         self.database_label: str = scenario.database.kind
         self.postgres: ManagedPostgres | None = None
+        self.mariadb: ManagedMariaDB | None = None
         self.commanded_database: CommandedDatabase | None = None
         self.proxy: ProxyServer | None = None
         self.service: ConsultationService | UserService | None = None
@@ -38,7 +40,7 @@ class RunStack:
         """Where a user's relative paths start: the scenario file's folder."""
 
     def component(self, name: str) -> Any:
-        database = self.postgres or self.commanded_database
+        database = self.postgres or self.mariadb or self.commanded_database
         found = {"database": database, "proxy": self.proxy, "service": self.service}.get(name)
         if found is None:
             raise KeyError(f"this run has no {name} it could break (see the scenario's system)")
@@ -59,6 +61,15 @@ class RunStack:
             self.postgres.start()
             self.database_url = self.postgres.url
             self.database_label = "postgresql (managed)"
+        elif spec.kind == "mariadb":
+            self.mariadb = ManagedMariaDB(
+                self.run_dir / "mariadb",
+                settings=dict(spec.settings),
+                log_path=self.run_dir / "mariadb.log",
+            )
+            self.mariadb.start()
+            self.database_url = self.mariadb.url
+            self.database_label = "mariadb (managed)"
         else:
             self.database_url = str(spec.url)
             self.database_label = urlsplit(self.database_url).scheme
@@ -66,22 +77,32 @@ class RunStack:
                 self.commanded_database = CommandedDatabase(
                     self.run_dir, self.database_url, spec.start, spec.stop
                 )
-        service_db_url = self.database_url
         if self.scenario.proxy_paths:
             self.proxy = start_proxy(self.run_dir, self.scenario.seed)
-        if "database" in self.scenario.proxy_paths:
-            service_db_url = self._through_proxy(self.database_url)
         if self.scenario.service is None:
-            self.service = ConsultationService(self.run_dir, service_db_url)
+            self.service = ConsultationService(self.run_dir, self._service_url(True))
         else:
+            # The user's command decides where {database_url} goes: it carries the password.
             self.service = UserService(
-                self.run_dir, self.scenario.service, service_db_url, self.base_dir
+                self.run_dir, self.scenario.service, self._service_url(False), self.base_dir
             )
         self.service.start()
         self.practitioner_url = self.service.url
         if self.proxy is not None and "service" in self.scenario.proxy_paths:
             listen = self.proxy.create("service", f"127.0.0.1:{self.service.port}")
             self.practitioner_url = f"http://{listen}"
+
+    def _service_url(self, credentials_file: bool) -> str:
+        """The database URL the service gets, through the proxy when the scenario says so.
+        With ``credentials_file``, a managed database's URL names its 0600 credentials file
+        instead of carrying the password (the built-in service gets it on its command line)."""
+        url = self.database_url
+        managed = self.postgres or self.mariadb
+        if credentials_file and managed is not None:
+            url = managed.service_url
+        if "database" in self.scenario.proxy_paths:
+            url = self._through_proxy(url)
+        return url
 
     def _through_proxy(self, url: str) -> str:
         assert self.proxy is not None
@@ -103,6 +124,7 @@ class RunStack:
         if self.proxy is not None:
             with contextlib.suppress(Exception):
                 self.proxy.close()
-        if self.postgres is not None:
-            with contextlib.suppress(Exception):
-                self.postgres.close()
+        for database in (self.postgres, self.mariadb):
+            if database is not None:
+                with contextlib.suppress(Exception):
+                    database.close()

@@ -43,14 +43,15 @@ POSTGRES = "system:\n  database: {kind: postgres}\n  proxy: [database]\n"
         (HEAD + fault("partition", "{proxy: service}"), 6, "faults[0].params.proxy",
          "not in system.proxy (it lists no path)"),
         (HEAD + fault("database-crash"), 5, "faults[0].kind",
-         "needs a database the harness manages: system.database.kind postgres (or url with start "
-         "and stop commands); this scenario's is sqlite"),
+         "needs a database the harness manages: system.database.kind postgres or mariadb (or url "
+         "with start and stop commands); this scenario's is sqlite"),
         (HEAD + "system:\n  database: {kind: url, url: 'postgresql://127.0.0.1/x'}\n"
          + fault("database-crash"), 7, "faults[0].kind", "needs the commands that stop and start"),
         (HEAD + "system:\n  database: {kind: url, url: 'postgresql://127.0.0.1/x', start: [a], "
          "stop: [b]}\n" + fault("database-pause"), 7, "faults[0].kind",
-         "system.database.kind postgres; this scenario's is url"),
-        (HEAD + fault("database-terminate-backends"), 5, "faults[0].kind", "kind postgres;"),
+         "system.database.kind postgres or mariadb; this scenario's is url"),
+        (HEAD + fault("database-terminate-backends"), 5, "faults[0].kind",
+         "kind postgres or mariadb;"),
         (HEAD + "system:\n  proxy: [database]\n", 5, "system.proxy", "needs a network database"),
         (HEAD + fault("service-kill", schedule="{at: 30s, duration: 1s}"), 7, "faults[0].schedule",
          "the first window starts at 30s, not before the end of the run at 20s (duration)"),
@@ -227,7 +228,8 @@ def test_defects_need_the_built_in_service() -> None:
         ("{kind: url, url: 'postgresql://h/x', start: [pg_ctl, start]}", "system.database.stop",
          "give both start and stop"),
         ("{kind: postgres, start: [a], stop: [b]}", "system.database.start", "kind url only"),
-        ("{kind: sqlite, settings: {fsync: off}}", "system.database.settings", "postgres only"),
+        ("{kind: sqlite, settings: {fsync: off}}", "system.database.settings",
+         "postgres or mariadb only"),
         ("{kind: url}", "system.database.url", "kind url needs a url"),
         ("{kind: postgres, settings: {fsync: [1]}}", "system.database.settings.fsync",
          "single value"),

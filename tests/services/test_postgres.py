@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +181,28 @@ def test_a_start_failure_quotes_the_server_log(tmp_path: Path) -> None:
 def test_missing_binaries_are_named(tmp_path: Path) -> None:
     with pytest.raises(PostgresError, match="initdb, postgres"):
         find_postgres_binaries(tmp_path, path=str(tmp_path))
+
+
+def test_only_the_harness_gets_in(cluster: ManagedPostgres) -> None:
+    cluster.start()
+    nowhere = str(Path(cluster.cluster_dir) / "no-passfile")  # not the user's ~/.pgpass
+    for host in ("127.0.0.1", str(cluster.cluster_dir)):  # TCP and the unix socket alike
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(
+                host=host, port=cluster.port, user="postgres", dbname="ackguard",
+                passfile=nowhere, connect_timeout=5,
+            ).close()  # fmt: skip
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(
+            host="127.0.0.1", port=cluster.port, user="postgres", dbname="ackguard",
+            password="guess", passfile=nowhere, connect_timeout=5,
+        ).close()  # fmt: skip
+    # The service's URL names the 0600 password file instead of carrying the password.
+    assert cluster.password not in cluster.service_url
+    assert stat.S_IMODE(cluster.passfile.stat().st_mode) == 0o600
+    engine = sa.create_engine(cluster.service_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == "postgres"
+    finally:
+        engine.dispose()
