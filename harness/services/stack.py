@@ -19,7 +19,47 @@ from harness.services.proxy import ProxyServer, start_proxy
 from harness.services.service import ConsultationService
 from harness.services.user_service import UserService
 
-__all__ = ["RunStack"]
+__all__ = ["RunStack", "UsedDatabaseError", "check_unused"]
+
+RECORD_TABLES = ("consultations", "patients", "practitioners")
+"""The tables a run's records live in (the brief's schema)."""
+
+
+class UsedDatabaseError(RuntimeError):
+    """A ``url`` database already holds records: another run's records would be judged as this
+    run's (phantom, corrupt, misattributed), a false FAIL."""
+
+
+def check_unused(url: str) -> None:
+    """Raise UsedDatabaseError naming the record tables that already hold rows in the database
+    at ``url``. A database that cannot be reached is left to the service to report."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return  # connecting would create the file
+    engine = sa.create_engine(parsed)
+    try:
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            held = {
+                name: int(conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar() or 0)
+                for name in RECORD_TABLES
+                if name in present
+            }
+    except SQLAlchemyError:
+        return
+    finally:
+        engine.dispose()
+    used = [f"{name} ({rows:,} rows)" for name, rows in held.items() if rows]
+    if used:
+        shown = parsed.render_as_string(hide_password=True)
+        raise UsedDatabaseError(
+            f"the url database {shown} was used before: it already holds {', '.join(used)}. "
+            "Those records would be judged as this run's (a false FAIL); give each run an empty "
+            "database, or drop these tables first"
+        )
 
 
 class RunStack:
@@ -73,6 +113,7 @@ class RunStack:
         else:
             self.database_url = str(spec.url)
             self.database_label = urlsplit(self.database_url).scheme
+            check_unused(self.database_url)
             if spec.start and spec.stop:
                 self.commanded_database = CommandedDatabase(
                     self.run_dir, self.database_url, spec.start, spec.stop

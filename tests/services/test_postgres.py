@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from harness.services.postgres import ManagedPostgres, PostgresError, find_postgres_binaries
+from tests.integration.conftest import ackguard, run_dirs
 from tests.services.childproc import state, wait_state
 
 pytestmark = pytest.mark.postgres
@@ -206,3 +208,34 @@ def test_only_the_harness_gets_in(cluster: ManagedPostgres) -> None:
             assert conn.execute(sa.text("SELECT current_user")).scalar() == "postgres"
     finally:
         engine.dispose()
+
+
+def test_a_url_database_used_before_is_refused_never_a_false_fail(
+    cluster: ManagedPostgres, tmp_path: Path
+) -> None:
+    cluster.start()
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS reused")
+        conn.execute("CREATE DATABASE reused")
+    url = sa.make_url(cluster.url).set(database="reused").render_as_string(hide_password=False)
+    scenario = tmp_path / "reused.yaml"
+    scenario.write_text(
+        f"name: reused\nduration: 4s\npractitioners: 4\nseed: 7\n"
+        f"system:\n  database: {{kind: url, url: '{url}'}}\nexpect: true\n",
+        encoding="utf-8",
+    )
+    runs = tmp_path / "runs"
+
+    def run() -> tuple[int, str, dict[str, object]]:
+        done = ackguard("run", str(scenario), "--runs-dir", str(runs), "--no-report", cwd=tmp_path)
+        verdict = json.loads((run_dirs(runs)[-1] / "verdict.json").read_text(encoding="utf-8"))
+        return done.returncode, done.stdout + done.stderr, verdict
+
+    code, output, verdict = run()
+    assert code == 0 and verdict["verdict"] is True, output
+    code, output, verdict = run()  # same database, the first run's records still in it
+    assert code == 2 and verdict["verdict"] == "unknown", output
+    reasons = verdict["reasons"]
+    assert isinstance(reasons, list)
+    assert "was used before" in reasons[0] and "consultations (" in reasons[0], reasons
+    assert cluster.password not in output
