@@ -29,7 +29,13 @@ from fakes.consultations.jobs import (
     Probe,
     UsePlainKeyIndex,
 )
-from fakes.consultations.models import ConsultationIn, ConsultationPatch, PatientIn, PractitionerIn
+from fakes.consultations.models import (
+    MAX_ID,
+    ConsultationIn,
+    ConsultationPatch,
+    PatientIn,
+    PractitionerIn,
+)
 from fakes.consultations.reads import ListQuery, get_consultation, list_consultations, ping
 from fakes.consultations.records import ConsultationRecord, PatientRecord, PractitionerRecord
 from fakes.consultations.service import Service
@@ -42,7 +48,7 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, ma
 
 
 def _path_id(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > _ID_DIGITS or int(text) == 0:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text[: _ID_DIGITS + 1]) <= MAX_ID:
         raise ApiError(404, f"no consultation with id {text!r}", "id")
     return int(text)
 
@@ -85,7 +91,7 @@ def create_app(service: Service) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=service.config.max_body_bytes)
-    huge = 10**_ID_DIGITS - 1
+    huge = MAX_ID
 
     @app.post("/v1/practitioners", status_code=201, responses={201: {"model": PractitionerRecord}})
     async def create_practitioner(body: PractitionerIn) -> Response:

@@ -259,3 +259,48 @@ def test_sigterm_stops_cleanly_and_a_restart_serves_the_same_data(
     assert service.process.returncode == 0, service.log()
     again = start_service(database.url)
     assert again.export() == [created.json()]
+
+
+def test_nul_characters_and_ids_beyond_the_columns_are_refused_not_500(
+    start_service: StartService, database: Database
+) -> None:
+    service = start_service(database.url)
+    people = seed(service, ["10000000001"])
+    doctor, patient = people.practitioners[0]["id"], people.patients[0]["id"]
+    created = service.create("key-1", doctor, patient, conclusion="ok")
+    path = f"/v1/consultations/{created.json()['id']}"
+    beyond = str(2**31)
+    good = {"practitioner_id": doctor, "patient_id": patient, "started_at": "2026-03-02T09:00:00"}
+    cases: list[tuple[str, str, Any, int, str | None]] = [
+        ("PATCH", path, {"conclusion": "a\x00b"}, 422, "conclusion"),
+        ("POST", "/v1/consultations", good | {"exam_report": "\x00"}, 422, "exam_report"),
+        ("POST", "/v1/consultations", good | {"started_at": "2026\x00"}, 422, "started_at"),
+        ("POST", "/v1/consultations", good | {"patient_id": beyond}, 422, "patient_id"),
+        ("POST", "/v1/consultations", good | {"practitioner_id": beyond}, 422, "practitioner_id"),
+        (
+            "POST",
+            "/v1/practitioners",
+            {"name": "A\x00", "specialty": "gp", "rpps": "1"},
+            422,
+            "name",
+        ),
+        (
+            "POST",
+            "/v1/patients",
+            {"name": "B", "birth_date": "1980-01-01", "national_id": "1\x00"},
+            422,
+            "national_id",
+        ),
+        ("PATCH", f"/v1/consultations/{beyond}", {"conclusion": "x"}, 404, "id"),
+        ("GET", f"/v1/consultations/{beyond}", None, 404, "id"),
+        ("GET", f"/v1/consultations/{'9' * 40}", None, 404, "id"),
+        ("GET", f"/v1/consultations?practitioner_id={beyond}", None, 422, "practitioner_id"),
+        ("GET", f"/v1/consultations?cursor={beyond}", None, 422, "cursor"),
+    ]
+    for method, target, body, status, field in cases:
+        headers = {"Idempotency-Key": "key-2"} if method == "POST" else {}
+        answer = service.call(method, target, body, **headers)
+        assert answer.status_code == status, (method, target, body, answer.text)
+        assert answer.json()["field"] == field and answer.json()["error"], answer.text
+    assert service.export() == [created.json()]
+    assert service.call("GET", "/health").status_code == 200
