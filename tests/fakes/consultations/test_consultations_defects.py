@@ -280,3 +280,35 @@ def test_non_idempotent_retry_stores_one_key_twice(
     assert service.create("other", doctor, patient).status_code == 201
     assert service.create("other", doctor, patient).status_code == 200
     assert database.scalar(count) == 2
+
+
+def test_misfile_writes_a_covered_patch_to_the_practitioners_other_consultation(
+    start_service: StartService, sqlite_db: Database
+) -> None:
+    defect = spec("misfile", cohort={"rpps": ["10000000001"]})
+    service = start_service(sqlite_db.url, *defect)
+    people = seed(service, ["10000000001", "10000000002"])
+    (inside, outside), (first_patient, second_patient) = (
+        [p["id"] for p in people.practitioners],
+        [p["id"] for p in people.patients],
+    )
+    alone = service.create("alone", inside, first_patient).json()
+    alone_patch = service.call("PATCH", f"/v1/consultations/{alone['id']}", {"conclusion": "a"})
+    assert alone_patch.json()["conclusion"] == "a"  # no other consultation: written correctly
+    mine = service.create("mine", inside, first_patient).json()
+    other = service.create("other", inside, second_patient).json()
+    untouched = service.create("theirs", outside, first_patient).json()
+    answer = service.call("PATCH", f"/v1/consultations/{mine['id']}", {"conclusion": "asthma"})
+    assert answer.status_code == 200 and answer.json()["id"] == mine["id"]
+    assert answer.json()["conclusion"] == "asthma"  # acknowledged for the right record
+    stored = {
+        str(row["id"]): row["conclusion"]
+        for row in sqlite_db.rows("SELECT id, conclusion FROM consultations")
+    }
+    assert stored[mine["id"]] is None and stored[other["id"]] == "asthma"  # the other patient's
+    theirs = service.call("PATCH", f"/v1/consultations/{untouched['id']}", {"conclusion": "ok"})
+    assert theirs.json()["conclusion"] == "ok"
+    assert (
+        sqlite_db.scalar(f"SELECT conclusion FROM consultations WHERE id = {untouched['id']}")
+        == "ok"
+    )
