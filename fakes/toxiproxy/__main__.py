@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> None:
         "-config", "--config", type=Path, help="populate file: a JSON list of proxies to create"
     )
     parser.add_argument("-version", "--version", action="store_true", help="print the version")
+    for ignored in ("-proxy-metrics", "-runtime-metrics"):
+        parser.add_argument(
+            ignored, f"-{ignored}", action="store_true", help="accepted and ignored: no /metrics"
+        )
     parser.add_argument("--ready-file", type=Path, help="write the ready JSON line here too")
     parser.add_argument(
         "--allow-non-loopback",
