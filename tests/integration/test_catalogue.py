@@ -55,6 +55,8 @@ CASES: dict[str, tuple[str | None, int]] = {
     "commit-ack-lost": ("20s", 0),
     "commit-ack-lost-retry": ("20s", 1),
     "commit-ack-lost-swallowed": ("20s", 1),
+    "mariadb-flush-crash": ("20s", 1),
+    "mariadb-flush-crash-durable": ("20s", 0),
     "network-chaos": ("40s", 0),
     "partial-write": ("20s", 1),
 }
@@ -86,6 +88,11 @@ def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: 
         assert kinds(result) <= {"lost", "corrupt"}
     if name == "partial-write":
         assert kinds(result) == {"corrupt"} and counts["lost"] == 0
+    if name == "mariadb-flush-crash":  # lost commits' ids handed to new records after restart
+        assert counts["lost"] + counts["corrupt"] > 0 and counts["misattributed"] > 0
+        assert kinds(result) <= {"lost", "corrupt", "misattributed"}
+        wrong = result.anomalies("misattributed")[0]
+        assert wrong["patient_id"] and wrong["other_patient_id"]  # both patients named
 
 
 def test_the_default_scenario_crashes_the_service_as_often_as_it_says() -> None:
