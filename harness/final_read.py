@@ -1,9 +1,18 @@
-"""The final read: every consultation present at the end of a run, as digests.
+"""The final read: every consultation present at the end of a run, as digests, in one module.
 
-Written by the orchestrator to ``final_read.jsonl`` (one :class:`FinalRecord` per line) after
-the load stopped and every fault was healed, and read back by the verifiers, so that
-``ackguard verify`` can re-check a run offline. ``final_read.json`` beside it says where the
-read came from and whether it completed; a run without it has no final read (verdict unknown).
+- the types: :class:`FinalRecord` (one consultation) and :class:`FinalRead` (where it came from,
+  whether it completed, when it began);
+- the conversion of full records, shared by the API export and the database read:
+  :func:`final_record`, :func:`final_read_from_records`;
+- the white-box read of the ``consultations`` table: :func:`read_database` (SQLAlchemy Core, id
+  order, keyset pagination in bounded batches; SQLAlchemy is imported when a database is read,
+  not when this module is imported), :func:`final_read_from_database`, and
+  :func:`own_database_url` (the run's own SQLite file, for a run killed before its final read);
+- the files: the orchestrator writes ``final_read.jsonl`` (one :class:`FinalRecord` per line)
+  and ``final_read.json`` (source, completeness, error, start time) after the load stopped and
+  every fault was healed (:func:`write_final_read`); the verifiers read them back
+  (:func:`load_final_read`), so that ``ackguard verify`` can re-check a run offline. A run
+  without them has no final read (verdict unknown).
 """
 
 from __future__ import annotations
@@ -12,11 +21,26 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from harness.history import FieldDigest
+from harness.history import OBSERVATION_FIELDS, FieldDigest
 
-__all__ = ["FinalRead", "FinalRecord", "load_final_read", "write_final_read"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+__all__ = [
+    "BATCH_ROWS",
+    "FinalRead",
+    "FinalRecord",
+    "final_read_from_database",
+    "final_read_from_records",
+    "final_record",
+    "load_final_read",
+    "own_database_url",
+    "read_database",
+    "write_final_read",
+]
 
 RECORDS_FILE = "final_read.jsonl"
 META_FILE = "final_read.json"
@@ -106,3 +130,126 @@ def _parse_lines(lines: Iterable[str]) -> Iterator[FinalRecord]:
     for line in lines:
         if line.strip():
             yield FinalRecord.from_json(json.loads(line))
+
+
+BATCH_ROWS = 2000
+"""Rows fetched per query while streaming the table."""
+
+_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "practitioner_id",
+    "patient_id",
+    "version",
+    "started_at",
+    *OBSERVATION_FIELDS,
+)
+
+
+def final_record(row: Mapping[str, object]) -> FinalRecord:
+    """One full record (API JSON or database row) as the verifiers compare it: ids as strings,
+    each non-null observation field digested, null fields absent."""
+    key = row.get("idempotency_key")
+    version = row.get("version")
+    started = row.get("started_at")
+    fields: dict[str, FieldDigest] = {}
+    for name in OBSERVATION_FIELDS:
+        text = row.get(name)
+        if text is not None:
+            fields[name] = FieldDigest.of(str(text))
+    return FinalRecord(
+        id=str(row["id"]),
+        key=None if key is None else str(key),
+        practitioner_id=str(row.get("practitioner_id")),
+        patient_id=str(row.get("patient_id")),
+        version=int(version) if isinstance(version, int | str) else 0,
+        fields=fields,
+        started_at=_iso(started),
+    )
+
+
+def _iso(moment: object) -> str | None:
+    """A start time as text: a database may hand back a datetime, an API a string."""
+    if moment is None:
+        return None
+    isoformat = getattr(moment, "isoformat", None)
+    return str(isoformat()) if callable(isoformat) else str(moment)
+
+
+def final_read_from_records(
+    records: Iterable[Mapping[str, object]],
+    source: Literal["api", "database"] = "api",
+    time: int | None = None,
+    *,
+    complete: bool = True,
+    error: str | None = None,
+) -> FinalRead:
+    """A :class:`FinalRead` from full records (``{id, idempotency_key, practitioner_id,
+    patient_id, ..., visit_reason, exam_report, conclusion, prescription, version, ...}``).
+    ``time`` is when the read began, in ns since the run started."""
+    return FinalRead(source, complete, [final_record(r) for r in records], error, time)
+
+
+def read_database(
+    url: str, *, time_ns: int | None = None, batch_rows: int = BATCH_ROWS
+) -> FinalRead:
+    """Every row of ``consultations`` at ``url`` (any SQLAlchemy URL; ``postgresql://`` uses
+    psycopg 3). A database that cannot be read gives an incomplete read naming the error,
+    with the rows read so far, so the verdict is unknown rather than a crash."""
+    import sqlalchemy
+
+    records: list[FinalRecord] = []
+    engine = sqlalchemy.create_engine(_with_driver(url))
+    try:
+        with engine.connect() as connection:
+            for row in _stream(connection, batch_rows):
+                records.append(final_record(row))
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = exc.args[0] if exc.args else exc
+        message = f"reading {_redacted(url)} failed: {type(exc).__name__}: {reason}"
+        return FinalRead("database", False, records, message, time_ns)
+    finally:
+        engine.dispose()
+    return FinalRead("database", True, records, None, time_ns)
+
+
+def _stream(connection: Connection, batch_rows: int) -> Iterable[Mapping[str, object]]:
+    import sqlalchemy
+
+    table = sqlalchemy.table("consultations", *(sqlalchemy.column(c) for c in _COLUMNS))
+    query = sqlalchemy.select(*table.columns).order_by(table.c.id).limit(batch_rows)
+    last_id: object = None
+    while True:
+        page = query if last_id is None else query.where(table.c.id > last_id)
+        rows = connection.execute(page).mappings().all()
+        for row in rows:
+            yield dict(row)
+        if len(rows) < batch_rows:
+            return
+        last_id = rows[-1]["id"]
+
+
+def _with_driver(url: str) -> str:
+    scheme, rest = url.split("://", 1) if "://" in url else (url, "")
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
+    """The final read straight from the database at ``url`` (see :func:`read_database`)."""
+    return read_database(url, time_ns=time_ns)
+
+
+def own_database_url(run_dir: Path) -> str | None:
+    """The URL of the run's own SQLite database, if the run kept one."""
+    sqlite_file = run_dir / "consultations.db"
+    return f"sqlite:///{sqlite_file.resolve()}" if sqlite_file.exists() else None

@@ -25,14 +25,18 @@ from locust.env import Environment
 from harness.cohorts import cohorts, defect_entries, place_cohort_windows
 from harness.faults.registry import build_fault
 from harness.faults.schedule import FaultRunner
-from harness.final_read import FinalRead, write_final_read
+from harness.final_read import (
+    FinalRead,
+    final_read_from_database,
+    final_read_from_records,
+    write_final_read,
+)
 from harness.history import HistoryWriter
 from harness.run_dir import RunMeta, make_run_dir
 from harness.scenario import Scenario
 from harness.services.stack import RunStack
-from harness.verifiers import final_read_from_records
 from harness.verifiers.result import Verdict
-from harness.verify import final_read_from_database, verify_run
+from harness.verify import verify_run
 from harness.workload import (
     DEFAULT_SIM_START,
     HttpTarget,

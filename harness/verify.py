@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.database_read import read_database
-from harness.final_read import FinalRead, load_final_read, write_final_read
+from harness.final_read import (
+    final_read_from_database,
+    load_final_read,
+    own_database_url,
+    write_final_read,
+)
 from harness.history import HistoryReading
 from harness.run_dir import RunInfo, load_run_info
 from harness.scenario import Scenario, ScenarioError, parse_scenario
@@ -29,10 +33,6 @@ DEFAULT_VERIFIERS = ("records", "read_your_writes")
 HISTORY_FILE = "history.jsonl"
 
 
-def final_read_from_database(url: str, *, time_ns: int | None) -> FinalRead:
-    return read_database(url, time_ns=time_ns)
-
-
 def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     """Compose the scenario's verifiers over the stored run, weigh the evidence, write
     ``verdict.json``."""
@@ -42,7 +42,7 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     expected = scenario.expect if scenario is not None else None
     final_read = load_final_read(run_dir)
     if final_read is None:
-        url = database_url or _own_database(run_dir)
+        url = database_url or own_database_url(run_dir)
         if url is not None:
             final_read = final_read_from_database(url, time_ns=None)
             write_final_read(run_dir, final_read)
@@ -81,8 +81,3 @@ def _stored_scenario(run_dir: Path, run: RunInfo | None) -> tuple[Scenario | Non
         return scenario, None
     except (ScenarioError, OSError, UnicodeDecodeError) as exc:
         return None, str(exc)
-
-
-def _own_database(run_dir: Path) -> str | None:
-    sqlite_file = run_dir / "consultations.db"
-    return f"sqlite:///{sqlite_file.resolve()}" if sqlite_file.exists() else None

@@ -3,7 +3,7 @@
 Importing this package loads no database driver and starts nothing.
 """
 
-from harness.database_read import final_read_from_records
+from harness.final_read import final_read_from_records
 from harness.verifiers.base import IndexedVerifier, Verifier
 from harness.verifiers.compose import VERIFIERS, compose, compose_file, verifiers_named
 from harness.verifiers.history_rows import history_rows

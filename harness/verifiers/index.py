@@ -4,23 +4,8 @@ The history is read once, in order; each completion is matched to its invoke by 
 process has at most one op in flight). Everything is grouped by idempotency key into a
 :class:`RecordState`, so checkers never scan the history per record.
 
-**Which field values are allowed** (:func:`is_allowed`), after Jepsen's register and set
-semantics extended to fields. Every create writes all four observation fields (a field it does
-not send is written as null); an update writes the fields it sends. For one field, observed at
-a read that began at ``before`` (the final read: after everything), a value is allowed when it is
-
-- the value of an *acknowledged* write that is not superseded, where an acknowledged write ``w``
-  is superseded when another acknowledged write to the field began after ``w`` completed and
-  itself completed before ``before`` (so concurrent acknowledged writes may land in either
-  order, and the last acknowledged write is always allowed);
-- the value of an *indeterminate* write (``info``, or still pending) invoked before the read
-  completed, whenever it was invoked: like Jepsen's ``info`` ops, it may take effect at any time
-  after its invoke, before or after any later acknowledged write;
-- null (absent), when no acknowledged write to the field completed before ``before`` (a field
-  never acknowledged promised nothing).
-
-A *failed* write is never allowed by itself; its value passes only when an allowed write set
-the same value. Values are compared by digest string, so "allowed" means "exactly that content".
+Which field values a read may return is the allowed-value rule, in
+:mod:`harness.verifiers.allowed_value` (re-exported here).
 """
 
 from __future__ import annotations
@@ -30,6 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, Op
+from harness.verifiers.allowed_value import (
+    FAIL,
+    INFO,
+    OK,
+    PENDING,
+    DigestJSON,
+    Write,
+    digest_of,
+    is_allowed,
+    last_acknowledged,
+)
 
 __all__ = [
     "FAIL",
@@ -49,29 +45,9 @@ __all__ = [
     "last_acknowledged",
 ]
 
-PENDING, OK, INFO, FAIL = 0, 1, 2, 3
 _COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
 _OUTCOME_NAMES = {OK: "ok", INFO: "info", FAIL: "fail"}
 _NO_FIELDS: Mapping[str, Any] = {}
-
-DigestJSON = Mapping[str, Any]
-
-
-def digest_of(value: DigestJSON | None) -> str | None:
-    """The digest string of a FieldDigest JSON value, ``None`` for null."""
-    return None if value is None else str(value["digest"])
-
-
-class Write:
-    """One create or update: when it began and ended, how, and the field values it wrote."""
-
-    __slots__ = ("cmp", "fields", "inv", "status")
-
-    def __init__(self, inv: int, fields: Mapping[str, DigestJSON | None]) -> None:
-        self.inv = inv
-        self.cmp: int | None = None
-        self.status = PENDING
-        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,46 +148,6 @@ class HistoryIndex:
             row["pending"] = row["invoked"] - row["ok"] - row["fail"] - row["info"]
             counts[f] = row
         return counts
-
-
-def is_allowed(
-    writes: Iterable[Write], name: str, observed: str | None, before: int | None
-) -> bool:
-    """Whether ``observed`` (a digest, or ``None`` for null) is an allowed value of field ``name``
-    for a read that began at ``before`` (``None``: the final read), given ``writes`` as they stood
-    when the read completed. The rule is in this module's docstring. One pass, no allocation."""
-    superseding_inv = -1  # latest invoke among acknowledged writes completed before `before`
-    matched_cmp = -1  # latest completion among acknowledged writes of the observed value
-    for w in writes:
-        fields = w.fields
-        if name not in fields:
-            continue
-        status = w.status
-        if status == FAIL:
-            continue
-        value = fields[name]
-        same = (None if value is None else value["digest"]) == observed
-        if status != OK:
-            if same:
-                return True  # indeterminate: may land at any time after its invoke
-            continue
-        cmp: int = w.cmp  # type: ignore[assignment]
-        if (before is None or cmp < before) and w.inv > superseding_inv:
-            superseding_inv = w.inv
-        if same and cmp > matched_cmp:
-            matched_cmp = cmp
-    if superseding_inv < 0:
-        return observed is None or matched_cmp >= 0
-    return matched_cmp >= superseding_inv
-
-
-def last_acknowledged(writes: Iterable[Write], name: str) -> Write | None:
-    """The acknowledged write to ``name`` that completed last."""
-    latest: Write | None = None
-    for w in writes:
-        if w.status == OK and name in w.fields and (latest is None or w.cmp > latest.cmp):  # type: ignore[operator]
-            latest = w
-    return latest
 
 
 Row = tuple[int, Any, str, str, Any, Any]

@@ -1,16 +1,25 @@
 """The ``records`` verifier: every acknowledged record, field by field, against the final read.
 
-Jepsen's ``set`` checker extended to records with fields. Per idempotency key:
+Jepsen's ``set-full`` checker extended to records with fields. Per idempotency key:
 
-- **lost**: acknowledged (a create answered ``ok``), absent from a complete final read;
+- **lost**: acknowledged (a create answered ``ok``) or seen by an in-run read or list, absent
+  from a complete final read; also an acknowledged id that is gone while a copy with the key
+  survives under another id;
 - **corrupt**: present, but a field's final value is not allowed (the rule is in
-  :mod:`harness.verifiers.index`: the last acknowledged value, any indeterminate write's value,
-  null for a field never acknowledged; never a failed write's value by itself);
-- **recovered**: present, never acknowledged (its creates ended ``info``/``fail``/pending);
+  :mod:`harness.verifiers.allowed_value`: the last acknowledged value, any indeterminate
+  write's value, null for a field never acknowledged; never a failed write's value by itself;
+  a write completed after the final read began supersedes nothing);
+- **misattributed**: an answer or a record about someone else's record: the stored record holds
+  another practitioner, patient or start time than its create (``via`` record), the
+  acknowledged id now holds another key's record (``id``), a read returned another record
+  (``read``), or a value written to this record is found in another one and was written by no
+  other record (``note``); both patients are named;
+- **unexpected**: present although every create of it was refused (``fail``, a 4xx);
+- **recovered**: present, never acknowledged (its creates ended ``info``/pending);
 - **phantom**: a final record whose key is null or was never attempted;
 - **duplicate**: more than one final record for one key (the one the acknowledgement named is
   the one whose fields are checked);
-- **intact**: acknowledged and present with every field allowed.
+- **intact**: acknowledged and present with every field allowed, about the right people.
 
 An anomaly's ``ack_time`` is the completion that acknowledged the create (lost) or the damaged
 writes (corrupt: the latest); its ``detection_time`` is the completion of the earliest in-run
@@ -26,14 +35,8 @@ from datetime import datetime
 
 from harness.final_read import FinalRead, FinalRecord
 from harness.history import OBSERVATION_FIELDS, Op
-from harness.verifiers.index import (
-    FAIL,
-    HistoryIndex,
-    RecordState,
-    build_index,
-    is_allowed,
-    last_acknowledged,
-)
+from harness.verifiers.allowed_value import FAIL, is_allowed, last_acknowledged
+from harness.verifiers.index import HistoryIndex, RecordState, build_index
 from harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
 __all__ = ["RecordsVerifier"]

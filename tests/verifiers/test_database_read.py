@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from harness.database_read import final_read_from_records, read_database
+from harness.final_read import final_read_from_records, read_database
 from harness.history import FieldDigest
 
 ROWS: list[dict[str, object]] = [
