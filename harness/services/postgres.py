@@ -33,8 +33,10 @@ from harness.services.postgres_cluster import (
     check_setting_names,
     find_postgres_binaries,
     prepare_data_dir,
+    read_passfile,
     run_initdb,
     server_user,
+    write_passfile,
 )
 from harness.services.process import (
     ProcessRef,
@@ -78,7 +80,8 @@ class ManagedPostgres:
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.passfile = self.data_dir.with_name(self.data_dir.name + ".pgpass")
         """The harness's 0600 password file (libpq ``passfile`` format, any host and port)."""
-        self.password = self._saved_password() or secrets.token_urlsafe(24)
+        # A cluster an earlier ManagedPostgres made in data_dir keeps its password.
+        self.password = read_passfile(self.passfile) or secrets.token_urlsafe(24)
         self.pending_restart: tuple[str, ...] = ()
         """Settings changed by set_settings that take effect only at the next restart."""
         self._user = server_user()
@@ -150,7 +153,7 @@ class ManagedPostgres:
                 self.password,
             )
             append_settings(self.cluster_dir, self._settings)
-        self._save_password()
+        write_passfile(self.passfile, self.password)
         self._launch()
         self.pending_restart = ()
         self._wait_ready(deadline)
@@ -310,20 +313,6 @@ class ManagedPostgres:
             time.sleep(0.02)
 
     # -- internals -------------------------------------------------------------------------
-    def _saved_password(self) -> str | None:
-        """The password of a cluster an earlier ManagedPostgres created in ``data_dir``."""
-        try:
-            line = self.passfile.read_text(encoding="utf-8").strip()
-        except (FileNotFoundError, UnicodeDecodeError):
-            return None
-        return line.rsplit(":", 1)[-1] or None
-
-    def _save_password(self) -> None:
-        fd = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(f"*:*:*:postgres:{self.password}\n")
-        self.passfile.chmod(0o600)  # libpq ignores a passfile others can read
-
     def _connect(self, dbname: str = "ackguard", timeout: float = 5.0) -> psycopg.Connection:
         return psycopg.connect(
             self.dsn(dbname),

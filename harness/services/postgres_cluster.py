@@ -32,8 +32,10 @@ __all__ = [
     "check_setting_names",
     "find_postgres_binaries",
     "prepare_data_dir",
+    "read_passfile",
     "run_initdb",
     "server_user",
+    "write_passfile",
 ]
 
 _OS_USER = "postgres"
@@ -227,3 +229,21 @@ def append_settings(cluster_dir: Path, settings: Mapping[str, str]) -> None:
         conf.write("\n# ackguard scenario settings\n")
         for name, value in settings.items():
             conf.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
+
+
+def write_passfile(path: Path, password: str) -> None:
+    """``password`` for user ``postgres`` at any host and port, in libpq's passfile format, mode
+    0600 (libpq ignores a passfile others can read)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"*:*:*:postgres:{password}\n")
+    path.chmod(0o600)
+
+
+def read_passfile(path: Path) -> str | None:
+    """The password ``write_passfile`` wrote, None when there is no such file."""
+    try:
+        line = path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return line.rsplit(":", 1)[-1] or None
