@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+from urllib.parse import quote
 
 import pymysql  # type: ignore[import-untyped]  # no stubs; pyproject is shared
 
@@ -116,7 +117,7 @@ class ManagedMariaDB:
         the URL may appear on a command line."""
         return (
             f"mysql+pymysql://{ACCOUNT}@127.0.0.1:{self.port}/{DATABASE}"
-            f"?charset=utf8mb4&read_default_file={self.option_file}"
+            f"?charset=utf8mb4&read_default_file={quote(str(self.option_file), safe='/')}"
         )
 
     @property

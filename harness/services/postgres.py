@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -102,9 +103,8 @@ class ManagedPostgres:
     def service_url(self) -> str:
         """The same database for a child process: the URL names ``passfile`` instead of
         carrying the password, so it may appear on a command line."""
-        return (
-            f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/ackguard?passfile={self.passfile}"
-        )
+        passfile = quote(str(self.passfile), safe="/")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/ackguard?passfile={passfile}"
 
     def dsn(self, dbname: str = "ackguard") -> str:
         """libpq connection string (for psycopg), password included."""
