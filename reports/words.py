@@ -39,6 +39,8 @@ DAMAGE_CLASSES = ("lost", "corrupt", "duplicate", "phantom", "misattributed", "u
 MISATTRIBUTED_WORDS = {
     "record": "the stored record belongs to",
     "id": "its acknowledged id now holds the record of",
+    "create": "its create was acknowledged with the record of",
+    "update": "an update of it was acknowledged with the record of",
     "read": "a read of it returned the record of",
     "note": "a note written to it was filed in the record of",
 }

@@ -62,9 +62,11 @@ class FlaggedRead:
 
 @dataclass(frozen=True, slots=True)
 class Misread:
-    """An acknowledged read of this record that returned another record (another practitioner,
-    patient or idempotency key): the answer was about someone else."""
+    """An acknowledged answer (``f``: create, update or read) about this record that carried
+    another record (another practitioner, patient or idempotency key): it was about someone
+    else."""
 
+    f: str
     time: int  # completion
     key: str | None
     practitioner_id: str | None
@@ -205,6 +207,7 @@ class _Builder:
                 if status == OK:
                     acknowledged += 1
                     record.current.update(write.fields)
+                    self._check_identity(record, f, time, value)
                     if f == "create":
                         self._acknowledge_create(record, time, value)
             elif status == OK and f == "read" and record is not None:
@@ -291,7 +294,7 @@ class _Builder:
             self._absent(record, inv, cmp)
             return
         self._present(record, inv, cmp)
-        self._check_identity(record, cmp, value)
+        self._check_identity(record, "read", cmp, value)
         observed_fields = _fields(value)
         current = record.current  # the last acknowledged values: always allowed
         for name in OBSERVATION_FIELDS:
@@ -301,12 +304,15 @@ class _Builder:
             if not is_allowed(record.writes, name, digest_of(observed), inv):
                 record.flagged.append(FlaggedRead(inv, cmp, name, observed))
 
-    def _check_identity(self, record: RecordState, cmp: int, value: Mapping[str, Any]) -> None:
-        """A read records whom the record it saw belongs to; another owner is a misread."""
+    def _check_identity(self, record: RecordState, f: str, cmp: int, value: Any) -> None:
+        """An acknowledged answer records whom its record belongs to (``seen_*``); another
+        owner than the record's is a misread."""
+        if not _is_mapping(value) or "seen_key" not in value:
+            return
         seen = {
             "key": _str_or_none(value.get("seen_key")),
-            "practitioner_id": _str_or_none(value.get("practitioner_id")),
-            "patient_id": _str_or_none(value.get("patient_id")),
+            "practitioner_id": _str_or_none(value.get("seen_practitioner_id")),
+            "patient_id": _str_or_none(value.get("seen_patient_id")),
         }
         expected = {
             "key": record.key,
@@ -317,7 +323,7 @@ class _Builder:
             seen[n] is not None and expected[n] is not None and seen[n] != expected[n] for n in seen
         ):
             record.misreads.append(
-                Misread(cmp, seen["key"], seen["practitioner_id"], seen["patient_id"])
+                Misread(f, cmp, seen["key"], seen["practitioner_id"], seen["patient_id"])
             )
 
     def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:

@@ -11,9 +11,9 @@ Jepsen's ``set-full`` checker extended to records with fields. Per idempotency k
   a write completed after the final read began supersedes nothing);
 - **misattributed**: an answer or a record about someone else's record: the stored record holds
   another practitioner, patient or start time than its create (``via`` record), the
-  acknowledged id now holds another key's record (``id``), a read returned another record
-  (``read``), or a value written to this record is found in another one and was written by no
-  other record (``note``); both patients are named;
+  acknowledged id now holds another key's record (``id``), an acknowledged answer carried
+  another record (``create``, ``update``, ``read``), or a value written to this record is
+  found in another one and was written by no other record (``note``); both patients named;
 - **unexpected**: present although every create of it was refused (``fail``, a 4xx);
 - **recovered**: present, never acknowledged (its creates ended ``info``/pending);
 - **phantom**: a final record whose key is null or was never attempted;
@@ -203,7 +203,7 @@ class _Check:
                     other_key=misread.key,
                     other_practitioner_id=misread.practitioner_id,
                     other_patient_id=misread.patient_id,
-                    via="read",
+                    via=misread.f,
                 )
             )
 

@@ -91,7 +91,8 @@ class Anomaly:
     (its acknowledged create) and ``other_*`` whom the answer or the stored record was about
     instead; ``via`` says which answer: ``record`` (the stored record holds another
     practitioner, patient or start time), ``id`` (the acknowledged id now holds another
-    record), ``read`` (a read returned another record), ``note`` (a note written to this record
+    record), ``create``/``update``/``read`` (an acknowledged answer carried another record),
+    ``note`` (a note written to this record
     was found in another one, ``id`` and ``other_key`` name it)."""
 
     kind: str

@@ -9,7 +9,7 @@ and performs that action when resumed. The Locust user driving it sleeps in betw
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -150,7 +150,8 @@ class PractitionerAgent:
 
         def acknowledged(answer: TargetAnswer) -> JSONValue:
             record = answer.record or {}
-            return {**value, "id": record.get("id"), "version": record.get("version")}
+            seen = _seen(record)
+            return {**value, "id": record.get("id"), "version": record.get("version"), **seen}
 
         for _attempt in range(2):  # an indeterminate create is retried once, same key, same body
             answer = self._operate(
@@ -181,7 +182,11 @@ class PractitionerAgent:
             record.key,
             value,
             lambda target: target.update(record.id, fields),
-            lambda answer: {**value, "version": (answer.record or {}).get("version")},
+            lambda answer: {
+                **value,
+                "version": (answer.record or {}).get("version"),
+                **_seen(answer.record or {}),
+            },
         )
 
     def _read(self, record: KnownRecord) -> None:
@@ -199,10 +204,7 @@ class PractitionerAgent:
                 "found": True,
                 "version": seen.get("version"),
                 "fields": fields,
-                # whom the answer was about: the verifiers check it is this record's owner
-                "seen_key": _text_or_none(seen.get("idempotency_key")),
-                "practitioner_id": _text_or_none(seen.get("practitioner_id")),
-                "patient_id": _text_or_none(seen.get("patient_id")),
+                **_seen(seen),
             }
 
         self._operate(
@@ -223,8 +225,15 @@ class PractitionerAgent:
         self._operate("list", None, value, lambda _: lister.list_day(self.entry, day), seen)
 
 
-def _text_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+def _seen(record: Mapping[str, object]) -> dict[str, str]:
+    """Whom an answer's record belongs to, as far as it says: the verifiers check that an
+    acknowledged answer is about the record it should be."""
+    seen = {
+        "seen_key": record.get("idempotency_key"),
+        "seen_practitioner_id": record.get("practitioner_id"),
+        "seen_patient_id": record.get("patient_id"),
+    }
+    return {name: str(value) for name, value in seen.items() if value is not None}
 
 
 @dataclass

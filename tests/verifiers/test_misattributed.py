@@ -110,7 +110,7 @@ def test_a_read_that_returned_another_patients_record_is_misattributed() -> None
     create(h, 1, "k1", "1", "pa1")
     h.op(1, "invoke", "read", "k1", {"id": "1"})
     seen = {"id": "1", "found": True, "fields": digest_fields(FIELDS)}
-    other = seen | {"seen_key": "k7", "practitioner_id": "pr2", "patient_id": "pa7"}
+    other = seen | {"seen_key": "k7", "seen_practitioner_id": "pr2", "seen_patient_id": "pa7"}
     done = h.op(1, "ok", "read", "k1", other)
     result = check(h, owned("k1", "1", "pa1"))
     [wrong] = misattributed(result)
@@ -121,6 +121,27 @@ def test_a_read_that_returned_another_patients_record_is_misattributed() -> None
     )
     assert wrong.via == "read" and wrong.detection_time == done.time
     assert result.counts["intact"] == 1  # the record itself is fine: the answer was not
+
+
+def test_an_update_acknowledged_with_another_patients_record_is_misattributed() -> None:
+    h = History()
+    create(h, 1, "k1", "5", "pa1")
+    fields = digest_fields({"conclusion": "asthma"})
+    sent = {"id": "5", "practitioner_id": "pr1", "patient_id": "pa1", "fields": fields}
+    h.op(1, "invoke", "update", "k1", sent)
+    answer = {"seen_key": "k2", "seen_practitioner_id": "pr1", "seen_patient_id": "pa2"}
+    h.op(1, "ok", "update", "k1", sent | answer)
+    own = {"seen_key": "k1", "seen_practitioner_id": "pr1", "seen_patient_id": "pa1"}
+    h.op(1, "invoke", "update", "k1", sent)
+    h.op(1, "ok", "update", "k1", sent | own)  # an answer about its own record: no alarm
+    result = check(h, owned("k1", "5", "pa1", FIELDS | {"conclusion": "asthma"}))
+    [wrong] = misattributed(result)
+    assert (wrong.via, wrong.patient_id, wrong.other_patient_id, wrong.other_key) == (
+        "update",
+        "pa1",
+        "pa2",
+        "k2",
+    )
 
 
 def test_a_note_filed_in_another_consultation_names_its_owner_and_where_it_went() -> None:
