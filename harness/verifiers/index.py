@@ -309,22 +309,15 @@ class _Builder:
         owner than the record's is a misread."""
         if not _is_mapping(value) or "seen_key" not in value:
             return
-        seen = {
-            "key": _str_or_none(value.get("seen_key")),
-            "practitioner_id": _str_or_none(value.get("seen_practitioner_id")),
-            "patient_id": _str_or_none(value.get("seen_patient_id")),
-        }
-        expected = {
-            "key": record.key,
-            "practitioner_id": record.practitioner_id,
-            "patient_id": record.patient_id,
-        }
-        if any(
-            seen[n] is not None and expected[n] is not None and seen[n] != expected[n] for n in seen
+        key = _str_or_none(value.get("seen_key"))
+        practitioner = _str_or_none(value.get("seen_practitioner_id"))
+        patient = _str_or_none(value.get("seen_patient_id"))
+        if (
+            _differs(key, record.key)
+            or _differs(practitioner, record.practitioner_id)
+            or _differs(patient, record.patient_id)
         ):
-            record.misreads.append(
-                Misread(f, cmp, seen["key"], seen["practitioner_id"], seen["patient_id"])
-            )
+            record.misreads.append(Misread(f, cmp, key, practitioner, patient))
 
     def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:
         if not _is_mapping(value):
@@ -361,6 +354,11 @@ def _fields(value: Any) -> Mapping[str, DigestJSON | None]:
         if _is_mapping(fields):
             return fields
     return _NO_FIELDS
+
+
+def _differs(seen: str | None, expected: str | None) -> bool:
+    """Both known and not equal: an unknown side is no evidence."""
+    return seen is not None and expected is not None and seen != expected
 
 
 def _str_or_none(value: object) -> str | None:
