@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.verifiers.result import Result, Verdict
+from harness.verifiers.result import CLASSES, Result, Verdict
 
 __all__ = ["exit_code", "operation_lines", "summary", "verdict_reasons", "verdict_words"]
 
@@ -92,16 +92,8 @@ def summary(run_dir: Path, verdict: Verdict, status: str, report: Path | None) -
         "records (consultations): "
         + ", ".join(
             f"{counts.get(kind, 0):,} {kind}"
-            for kind in (
-                "attempted",
-                "acknowledged",
-                "intact",
-                "lost",
-                "corrupt",
-                "recovered",
-                "phantom",
-                "duplicate",
-            )
+            for kind in CLASSES
+            if kind not in ("indeterminate", "failed")  # operations, on the lines above
         ),
         *_verdict_lines(verdict),
     ]
