@@ -74,7 +74,8 @@ def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: 
     counts = result.counts
     if name == "async-commit-crash":  # no defect at all: the database lost acknowledged commits
         assert counts["lost"] + counts["corrupt"] > 0
-        assert kinds(result) <= {"lost", "corrupt"}
+        # A lost commit can take its sequence value with it: the id is handed out again.
+        assert kinds(result) <= {"lost", "corrupt", "misattributed"}
     if name in ("commit-ack-lost", "network-chaos"):  # indeterminate, never lost
         assert counts["indeterminate"] > 0 and counts["lost"] == 0
     if name == "commit-ack-lost":  # indeterminate creates retried: one record per key
@@ -85,7 +86,8 @@ def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: 
         assert kinds(result) == {"duplicate"}
     if name == "commit-ack-lost-swallowed":  # creates and PATCHes answered 201/200, never stored
         assert counts["lost"] > 0
-        assert kinds(result) <= {"lost", "corrupt"}
+        # a swallowed create answered with the id it predicted, later given to another record
+        assert kinds(result) <= {"lost", "corrupt", "misattributed"}
     if name == "partial-write":
         assert kinds(result) == {"corrupt"} and counts["lost"] == 0
     if name == "mariadb-flush-crash":  # lost commits' ids handed to new records after restart
