@@ -141,7 +141,7 @@ class _Api:
 def _start_builtin(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     ready = directory / "proxy.ready"
     process = subprocess.Popen(
-        [sys.executable, "-m", "fakes.toxiproxy", "--port", "0", "--seed", "0",
+        [sys.executable, "-m", "ackguard.fakes.toxiproxy", "--port", "0", "--seed", "0",
          "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

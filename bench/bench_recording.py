@@ -33,8 +33,8 @@ from pathlib import Path
 from bench_workload import Phase, arguments, config_of, measure, service
 from locust.env import Environment
 
-from harness.history import HistoryWriter
-from harness.workload import Workload
+from ackguard.harness.history import HistoryWriter
+from ackguard.harness.workload import Workload
 
 
 def main() -> None:

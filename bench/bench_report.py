@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.reports.runbuilder
 
-from reports import render_run
+from ackguard.reports import render_run
 from tests.reports.runbuilder import synthetic_run
 
 TARGET_S = 10.0

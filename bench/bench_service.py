@@ -1,9 +1,9 @@
 """Throughput of the consultation service: acknowledged creates/s and reads/s, p50/p99 latency,
 on SQLite and on a throwaway PostgreSQL cluster. Prints figures; not a test.
 
-The service runs as its own process (``python -m fakes.consultations``); the load generator is
-another process: an asyncio HTTP/1.1 client on keep-alive connections (uvloop), bounded by
-``--duration`` and ``--max-requests`` per phase. Only 2xx answers count as acknowledged.
+The service runs as its own process (``python -m ackguard.fakes.consultations``); the load
+generator is another process: an asyncio HTTP/1.1 client on keep-alive connections (uvloop),
+bounded by ``--duration`` and ``--max-requests`` per phase. Only 2xx answers count as acknowledged.
 
 Example:
     .venv/bin/python bench/bench_service.py --db sqlite --duration 10 --connections 64
@@ -178,8 +178,8 @@ def service(db_url: str, workdir: Path, extra: list[str]) -> Iterator[tuple[int,
     ready = workdir / "ready.json"
     log = (workdir / "service.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "fakes.consultations", "--db", db_url, "--ready-file", str(ready),
-         "--log-level", "WARNING", *extra],
+        [sys.executable, "-m", "ackguard.fakes.consultations", "--db", db_url,
+         "--ready-file", str(ready), "--log-level", "WARNING", *extra],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     try:
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             bench("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir, args)
         if args.db in ("postgres", "both"):
             sys.path.insert(0, str(ROOT))
-            from harness.services.postgres import ManagedPostgres
+            from ackguard.harness.services.postgres import ManagedPostgres
 
             with ManagedPostgres(workdir / "pg" / "data") as cluster:
                 cluster.start()

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.final_read import FinalRead, FinalRecord, load_final_read, write_final_read
-from harness.history import OBSERVATION_FIELDS, FieldDigest, read_history
-from harness.verifiers import compose, compose_file, verifiers_named
+from ackguard.harness.final_read import FinalRead, FinalRecord, load_final_read, write_final_read
+from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, read_history
+from ackguard.harness.verifiers import compose, compose_file, verifiers_named
 
 MS = 1_000_000
 LANES = 200  # concurrent practitioners

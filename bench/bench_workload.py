@@ -1,6 +1,6 @@
 """How many practitioner operations per second one Locust process sustains; prints figures.
 
-Starts the consultation service (``python -m fakes.consultations`` on a SQLite file in a
+Starts the consultation service (``python -m ackguard.fakes.consultations`` on a SQLite file in a
 temporary directory) unless ``--url`` names a running one, registers the practitioners, then runs
 the workload for ``--seconds`` with history recording. By default the simulated clock runs so fast
 (``--time-scale 1e7``, ``--max-idle 0``) that practitioners never wait: the figure is the
@@ -34,8 +34,8 @@ from pathlib import Path
 import gevent
 from locust.env import Environment
 
-from harness.history import HistoryWriter, read_history
-from harness.workload import Workload, WorkloadConfig
+from ackguard.harness.history import HistoryWriter, read_history
+from ackguard.harness.workload import Workload, WorkloadConfig
 
 
 @contextlib.contextmanager
@@ -44,7 +44,7 @@ def service(url: str | None, workdir: Path) -> Iterator[str]:
     if url:
         yield url
         return
-    from harness.services.service import ConsultationService
+    from ackguard.harness.services.service import ConsultationService
 
     started = ConsultationService(workdir, f"sqlite:///{workdir / 'consultations.sqlite'}")
     started.start()

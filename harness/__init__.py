@@ -4,11 +4,11 @@ The names below are the public API; everything else is internal. Importing ``har
 nothing and patches nothing (the modules that drive Locust load are imported on demand).
 """
 
-from harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
-from harness.final_read import FinalRead, FinalRecord
-from harness.history import FieldDigest, HistoryWriter, Op, read_history
-from harness.scenario import Scenario, ScenarioError, load_scenario
-from harness.verifiers.result import Anomaly, Result, Verdict
+from ackguard.harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
+from ackguard.harness.final_read import FinalRead, FinalRecord
+from ackguard.harness.history import FieldDigest, HistoryWriter, Op, read_history
+from ackguard.harness.scenario import Scenario, ScenarioError, load_scenario
+from ackguard.harness.verifiers.result import Anomaly, Result, Verdict
 
 __all__ = [
     "Anomaly",

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     os.umask(0o077)  # run directories and reports hold patient-like data: private to the user
     if args and args[0] in ("serve", "proxy"):
-        module = "fakes.consultations" if args[0] == "serve" else "fakes.toxiproxy"
+        module = "ackguard.fakes." + ("consultations" if args[0] == "serve" else "toxiproxy")
         os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])
     if args and args[0] in ("run", "web"):
         # Locust patches the standard library with gevent on import; it must come before
@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(name: str | None, duration: str | None, seed: int | None = None) -> object:
     """The scenario checked whole (overrides included), or None after printing why not."""
-    from harness.scenario import ScenarioError, load_scenario, parse_duration
+    from ackguard.harness.scenario import ScenarioError, load_scenario, parse_duration
 
     try:
         seconds = parse_duration(duration) if duration is not None else None
@@ -139,9 +139,9 @@ def _run(options: argparse.Namespace) -> int:
     scenario = _load(options.scenario, options.duration, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
-    from harness.run import run_scenario
-    from harness.scenario import Scenario
-    from harness.summary import exit_code, summary
+    from ackguard.harness.run import run_scenario
+    from ackguard.harness.scenario import Scenario
+    from ackguard.harness.summary import exit_code, summary
 
     assert isinstance(scenario, Scenario)
     named = options.scenario or "default"
@@ -154,7 +154,7 @@ def _run(options: argparse.Namespace) -> int:
 
 
 def _render(run_dir: Path) -> Path | None:
-    import reports
+    from ackguard import reports
 
     try:
         rendered = reports.render_run(run_dir)
@@ -166,8 +166,8 @@ def _render(run_dir: Path) -> Path | None:
 
 
 def _verify(options: argparse.Namespace) -> int:
-    from harness.summary import exit_code, summary
-    from harness.verify import verify_run
+    from ackguard.harness.summary import exit_code, summary
+    from ackguard.harness.verify import verify_run
 
     if not (options.run_dir / "history.jsonl").exists():
         print(
@@ -182,14 +182,14 @@ def _verify(options: argparse.Namespace) -> int:
 
 
 def _report(options: argparse.Namespace) -> int:
-    import reports
+    from ackguard import reports
 
     code: int = reports.main([str(options.run_dir)])
     return code
 
 
 def _scenarios(_options: argparse.Namespace) -> int:
-    from harness.scenario import ScenarioError, catalogue, parse_scenario
+    from ackguard.harness.scenario import ScenarioError, catalogue, parse_scenario
 
     for name, text in catalogue().items():
         try:
@@ -207,9 +207,9 @@ def _web(options: argparse.Namespace) -> int:
     scenario = _load(options.scenario, None, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
-    from harness.scenario import Scenario
-    from harness.summary import exit_code, summary
-    from harness.web import serve_web
+    from ackguard.harness.scenario import Scenario
+    from ackguard.harness.summary import exit_code, summary
+    from ackguard.harness.web import serve_web
 
     assert isinstance(scenario, Scenario)
     outcome = serve_web(scenario, runs_dir=options.runs_dir, web_port=options.web_port)

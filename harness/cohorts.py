@@ -18,8 +18,8 @@ from pathlib import Path
 
 import orjson
 
-from harness.scenario import DefectSpec, Scenario
-from harness.workload import PractitionerEntry, in_cohort
+from ackguard.harness.scenario import DefectSpec, Scenario
+from ackguard.harness.workload import PractitionerEntry, in_cohort
 
 __all__ = ["cohorts", "defect_entries", "place_cohort_windows"]
 

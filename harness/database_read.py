@@ -1,5 +1,10 @@
 """Kept for importers of the former module: the final read lives in :mod:`harness.final_read`."""
 
-from harness.final_read import BATCH_ROWS, final_read_from_records, final_record, read_database
+from ackguard.harness.final_read import (
+    BATCH_ROWS,
+    final_read_from_records,
+    final_record,
+    read_database,
+)
 
 __all__ = ["BATCH_ROWS", "final_read_from_records", "final_record", "read_database"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.history import OBSERVATION_FIELDS, FieldDigest
+from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

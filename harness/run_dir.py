@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from harness.scenario import Scenario
+from ackguard.harness.scenario import Scenario
 
 __all__ = [
     "STATUSES",

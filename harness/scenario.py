@@ -27,11 +27,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from fakes.consultations.defects.params import CohortParams
-from harness.faults.base import FaultParams
-from harness.scenario_checks import check_scenario, real_proxy_reason
-from harness.scenario_fields import describe, dotted, parse_duration
-from harness.scenario_model import (
+from ackguard.fakes.consultations.defects.params import CohortParams
+from ackguard.harness.faults.base import FaultParams
+from ackguard.harness.scenario_checks import check_scenario, real_proxy_reason
+from ackguard.harness.scenario_fields import describe, dotted, parse_duration
+from ackguard.harness.scenario_model import (
     VERIFIERS,
     DatabaseSpec,
     FaultModel,
@@ -41,7 +41,7 @@ from harness.scenario_model import (
     ServiceSpec,
     TargetSpec,
 )
-from harness.scenario_yaml import Located, ScenarioError, load_located, read_text
+from ackguard.harness.scenario_yaml import Located, ScenarioError, load_located, read_text
 
 __all__ = [
     "CohortSpec",
@@ -143,7 +143,7 @@ class Scenario:
 def catalogue() -> dict[str, str]:
     """Name -> text of every scenario shipped in the ``scenarios`` package."""
     found: dict[str, str] = {}
-    for entry in sorted(resources.files("scenarios").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("ackguard.scenarios").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             found[entry.name.removesuffix(".yaml")] = entry.read_text(encoding="utf-8")
     return found
@@ -167,7 +167,7 @@ def load_scenario(
     if name not in shipped:
         known = ", ".join(shipped) or "none"
         raise ScenarioError(name, None, "", f"no such file or catalogue scenario (known: {known})")
-    folder = Path(str(resources.files("scenarios")))
+    folder = Path(str(resources.files("ackguard.scenarios")))
     return parse_scenario(shipped[name], f"scenarios/{name}.yaml", source_dir=folder, **options)
 
 
@@ -273,7 +273,7 @@ def _scenario(
 
 
 def _fault(fault: FaultModel, index: int, where: Located) -> FaultSpec:
-    from harness.faults.registry import parse_params
+    from ackguard.harness.faults.registry import parse_params
 
     return FaultSpec(
         kind=fault.kind,

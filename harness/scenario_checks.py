@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 
-from harness.scenario_model import FaultModel, ScenarioFile, ScheduleModel
+from ackguard.harness.scenario_model import FaultModel, ScenarioFile, ScheduleModel
 
 __all__ = ["MAX_WINDOWS", "Finding", "check_scenario", "real_proxy_reason"]
 
@@ -30,8 +30,8 @@ def real_proxy_reason() -> str | None:
     ``TOXIPROXY_URL`` is asked which toxic types it has: the built-in proxy lists them."""
     url = os.environ.get("TOXIPROXY_URL", "").strip()
     if url:
-        from harness.faults.toxic import BUILT_IN_ONLY
-        from harness.services.proxy import toxic_types
+        from ackguard.harness.faults.toxic import BUILT_IN_ONLY
+        from ackguard.harness.services.proxy import toxic_types
 
         types = toxic_types(url)
         if types is not None and types.issuperset(BUILT_IN_ONLY):
@@ -100,7 +100,7 @@ def _fits_the_system(
             problem = f"the {path} path is not in system.proxy (it lists {listed})"
             yield ((*where, "params", "proxy"), f"{problem}, so the run has no proxy to break")
     if fault.kind == "toxic" and real_proxy is not None:
-        from harness.faults.toxic import BUILT_IN_ONLY
+        from ackguard.harness.faults.toxic import BUILT_IN_ONLY
 
         kind = fault.params.get("type")
         if kind in BUILT_IN_ONLY:

@@ -18,8 +18,8 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, mo
 
 # The one deliberate exception to "the harness never imports fakes": the defect parameter schema
 # is a pure module of pydantic models, shared with the consultation service's /admin/defects.
-from fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
-from harness.scenario_fields import (
+from ackguard.fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
+from ackguard.harness.scenario_fields import (
     PLACEHOLDERS,
     Command,
     Seconds,
@@ -304,7 +304,9 @@ class FaultModel(Strict):
     @field_validator("kind", mode="before")
     @classmethod
     def _known_kind(cls, value: object) -> object:
-        from harness.faults.registry import KINDS  # the registry imports every fault module
+        from ackguard.harness.faults.registry import (
+            KINDS,  # the registry imports every fault module
+        )
 
         if not isinstance(value, str) or value not in KINDS:
             raise ValueError(f"unknown fault kind {value!r} (known: {', '.join(sorted(KINDS))})")
@@ -313,7 +315,7 @@ class FaultModel(Strict):
     @field_validator("params", mode="before")
     @classmethod
     def _params(cls, value: Any, info: ValidationInfo) -> Any:
-        from harness.faults.registry import parse_params
+        from ackguard.harness.faults.registry import parse_params
 
         kind = info.data.get("kind")
         if kind is not None and isinstance(value, Mapping):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.verifiers.result import CLASSES, Result, Verdict
+from ackguard.harness.verifiers.result import CLASSES, Result, Verdict
 
 __all__ = ["exit_code", "operation_lines", "summary", "verdict_reasons", "verdict_words"]
 

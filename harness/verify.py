@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.final_read import (
+from ackguard.harness.final_read import (
     final_read_from_database,
     load_final_read,
     own_database_url,
     write_final_read,
 )
-from harness.history import HistoryReading
-from harness.run_dir import RunInfo, load_run_info
-from harness.scenario import Scenario, ScenarioError, parse_scenario
-from harness.verifiers import verifiers_named
-from harness.verifiers.compose import compose_history
-from harness.verifiers.evidence import RunFacts, check_evidence, judge
-from harness.verifiers.result import Verdict, write_verdict
+from ackguard.harness.history import HistoryReading
+from ackguard.harness.run_dir import RunInfo, load_run_info
+from ackguard.harness.scenario import Scenario, ScenarioError, parse_scenario
+from ackguard.harness.verifiers import verifiers_named
+from ackguard.harness.verifiers.compose import compose_history
+from ackguard.harness.verifiers.evidence import RunFacts, check_evidence, judge
+from ackguard.harness.verifiers.result import Verdict, write_verdict
 
 __all__ = ["final_read_from_database", "verify_run"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import gevent
 
-from harness.faults.schedule import FaultRunner
-from harness.run import Prepared, Progress, RunOutcome, run_scenario
-from harness.scenario import Scenario
+from ackguard.harness.faults.schedule import FaultRunner
+from ackguard.harness.run import Prepared, Progress, RunOutcome, run_scenario
+from ackguard.harness.scenario import Scenario
 
 __all__ = ["serve_web"]
 

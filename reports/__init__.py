@@ -4,9 +4,9 @@ Reads only what a run stored (history, verdict, final read, run.json, directory.
 scenario.yaml), so a report can be drawn again offline, also for a run cut short.
 """
 
-from reports.cli import main
-from reports.index import render_index
-from reports.render import RenderedRun, render_run
-from reports.rundata import RunDirError
+from ackguard.reports.cli import main
+from ackguard.reports.index import render_index
+from ackguard.reports.render import RenderedRun, render_run
+from ackguard.reports.rundata import RunDirError
 
 __all__ = ["RenderedRun", "RunDirError", "main", "render_index", "render_run"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.verifiers.result import Result, Verdict
-from reports.rundata import RunData, RunInfo
-from reports.words import plural
+from ackguard.harness.verifiers.result import Result, Verdict
+from ackguard.reports.rundata import RunData, RunInfo
+from ackguard.reports.words import plural
 
 __all__ = ["Banner", "banner", "fail_words", "result_reason", "result_reasons"]
 

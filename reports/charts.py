@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from matplotlib.typing import RcKeyType
 
-from reports.timeline import Timeline
+from ackguard.reports.timeline import Timeline
 
 __all__ = ["TrendPoint", "timeline_svg", "trend_svg"]
 

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reports.index import render_index
-from reports.render import render_run
-from reports.rundata import RunDirError
+from ackguard.reports.index import render_index
+from ackguard.reports.render import render_run
+from ackguard.reports.rundata import RunDirError
 
 __all__ = ["main"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from harness.history import NEMESIS, Op
+from ackguard.harness.history import NEMESIS, Op
 
 __all__ = ["TYPE_CODES", "Columns", "scan_history"]
 

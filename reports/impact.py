@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from harness.verifiers.result import Anomaly, FieldDamage, Verdict
-from reports.rundata import Directory, RunData
-from reports.timeline import FaultWindow, faults_active
+from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Verdict
+from ackguard.reports.rundata import Directory, RunData
+from ackguard.reports.timeline import FaultWindow, faults_active
 
 __all__ = ["DATA_LOSS_KINDS", "DamagedRecord", "Impact", "Share", "assess", "damaged_records"]
 

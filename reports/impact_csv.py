@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from reports.impact import DamagedRecord
+from ackguard.reports.impact import DamagedRecord
 
 __all__ = ["COLUMNS", "write_impact_csv"]
 

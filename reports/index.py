@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.verifiers.result import VERDICT_FILE
-from reports.banner import banner
-from reports.charts import TrendPoint, trend_svg
-from reports.page import render_template
-from reports.rundata import HISTORY_FILE, RUN_FILE, RunDirError, load_run
-from reports.words import damage_counts
+from ackguard.harness.verifiers.result import VERDICT_FILE
+from ackguard.reports.banner import banner
+from ackguard.reports.charts import TrendPoint, trend_svg
+from ackguard.reports.page import render_template
+from ackguard.reports.rundata import HISTORY_FILE, RUN_FILE, RunDirError, load_run
+from ackguard.reports.words import damage_counts
 
 __all__ = ["IndexRow", "render_index"]
 

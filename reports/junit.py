@@ -12,10 +12,10 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.verifiers.result import Anomaly, Result, Verdict
-from reports.banner import banner, result_reason
-from reports.rundata import RunData
-from reports.words import DAMAGE_CLASSES
+from ackguard.harness.verifiers.result import Anomaly, Result, Verdict
+from ackguard.reports.banner import banner, result_reason
+from ackguard.reports.rundata import RunData
+from ackguard.reports.words import DAMAGE_CLASSES
 
 __all__ = ["write_junit"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from reports import words
+from ackguard.reports import words
 
 __all__ = ["digest", "render_template"]
 

@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.verifiers.result import Verdict
-from reports.banner import banner
-from reports.charts import timeline_svg
-from reports.history_scan import scan_history
-from reports.impact import DATA_LOSS_KINDS, DamagedRecord, Impact, assess, damaged_records
-from reports.impact_csv import write_impact_csv
-from reports.junit import write_junit
-from reports.page import render_template
-from reports.practice_time import consultation_times, practice_window
-from reports.rundata import RunData, load_run
-from reports.timeline import Timeline, build_timeline
-from reports.verifier_words import QUANTILE_WORDS, result_view
-from reports.words import MISATTRIBUTED_WORDS, SHOWN_CLASSES, damage_counts, verdict_class
+from ackguard.harness.verifiers.result import Verdict
+from ackguard.reports.banner import banner
+from ackguard.reports.charts import timeline_svg
+from ackguard.reports.history_scan import scan_history
+from ackguard.reports.impact import DATA_LOSS_KINDS, DamagedRecord, Impact, assess, damaged_records
+from ackguard.reports.impact_csv import write_impact_csv
+from ackguard.reports.junit import write_junit
+from ackguard.reports.page import render_template
+from ackguard.reports.practice_time import consultation_times, practice_window
+from ackguard.reports.rundata import RunData, load_run
+from ackguard.reports.timeline import Timeline, build_timeline
+from ackguard.reports.verifier_words import QUANTILE_WORDS, result_view
+from ackguard.reports.words import MISATTRIBUTED_WORDS, SHOWN_CLASSES, damage_counts, verdict_class
 
 __all__ = ["MAX_TABLE_ROWS", "RenderedRun", "render_run"]
 

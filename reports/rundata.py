@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness.final_read import META_FILE as FINAL_READ_META
-from harness.verifiers.result import VERDICT_FILE, Valid, Verdict, load_verdict
+from ackguard.harness.final_read import META_FILE as FINAL_READ_META
+from ackguard.harness.verifiers.result import VERDICT_FILE, Valid, Verdict, load_verdict
 
 __all__ = [
     "Cohort",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from harness.history import Op
-from reports.history_scan import TYPE_CODES, Columns
-from reports.rundata import RunInfo
+from ackguard.harness.history import Op
+from ackguard.reports.history_scan import TYPE_CODES, Columns
+from ackguard.reports.rundata import RunInfo
 
 __all__ = ["FaultWindow", "OpStats", "Timeline", "build_timeline", "faults_active"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.verifiers.result import Result
-from reports.banner import result_reason
+from ackguard.harness.verifiers.result import Result
+from ackguard.reports.banner import result_reason
 
 __all__ = ["QUANTILE_WORDS", "LatencyRow", "ResultView", "result_view"]
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from harness.verifiers.result import Valid
+from ackguard.harness.verifiers.result import Valid
 
 __all__ = [
     "DAMAGE_CLASSES",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import harness
+from ackguard import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def test_public_names_are_exactly_all() -> None:
 
 
 def test_the_readme_scenario_example_is_valid() -> None:
-    from harness.scenario import parse_scenario
+    from ackguard.harness.scenario import parse_scenario
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     example = re.search(r"```yaml\n(.*?)```", text, re.S)
@@ -43,7 +43,7 @@ def test_the_readme_scenario_example_is_valid() -> None:
 
 
 def test_the_readme_command_fault_example_is_valid() -> None:
-    from harness.scenario import parse_scenario
+    from ackguard.harness.scenario import parse_scenario
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kind: command" in b)

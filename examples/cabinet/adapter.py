@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from harness.workload import (
+from ackguard.harness.workload import (
     ConsultationRecord,
     PatientEntry,
     PractitionerEntry,

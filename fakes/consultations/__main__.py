@@ -1,5 +1,5 @@
-"""Entry point: ``python -m fakes.consultations --help``."""
+"""Entry point: ``python -m ackguard.fakes.consultations --help``."""
 
-from fakes.consultations.cli import main
+from ackguard.fakes.consultations.cli import main
 
 raise SystemExit(main())

@@ -17,11 +17,11 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response
 
-from fakes.consultations.defects import DefectSpecError, parse_entries
-from fakes.consultations.defects import non_idempotent_retry as non_idempotent
-from fakes.consultations.errors import Answer, ApiError, error_body, json_answer
-from fakes.consultations.http import BodySizeLimit, install_error_handlers, respond
-from fakes.consultations.jobs import (
+from ackguard.fakes.consultations.defects import DefectSpecError, parse_entries
+from ackguard.fakes.consultations.defects import non_idempotent_retry as non_idempotent
+from ackguard.fakes.consultations.errors import Answer, ApiError, error_body, json_answer
+from ackguard.fakes.consultations.http import BodySizeLimit, install_error_handlers, respond
+from ackguard.fakes.consultations.jobs import (
     CreateConsultation,
     CreatePatient,
     CreatePractitioner,
@@ -29,16 +29,20 @@ from fakes.consultations.jobs import (
     Probe,
     UsePlainKeyIndex,
 )
-from fakes.consultations.models import (
+from ackguard.fakes.consultations.models import (
     MAX_ID,
     ConsultationIn,
     ConsultationPatch,
     PatientIn,
     PractitionerIn,
 )
-from fakes.consultations.reads import ListQuery, get_consultation, list_consultations, ping
-from fakes.consultations.records import ConsultationRecord, PatientRecord, PractitionerRecord
-from fakes.consultations.service import Service
+from ackguard.fakes.consultations.reads import ListQuery, get_consultation, list_consultations, ping
+from ackguard.fakes.consultations.records import (
+    ConsultationRecord,
+    PatientRecord,
+    PractitionerRecord,
+)
+from ackguard.fakes.consultations.service import Service
 
 __all__ = ["create_app"]
 

@@ -1,4 +1,4 @@
-"""``python -m fakes.consultations``: serve the consultation API on 127.0.0.1.
+"""``python -m ackguard.fakes.consultations``: serve the consultation API on 127.0.0.1.
 
 Once listening it prints ONE JSON line on stdout, ``{"url", "port", "pid", "admin_token"}``, and
 writes the same line to ``--ready-file`` (written to a temporary file and renamed, so a reader
@@ -23,8 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from fakes.consultations.database import DatabaseSettings
-from fakes.consultations.defects import (
+from ackguard.fakes.consultations.database import DatabaseSettings
+from ackguard.fakes.consultations.defects import (
     DEFECTS,
     DefectSpecError,
     parse_cli_spec,
@@ -45,8 +45,9 @@ defects (each optionally scoped to a cohort and a wall-clock window):
 {defects}
 
 examples:
-  python -m fakes.consultations --db sqlite:///consultations.db --port 8080
-  python -m fakes.consultations --db postgresql+psycopg://postgres@127.0.0.1:5432/ackguard \\
+  python -m ackguard.fakes.consultations --db sqlite:///consultations.db --port 8080
+  python -m ackguard.fakes.consultations \\
+      --db postgresql+psycopg://postgres@127.0.0.1:5432/ackguard \\
       --defect silent_truncation \\
       --defect '{{"name": "lost_observations", "cohort": {{"fraction": 0.013}}}}'
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/admin/defects
@@ -130,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
     import uvloop
 
-    from fakes.consultations.app import create_app
-    from fakes.consultations.service import Service, ServiceConfig
+    from ackguard.fakes.consultations.app import create_app
+    from ackguard.fakes.consultations.service import Service, ServiceConfig
 
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or secrets.token_hex(16)
     settings = DatabaseSettings(args.db, args.request_timeout, args.busy_timeout_ms)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fakes.consultations.errors import Answer, ApiError, error_body
+from ackguard.fakes.consultations.errors import Answer, ApiError, error_body
 
 __all__ = ["BodySizeLimit", "install_error_handlers", "respond", "validation_answer"]
 

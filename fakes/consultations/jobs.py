@@ -19,18 +19,23 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
-from fakes.consultations.defects import ActiveDefects, DefectEntry, DefectParams
-from fakes.consultations.defects.hooks import FollowUp, WriteCall
-from fakes.consultations.errors import Answer, ApiError, json_answer
-from fakes.consultations.models import ConsultationIn, ConsultationPatch, PatientIn, PractitionerIn
-from fakes.consultations.records import (
+from ackguard.fakes.consultations.defects import ActiveDefects, DefectEntry, DefectParams
+from ackguard.fakes.consultations.defects.hooks import FollowUp, WriteCall
+from ackguard.fakes.consultations.errors import Answer, ApiError, json_answer
+from ackguard.fakes.consultations.models import (
+    ConsultationIn,
+    ConsultationPatch,
+    PatientIn,
+    PractitionerIn,
+)
+from ackguard.fakes.consultations.records import (
     ConsultationRecord,
     PatientRecord,
     PractitionerRecord,
     consultation_record,
     utc_now_iso,
 )
-from fakes.consultations.schema import (
+from ackguard.fakes.consultations.schema import (
     consultations,
     patients,
     practitioners,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fakes.consultations.schema import OBSERVATION_FIELDS
+from ackguard.fakes.consultations.schema import OBSERVATION_FIELDS
 
 __all__ = [
     "MAX_ID",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Engine
 
-from fakes.consultations.records import ConsultationRecord, consultation_record
-from fakes.consultations.schema import consultations
+from ackguard.fakes.consultations.records import ConsultationRecord, consultation_record
+from ackguard.fakes.consultations.schema import consultations
 
 __all__ = ["ListQuery", "Page", "get_consultation", "list_consultations", "ping"]
 

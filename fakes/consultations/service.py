@@ -13,13 +13,18 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from fakes.consultations.database import DatabaseSettings, describe, is_transient, make_engine
-from fakes.consultations.defects import ActiveDefects
-from fakes.consultations.defects import non_idempotent_retry as non_idempotent
-from fakes.consultations.errors import Answer, ApiError
-from fakes.consultations.jobs import WriteJob
-from fakes.consultations.schema import create_schema
-from fakes.consultations.writer import Writer
+from ackguard.fakes.consultations.database import (
+    DatabaseSettings,
+    describe,
+    is_transient,
+    make_engine,
+)
+from ackguard.fakes.consultations.defects import ActiveDefects
+from ackguard.fakes.consultations.defects import non_idempotent_retry as non_idempotent
+from ackguard.fakes.consultations.errors import Answer, ApiError
+from ackguard.fakes.consultations.jobs import WriteJob
+from ackguard.fakes.consultations.schema import create_schema
+from ackguard.fakes.consultations.writer import Writer
 
 __all__ = ["Service", "ServiceConfig"]
 

@@ -28,11 +28,17 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from fakes.consultations.database import describe, is_transient
-from fakes.consultations.defects import ActiveDefects
-from fakes.consultations.errors import Answer, ApiError, error_body, unavailable
-from fakes.consultations.jobs import Directory, FollowUp, WriteContext, WriteJob, prefetch_keys
-from fakes.consultations.schema import consultations
+from ackguard.fakes.consultations.database import describe, is_transient
+from ackguard.fakes.consultations.defects import ActiveDefects
+from ackguard.fakes.consultations.errors import Answer, ApiError, error_body, unavailable
+from ackguard.fakes.consultations.jobs import (
+    Directory,
+    FollowUp,
+    WriteContext,
+    WriteJob,
+    prefetch_keys,
+)
+from ackguard.fakes.consultations.schema import consultations
 
 __all__ = ["Writer"]
 

@@ -1,11 +1,11 @@
 """A Toxiproxy-compatible fault proxy, for machines without ``toxiproxy-server``.
 
-``python -m fakes.toxiproxy [-host 127.0.0.1] [-port 8474] [-seed N] [-config FILE] [-version]
-[--ready-file PATH] [--allow-non-loopback]`` takes toxiproxy-server's flags as they are (``--flag``
-and ``-flag=value`` too), serves the Toxiproxy v2 HTTP API (``/proxies``, ``/populate``, ``/reset``,
-``/version``, toxics per proxy) with the same JSON shapes, status codes and named errors as the
-reference server (v2.12.0), and proxies real TCP bytes through asyncio (uvloop) with a no-toxic
-fast path.
+``python -m ackguard.fakes.toxiproxy [-host 127.0.0.1] [-port 8474] [-seed N] [-config FILE]
+[-version] [--ready-file PATH] [--allow-non-loopback]`` takes toxiproxy-server's flags as they are
+(``--flag`` and ``-flag=value`` too), serves the Toxiproxy v2 HTTP API (``/proxies``, ``/populate``,
+``/reset``, ``/version``, toxics per proxy) with the same JSON shapes, status codes and named errors
+as the reference server (v2.12.0), and proxies real TCP bytes through asyncio (uvloop) with a
+no-toxic fast path.
 
 Toxics (one module each under ``toxics/``, listed in ``toxics.TOXICS``): ``latency``,
 ``bandwidth``, ``slow_close``, ``timeout``, ``reset_peer``, ``slicer``, ``limit_data``, ``noop``,
@@ -76,7 +76,7 @@ Command line and extras
   25 s handler timeout; ``/version`` answers ``2.12.0-ackguard``.
 """
 
-from fakes.toxiproxy.api import VERSION, ToxiproxyApi
-from fakes.toxiproxy.server import ServerOptions, StartError, run_server
+from ackguard.fakes.toxiproxy.api import VERSION, ToxiproxyApi
+from ackguard.fakes.toxiproxy.server import ServerOptions, StartError, run_server
 
 __all__ = ["VERSION", "ServerOptions", "StartError", "ToxiproxyApi", "run_server"]

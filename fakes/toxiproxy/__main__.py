@@ -1,4 +1,4 @@
-"""``python -m fakes.toxiproxy``: a Toxiproxy-compatible fault proxy on loopback.
+"""``python -m ackguard.fakes.toxiproxy``: a Toxiproxy-compatible fault proxy on loopback.
 
 Takes toxiproxy-server's flags as they are (``-host``, ``-port``, ``-config FILE``, ``-seed``,
 ``-version``; ``--flag`` and ``-flag=value`` spellings too), so that a script written for the real
@@ -12,12 +12,12 @@ import secrets
 import sys
 from pathlib import Path
 
-from fakes.toxiproxy.api import VERSION
-from fakes.toxiproxy.server import ServerOptions, StartError, run_server
+from ackguard.fakes.toxiproxy.api import VERSION
+from ackguard.fakes.toxiproxy.server import ServerOptions, StartError, run_server
 
 _EPILOG = """example:
-  python -m fakes.toxiproxy -port 8474 -seed 7 --ready-file /tmp/proxy.ready
-  python -m fakes.toxiproxy -host 127.0.0.1 -port 8474 -config proxies.json
+  python -m ackguard.fakes.toxiproxy -port 8474 -seed 7 --ready-file /tmp/proxy.ready
+  python -m ackguard.fakes.toxiproxy -host 127.0.0.1 -port 8474 -config proxies.json
   curl -s -XPOST localhost:8474/proxies -d '{"name":"pg","upstream":"127.0.0.1:5432"}'
 
 Prints one JSON line once listening: {"url", "port", "pid", "seed"}.

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from fakes.toxiproxy import body, errors
-from fakes.toxiproxy.errors import ApiError
-from fakes.toxiproxy.link import ToxicConfig
-from fakes.toxiproxy.proxy import Proxy, listen_address, resolve_address
-from fakes.toxiproxy.toxics import TOXICS, BadAttribute, ToxicType
+from ackguard.fakes.toxiproxy import body, errors
+from ackguard.fakes.toxiproxy.errors import ApiError
+from ackguard.fakes.toxiproxy.link import ToxicConfig
+from ackguard.fakes.toxiproxy.proxy import Proxy, listen_address, resolve_address
+from ackguard.fakes.toxiproxy.toxics import TOXICS, BadAttribute, ToxicType
 
 __all__ = ["TOXIC_TYPES_PATH", "VERSION", "Response", "ToxiproxyApi"]
 

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from fakes.toxiproxy.errors import ApiError, bad_request_body
+from ackguard.fakes.toxiproxy.errors import ApiError, bad_request_body
 
 __all__ = [
     "MAX_DEPTH",

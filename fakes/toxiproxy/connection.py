@@ -12,7 +12,7 @@ import struct
 from collections.abc import Callable
 from typing import cast
 
-from fakes.toxiproxy.link import Link
+from ackguard.fakes.toxiproxy.link import Link
 
 __all__ = ["Connection"]
 

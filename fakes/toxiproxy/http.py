@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from fakes.toxiproxy.api import Response
+from ackguard.fakes.toxiproxy.api import Response
 
 __all__ = ["Dispatch", "serve_http"]
 

@@ -17,10 +17,10 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fakes.toxiproxy.toxics import Chunk, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics import Chunk, Stage, ToxicType
 
 if TYPE_CHECKING:
-    from fakes.toxiproxy.connection import Connection
+    from ackguard.fakes.toxiproxy.connection import Connection
 
 __all__ = ["Link", "ToxicConfig", "stream_seed"]
 

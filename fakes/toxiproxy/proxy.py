@@ -8,9 +8,9 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from fakes.toxiproxy.connection import Connection
-from fakes.toxiproxy.errors import ApiError
-from fakes.toxiproxy.link import Link, ToxicConfig, stream_seed
+from ackguard.fakes.toxiproxy.connection import Connection
+from ackguard.fakes.toxiproxy.errors import ApiError
+from ackguard.fakes.toxiproxy.link import Link, ToxicConfig, stream_seed
 
 __all__ = ["Proxy", "listen_address", "resolve_address"]
 

@@ -12,8 +12,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakes.toxiproxy.api import ToxiproxyApi
-from fakes.toxiproxy.http import serve_http
+from ackguard.fakes.toxiproxy.api import ToxiproxyApi
+from ackguard.fakes.toxiproxy.http import serve_http
 
 __all__ = ["ServerOptions", "StartError", "run_server"]
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
-from harness.scenario_fields import Strict, describe, dotted
+from ackguard.harness.scenario_fields import Strict, describe, dotted
 
 __all__ = ["Fault", "FaultConfigError", "FaultContext", "FaultKind", "FaultParams"]
 

@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
-from harness.scenario_fields import Command, seconds, text
-from harness.services.commands import fill_placeholders, run_command
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.scenario_fields import Command, seconds, text
+from ackguard.harness.services.commands import fill_placeholders, run_command
 
 __all__ = ["KIND", "CommandFault", "CommandParams"]
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
 
 __all__ = ["KIND", "DatabaseCrash", "DatabaseCrashParams"]
 

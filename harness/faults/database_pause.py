@@ -5,7 +5,7 @@ long GC-like stall: clients see timeouts, and every write in flight is indetermi
 
 from __future__ import annotations
 
-from harness.faults.pause import pause_kind
+from ackguard.harness.faults.pause import pause_kind
 
 __all__ = ["KIND"]
 

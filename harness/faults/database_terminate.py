@@ -10,8 +10,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
-from harness.scenario_fields import text
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.scenario_fields import text
 
 __all__ = ["KIND", "DatabaseTerminateBackends", "DatabaseTerminateParams"]
 

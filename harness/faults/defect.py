@@ -12,8 +12,8 @@ from pydantic import Field, ValidationInfo, field_validator
 # The one deliberate exception to "the harness never imports fakes": the defect parameter schema
 # is a pure module of pydantic models, shared so that a scenario's defect and the service's
 # /admin/defects accept exactly the same parameters.
-from fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
-from harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
 
 __all__ = ["KIND", "DefectFault", "DefectFaultParams"]
 

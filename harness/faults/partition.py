@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
 
 __all__ = ["KIND", "PartitionFault", "PartitionParams", "ProxyPath"]
 

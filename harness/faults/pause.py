@@ -3,7 +3,7 @@ heal. The component (a managed process or a managed PostgreSQL) knows which PIDs
 
 from __future__ import annotations
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
 
 __all__ = ["NoParams", "PauseFault", "pause_kind"]
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.faults.base import Fault, FaultContext, FaultKind, FaultParams
-from harness.faults.command import KIND as COMMAND
-from harness.faults.database_crash import KIND as DATABASE_CRASH
-from harness.faults.database_pause import KIND as DATABASE_PAUSE
-from harness.faults.database_terminate import KIND as DATABASE_TERMINATE
-from harness.faults.defect import KIND as DEFECT
-from harness.faults.partition import KIND as PARTITION
-from harness.faults.service_kill import KIND as SERVICE_KILL
-from harness.faults.service_pause import KIND as SERVICE_PAUSE
-from harness.faults.toxic import KIND as TOXIC
+from ackguard.harness.faults.base import Fault, FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.command import KIND as COMMAND
+from ackguard.harness.faults.database_crash import KIND as DATABASE_CRASH
+from ackguard.harness.faults.database_pause import KIND as DATABASE_PAUSE
+from ackguard.harness.faults.database_terminate import KIND as DATABASE_TERMINATE
+from ackguard.harness.faults.defect import KIND as DEFECT
+from ackguard.harness.faults.partition import KIND as PARTITION
+from ackguard.harness.faults.service_kill import KIND as SERVICE_KILL
+from ackguard.harness.faults.service_pause import KIND as SERVICE_PAUSE
+from ackguard.harness.faults.toxic import KIND as TOXIC
 
 __all__ = ["KINDS", "build_fault", "parse_params"]
 

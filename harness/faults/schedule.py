@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.faults.base import Fault
-from harness.history import NEMESIS, HistoryWriter
-from harness.scenario import FaultSpec, ScheduleSpec
+from ackguard.harness.faults.base import Fault
+from ackguard.harness.history import NEMESIS, HistoryWriter
+from ackguard.harness.scenario import FaultSpec, ScheduleSpec
 
 __all__ = ["FaultRunner", "Occurrence", "occurrences", "plan"]
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
 
 __all__ = ["KIND", "ServiceKill", "ServiceKillParams"]
 

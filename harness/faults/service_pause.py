@@ -4,7 +4,7 @@ after the pause those requests may still be served, which is why timeouts are in
 
 from __future__ import annotations
 
-from harness.faults.pause import pause_kind
+from ackguard.harness.faults.pause import pause_kind
 
 __all__ = ["KIND"]
 

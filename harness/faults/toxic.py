@@ -29,9 +29,9 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from toxiproxy.exceptions import NotFound
 
-from harness.faults.base import FaultContext, FaultKind, FaultParams
-from harness.faults.partition import ProxyPath
-from harness.scenario_fields import number, problem
+from ackguard.harness.faults.base import FaultContext, FaultKind, FaultParams
+from ackguard.harness.faults.partition import ProxyPath
+from ackguard.harness.scenario_fields import number, problem
 
 __all__ = ["BUILT_IN_ONLY", "KIND", "TOXIC_ATTRIBUTES", "ToxicFault", "ToxicParams"]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.services.commands import CommandError, fill_placeholders, run_command
+from ackguard.harness.services.commands import CommandError, fill_placeholders, run_command
 
 __all__ = ["CommandedDatabase"]
 

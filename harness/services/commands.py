@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.services import lifeline
-from harness.services.process import group_members, log_tail, spawn
+from ackguard.harness.services import lifeline
+from ackguard.harness.services.process import group_members, log_tail, spawn
 
 __all__ = ["CommandError", "CommandResult", "fill_placeholders", "run_command"]
 

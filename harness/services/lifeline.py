@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.services.process import ProcessRef
+    from ackguard.harness.services.process import ProcessRef
 
 __all__ = [
     "Lifeline",

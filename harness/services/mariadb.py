@@ -33,10 +33,10 @@ from urllib.parse import quote
 
 import pymysql  # type: ignore[import-untyped]  # no stubs; pyproject is shared
 
-from harness.services import lifeline
-from harness.services.ports import free_port
-from harness.services.postgres_cluster import ServerUser, prepare_data_dir, server_user
-from harness.services.process import ProcessRef, log_tail, spawn, wait_stopped
+from ackguard.harness.services import lifeline
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.postgres_cluster import ServerUser, prepare_data_dir, server_user
+from ackguard.harness.services.process import ProcessRef, log_tail, spawn, wait_stopped
 
 __all__ = ["ManagedMariaDB", "MariaDBError", "check_setting_names", "find_mariadb_binaries"]
 

@@ -25,9 +25,9 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from harness.services import lifeline
-from harness.services.ports import free_port
-from harness.services.postgres_cluster import (
+from ackguard.harness.services import lifeline
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.postgres_cluster import (
     PostgresBinaries,
     PostgresError,
     append_settings,
@@ -39,7 +39,7 @@ from harness.services.postgres_cluster import (
     server_user,
     write_passfile,
 )
-from harness.services.process import (
+from ackguard.harness.services.process import (
     ProcessRef,
     children_of,
     log_tail,

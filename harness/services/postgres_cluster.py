@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.services.lifeline import parent_death_preexec
+from ackguard.harness.services.lifeline import parent_death_preexec
 
 __all__ = [
     "PostgresBinaries",

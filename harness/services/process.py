@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from harness.services import lifeline
+from ackguard.harness.services import lifeline
 
 __all__ = [
     "ManagedProcess",

@@ -4,7 +4,7 @@ its database. Three sources, in order of preference:
 1. ``TOXIPROXY_URL`` (e.g. ``http://127.0.0.1:8474``): a server somebody else runs. Only the
    proxies this run creates are deleted at the end.
 2. ``toxiproxy-server`` on PATH: started on a free loopback port, stopped at the end.
-3. The built-in ``python -m fakes.toxiproxy --seed N``: started the same way (same API).
+3. The built-in ``python -m ackguard.fakes.toxiproxy --seed N``: started the same way (same API).
 
 All three are driven through the ``toxiproxy-python`` client.
 """
@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
-from harness.services.ports import free_port
-from harness.services.process import ManagedProcess, ProcessStartError, log_tail
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.process import ManagedProcess, ProcessStartError, log_tail
 
 __all__ = ["TOXIC_TYPES_PATH", "ProxyError", "ProxyServer", "start_proxy", "toxic_types"]
 
@@ -145,7 +145,7 @@ def start_proxy(run_dir: Path, seed: int) -> ProxyServer:
         _wait_version(url, process, _READY_TIMEOUT_S)
         return ProxyServer(url, "toxiproxy-server", process)
     ready = run_dir / "proxy.ready"
-    argv = [sys.executable, "-m", "fakes.toxiproxy", "--port", "0", "--seed", str(seed)]
+    argv = [sys.executable, "-m", "ackguard.fakes.toxiproxy", "--port", "0", "--seed", str(seed)]
     process = ManagedProcess(
         [*argv, "--ready-file", str(ready)],
         cwd=run_dir,

@@ -17,8 +17,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.services.ports import free_port
-from harness.services.process import ManagedProcess
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.process import ManagedProcess
 
 __all__ = ["ConsultationService", "DefectEntry"]
 
@@ -27,7 +27,7 @@ DefectEntry = Mapping[str, object]
 
 
 class ConsultationService:
-    """Starts ``python -m fakes.consultations`` and keeps its defect set."""
+    """Starts ``python -m ackguard.fakes.consultations`` and keeps its defect set."""
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class ConsultationService:
         self._static = list(static_defects)
         self._dynamic: dict[str, DefectEntry] = {}
         argv = [
-            sys.executable, "-m", "fakes.consultations",
+            sys.executable, "-m", "ackguard.fakes.consultations",
             "--db", database_url,
             "--port", str(self.port),
             "--request-timeout", str(request_timeout_s),

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.scenario import Scenario
-from harness.services import lifeline
-from harness.services.commanded_database import CommandedDatabase
-from harness.services.mariadb import ManagedMariaDB
-from harness.services.postgres import ManagedPostgres
-from harness.services.proxy import ProxyServer, start_proxy
-from harness.services.service import ConsultationService
-from harness.services.user_service import UserService
+from ackguard.harness.scenario import Scenario
+from ackguard.harness.services import lifeline
+from ackguard.harness.services.commanded_database import CommandedDatabase
+from ackguard.harness.services.mariadb import ManagedMariaDB
+from ackguard.harness.services.postgres import ManagedPostgres
+from ackguard.harness.services.proxy import ProxyServer, start_proxy
+from ackguard.harness.services.service import ConsultationService
+from ackguard.harness.services.user_service import UserService
 
 __all__ = ["RunStack", "UsedDatabaseError", "check_unused"]
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from harness.services.commands import fill_placeholders
-from harness.services.ports import free_port
-from harness.services.process import ManagedProcess, ProcessStartError, log_tail
+from ackguard.harness.services.commands import fill_placeholders
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.process import ManagedProcess, ProcessStartError, log_tail
 
 __all__ = ["ReadyCheck", "ServiceCommand", "UserService", "UserServiceError"]
 

@@ -3,14 +3,14 @@
 Importing this package loads no database driver and starts nothing.
 """
 
-from harness.final_read import final_read_from_records
-from harness.verifiers.base import IndexedVerifier, Verifier
-from harness.verifiers.compose import VERIFIERS, compose, compose_file, verifiers_named
-from harness.verifiers.history_rows import history_rows
-from harness.verifiers.index import HistoryIndex, build_index
-from harness.verifiers.read_your_writes import ReadYourWritesVerifier
-from harness.verifiers.records import RecordsVerifier
-from harness.verifiers.result import (
+from ackguard.harness.final_read import final_read_from_records
+from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
+from ackguard.harness.verifiers.compose import VERIFIERS, compose, compose_file, verifiers_named
+from ackguard.harness.verifiers.history_rows import history_rows
+from ackguard.harness.verifiers.index import HistoryIndex, build_index
+from ackguard.harness.verifiers.read_your_writes import ReadYourWritesVerifier
+from ackguard.harness.verifiers.records import RecordsVerifier
+from ackguard.harness.verifiers.result import (
     CLASSES,
     Anomaly,
     FieldDamage,

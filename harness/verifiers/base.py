@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from harness.final_read import FinalRead
-from harness.history import Op
-from harness.verifiers.index import HistoryIndex
-from harness.verifiers.result import Result
+from ackguard.harness.final_read import FinalRead
+from ackguard.harness.history import Op
+from ackguard.harness.verifiers.index import HistoryIndex
+from ackguard.harness.verifiers.result import Result
 
 __all__ = ["IndexedVerifier", "Verifier"]
 

@@ -6,14 +6,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.final_read import FinalRead
-from harness.history import HistoryReading, Op, read_history
-from harness.verifiers.base import IndexedVerifier, Verifier
-from harness.verifiers.history_rows import history_rows
-from harness.verifiers.index import HistoryIndex, build_index, build_index_from_rows
-from harness.verifiers.read_your_writes import ReadYourWritesVerifier
-from harness.verifiers.records import RecordsVerifier
-from harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
+from ackguard.harness.final_read import FinalRead
+from ackguard.harness.history import HistoryReading, Op, read_history
+from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
+from ackguard.harness.verifiers.history_rows import history_rows
+from ackguard.harness.verifiers.index import HistoryIndex, build_index, build_index_from_rows
+from ackguard.harness.verifiers.read_your_writes import ReadYourWritesVerifier
+from ackguard.harness.verifiers.records import RecordsVerifier
+from ackguard.harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
 
 __all__ = ["VERIFIERS", "Composed", "compose", "compose_file", "compose_history", "verifiers_named"]
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from harness.faults.schedule import plan
-from harness.final_read import FinalRead
-from harness.history import NEMESIS, HistoryReading, Op
-from harness.run_dir import RunInfo, harness_alive
-from harness.scenario import FaultSpec
-from harness.verifiers.index import HistoryIndex
-from harness.verifiers.result import Result, Valid, Verdict, combine, verifier_reasons
+from ackguard.harness.faults.schedule import plan
+from ackguard.harness.final_read import FinalRead
+from ackguard.harness.history import NEMESIS, HistoryReading, Op
+from ackguard.harness.run_dir import RunInfo, harness_alive
+from ackguard.harness.scenario import FaultSpec
+from ackguard.harness.verifiers.index import HistoryIndex
+from ackguard.harness.verifiers.result import Result, Valid, Verdict, combine, verifier_reasons
 
 __all__ = ["PROVEN_BY_A_PART", "Evidence", "RunFacts", "check_evidence", "judge"]
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.history import HistoryReading, read_lines
-from harness.verifiers.index import Row
+from ackguard.harness.history import HistoryReading, read_lines
+from ackguard.harness.verifiers.index import Row
 
 __all__ = ["history_rows"]
 

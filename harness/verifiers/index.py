@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, Op
-from harness.verifiers.allowed_value import (
+from ackguard.harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, Op
+from ackguard.harness.verifiers.allowed_value import (
     FAIL,
     INFO,
     OK,

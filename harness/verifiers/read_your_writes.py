@@ -25,16 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from harness.final_read import FinalRead
-from harness.history import Op
-from harness.verifiers.index import (
+from ackguard.harness.final_read import FinalRead
+from ackguard.harness.history import Op
+from ackguard.harness.verifiers.index import (
     OK,
     FlaggedRead,
     HistoryIndex,
     RecordState,
     build_index,
 )
-from harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
+from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
 __all__ = ["QUANTILES", "ReadYourWritesVerifier", "quantiles"]
 

@@ -33,11 +33,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from harness.final_read import FinalRead, FinalRecord
-from harness.history import OBSERVATION_FIELDS, Op
-from harness.verifiers.allowed_value import FAIL, is_allowed, last_acknowledged
-from harness.verifiers.index import HistoryIndex, RecordState, build_index
-from harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
+from ackguard.harness.final_read import FinalRead, FinalRecord
+from ackguard.harness.history import OBSERVATION_FIELDS, Op
+from ackguard.harness.verifiers.allowed_value import FAIL, is_allowed, last_acknowledged
+from ackguard.harness.verifiers.index import HistoryIndex, RecordState, build_index
+from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
 __all__ = ["RecordsVerifier"]
 

@@ -4,13 +4,13 @@ Importing this package does not import Locust; :meth:`Workload.user_classes` doe
 imports ``locust`` first (gevent's monkey patching must precede the other imports).
 """
 
-from harness.workload.adapters import AdapterError, AdapterFactory, load_adapter
-from harness.workload.clock import SimClock
-from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
-from harness.workload.http_target import ExportError, HttpTarget
-from harness.workload.identity import in_cohort, valid_nir, valid_rpps
-from harness.workload.model import PatientProfile, PractitionerProfile
-from harness.workload.target import (
+from ackguard.harness.workload.adapters import AdapterError, AdapterFactory, load_adapter
+from ackguard.harness.workload.clock import SimClock
+from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
+from ackguard.harness.workload.http_target import ExportError, HttpTarget
+from ackguard.harness.workload.identity import in_cohort, valid_nir, valid_rpps
+from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
+from ackguard.harness.workload.target import (
     ConsultationRecord,
     Outcome,
     SupportsDayListing,
@@ -22,8 +22,13 @@ from harness.workload.target import (
     classify_error,
     classify_status,
 )
-from harness.workload.transport import Reply, Transport, classify_reply, transport_for
-from harness.workload.workload import DEFAULT_SIM_START, SetupError, Workload, WorkloadConfig
+from ackguard.harness.workload.transport import Reply, Transport, classify_reply, transport_for
+from ackguard.harness.workload.workload import (
+    DEFAULT_SIM_START,
+    SetupError,
+    Workload,
+    WorkloadConfig,
+)
 
 __all__ = [
     "DEFAULT_SIM_START",

@@ -27,9 +27,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.workload.directory import PatientEntry, PractitionerEntry
-from harness.workload.model import PatientProfile, PractitionerProfile
-from harness.workload.target import (
+from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
+from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
+from ackguard.harness.workload.target import (
     ConsultationRecord,
     ObservationFields,
     Target,

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from urllib.parse import urlencode
 
-from harness.workload.directory import PatientEntry, PractitionerEntry
-from harness.workload.model import PatientProfile, PractitionerProfile
-from harness.workload.target import (
+from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
+from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
+from ackguard.harness.workload.target import (
     ConsultationRecord,
     TargetAnswer,
     TargetContext,
@@ -23,7 +23,7 @@ from harness.workload.target import (
     classify_status,
     parse_record,
 )
-from harness.workload.transport import Reply, Transport, transport_for
+from ackguard.harness.workload.transport import Reply, Transport, transport_for
 
 __all__ = ["ExportError", "HttpTarget"]
 

@@ -13,8 +13,8 @@ from datetime import date, time, timedelta
 
 from faker import Faker
 
-from harness.workload.catalogue import SPECIALTIES, Specialty
-from harness.workload.identity import make_nir, make_rpps
+from ackguard.harness.workload.catalogue import SPECIALTIES, Specialty
+from ackguard.harness.workload.identity import make_nir, make_rpps
 
 __all__ = ["PatientProfile", "PractitionerProfile", "WorkHours", "build_practice"]
 

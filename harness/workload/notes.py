@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from harness.workload.catalogue import Specialty
+from ackguard.harness.workload.catalogue import Specialty
 
 __all__ = ["ConsultationNotes", "write_notes"]
 

@@ -13,13 +13,13 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from harness.history import OBSERVATION_FIELDS, JSONValue
-from harness.workload.clock import SimClock
-from harness.workload.directory import PatientEntry, PractitionerEntry
-from harness.workload.model import PractitionerProfile
-from harness.workload.recorder import OpRecorder
-from harness.workload.schedule import Slot, consultation_slots, plan_consultation
-from harness.workload.target import SupportsDayListing, Target, TargetAnswer
+from ackguard.harness.history import OBSERVATION_FIELDS, JSONValue
+from ackguard.harness.workload.clock import SimClock
+from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
+from ackguard.harness.workload.model import PractitionerProfile
+from ackguard.harness.workload.recorder import OpRecorder
+from ackguard.harness.workload.schedule import Slot, consultation_slots, plan_consultation
+from ackguard.harness.workload.target import SupportsDayListing, Target, TargetAnswer
 
 __all__ = ["AgentSettings", "PractitionerAgent", "PractitionerGroup"]
 

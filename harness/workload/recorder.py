@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from harness.history import HistoryWriter, JSONValue, OpType, digest_fields
+from ackguard.harness.history import HistoryWriter, JSONValue, OpType, digest_fields
 
 __all__ = ["OpRecorder"]
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from harness.workload.model import PractitionerProfile
-from harness.workload.notes import ConsultationNotes, write_notes
+from ackguard.harness.workload.model import PractitionerProfile
+from ackguard.harness.workload.notes import ConsultationNotes, write_notes
 
 __all__ = ["ConsultationPlan", "Slot", "WriteStep", "consultation_slots", "plan_consultation"]
 

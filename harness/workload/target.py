@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-from harness.workload.directory import PatientEntry, PractitionerEntry
-from harness.workload.model import PatientProfile, PractitionerProfile
+from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
+from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
 
 __all__ = [
     "ConsultationRecord",

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import urllib3
 
-from harness.workload.target import Outcome, TargetContext, classify_error, classify_status
+from ackguard.harness.workload.target import Outcome, TargetContext, classify_error, classify_status
 
 __all__ = [
     "LocustTransport",

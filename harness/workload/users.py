@@ -16,8 +16,8 @@ from datetime import datetime
 import gevent
 from locust import FastHttpUser, task
 
-from harness.workload.practitioner import PractitionerGroup
-from harness.workload.target import TargetContext, TargetFactory
+from ackguard.harness.workload.practitioner import PractitionerGroup
+from ackguard.harness.workload.target import TargetContext, TargetFactory
 
 __all__ = ["UserPool", "build_user_class"]
 

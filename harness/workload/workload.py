@@ -31,15 +31,19 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from harness.history import HistoryWriter
-from harness.workload.adapters import AdapterError, AdapterFactory
-from harness.workload.clock import DEFAULT_MAX_IDLE_S, SimClock
-from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
-from harness.workload.http_target import HttpTarget
-from harness.workload.model import PractitionerProfile, build_practice
-from harness.workload.practitioner import AgentSettings, PractitionerAgent, PractitionerGroup
-from harness.workload.recorder import OpRecorder
-from harness.workload.target import (
+from ackguard.harness.history import HistoryWriter
+from ackguard.harness.workload.adapters import AdapterError, AdapterFactory
+from ackguard.harness.workload.clock import DEFAULT_MAX_IDLE_S, SimClock
+from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
+from ackguard.harness.workload.http_target import HttpTarget
+from ackguard.harness.workload.model import PractitionerProfile, build_practice
+from ackguard.harness.workload.practitioner import (
+    AgentSettings,
+    PractitionerAgent,
+    PractitionerGroup,
+)
+from ackguard.harness.workload.recorder import OpRecorder
+from ackguard.harness.workload.target import (
     SupportsRegistration,
     TargetAnswer,
     TargetContext,
@@ -164,7 +168,7 @@ class Workload:
         ``self.users`` of them. Imports Locust: call it after Locust was imported first."""
         if self._setup is None:
             raise RuntimeError("call Workload.setup(base_url) before user_classes()")
-        from harness.workload.users import UserPool, build_user_class
+        from ackguard.harness.workload.users import UserPool, build_user_class
 
         pool = UserPool(self._setup.groups, self.target_factory, self.config.request_timeout_s)
         return [build_user_class(pool, self._setup.base_url)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.history import read_history
+from ackguard.harness.history import read_history
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cabinet"
 RUN_TIMEOUT_S = 300
@@ -48,7 +48,7 @@ class Run:
 def ackguard_run(scenario: Path, tmp_path: Path) -> Run:
     runs = tmp_path / "runs"
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(scenario), "--runs-dir", str(runs)],
+        [sys.executable, "-m", "ackguard", "run", str(scenario), "--runs-dir", str(runs)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

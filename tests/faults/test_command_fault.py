@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from harness.faults import command
-from harness.faults.base import FaultConfigError
-from harness.faults.registry import build_fault
-from harness.services.ports import free_port
+from ackguard.harness.faults import command
+from ackguard.harness.faults.base import FaultConfigError
+from ackguard.harness.faults.registry import build_fault
+from ackguard.harness.services.ports import free_port
 from tests.integration.conftest import ackguard, run_dirs
 from tests.services.childproc import get_pid, state, wait_state
 

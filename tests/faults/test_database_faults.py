@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.faults import database_crash, database_pause, database_terminate
-from harness.faults.base import Fault, FaultConfigError, FaultKind
-from harness.services.postgres import ManagedPostgres
+from ackguard.harness.faults import database_crash, database_pause, database_terminate
+from ackguard.harness.faults.base import Fault, FaultConfigError, FaultKind
+from ackguard.harness.services.postgres import ManagedPostgres
 from tests.services.childproc import state, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from harness.faults import partition, toxic
-from harness.faults.base import FaultConfigError, FaultKind
-from harness.services.proxy import ProxyServer, start_proxy
+from ackguard.harness.faults import partition, toxic
+from ackguard.harness.faults.base import FaultConfigError, FaultKind
+from ackguard.harness.services.proxy import ProxyServer, start_proxy
 from tests.proxy.conftest import EchoServer, connect, recv_until_eof, round_trip
 
 

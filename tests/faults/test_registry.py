@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from fakes.consultations.defects import DEFECTS, DefectSpecError, parse_entries
-from fakes.consultations.defects.params import DEFECT_PARAMS
-from harness.faults.base import FaultConfigError, FaultParams
-from harness.faults.registry import KINDS, build_fault, parse_params
-from harness.faults.toxic import TOXIC_ATTRIBUTES, ToxicParams
+from ackguard.fakes.consultations.defects import DEFECTS, DefectSpecError, parse_entries
+from ackguard.fakes.consultations.defects.params import DEFECT_PARAMS
+from ackguard.harness.faults.base import FaultConfigError, FaultParams
+from ackguard.harness.faults.registry import KINDS, build_fault, parse_params
+from ackguard.harness.faults.toxic import TOXIC_ATTRIBUTES, ToxicParams
 
 
 class NothingStarted:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.faults import service_kill, service_pause
-from harness.faults.base import FaultConfigError, FaultKind
-from harness.services.process import ManagedProcess
+from ackguard.harness.faults import service_kill, service_pause
+from ackguard.harness.faults.base import FaultConfigError, FaultKind
+from ackguard.harness.services.process import ManagedProcess
 from tests.services.childproc import child_process, get_pid, state, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}

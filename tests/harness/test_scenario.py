@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import ScenarioError, catalogue, load_scenario, parse_duration, parse_scenario
+from ackguard.harness.scenario import (
+    ScenarioError,
+    catalogue,
+    load_scenario,
+    parse_duration,
+    parse_scenario,
+)
 
 VALID = """\
 name: t

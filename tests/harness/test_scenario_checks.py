@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import (
+from ackguard.harness.scenario import (
     ScenarioError,
     catalogue,
     load_scenario,

@@ -101,7 +101,7 @@ def test_a_bad_scenario_exits_2_before_anything_starts(case: str, tmp_path: Path
         env["TOXIPROXY_URL"] = "http://127.0.0.1:9"  # never contacted: refused before start
         extra = ()
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "bad.yaml", "--runs-dir", str(runs), *extra],
+        [sys.executable, "-m", "ackguard", "run", "bad.yaml", "--runs-dir", str(runs), *extra],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
@@ -114,8 +114,8 @@ def test_a_bad_scenario_exits_2_before_anything_starts(case: str, tmp_path: Path
 def test_a_scenario_without_a_seed_prints_the_one_drawn(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import _load
-    from harness.scenario import Scenario
+    from ackguard.harness.cli import _load
+    from ackguard.harness.scenario import Scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(HEAD, encoding="utf-8")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import ScenarioError, load_scenario, parse_scenario
-from harness.scenario_yaml import MAX_BYTES, load_located, read_text
+from ackguard.harness.scenario import ScenarioError, load_scenario, parse_scenario
+from ackguard.harness.scenario_yaml import MAX_BYTES, load_located, read_text
 
 HEAD = "name: hostile\nduration: 10s\npractitioners: 2\n"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
-from harness.faults.schedule import occurrences
-from harness.scenario import ScheduleSpec
+from ackguard.harness.faults.schedule import occurrences
+from ackguard.harness.scenario import ScheduleSpec
 
 
 def test_at_gives_one_window() -> None:

@@ -40,7 +40,7 @@ def ackguard(
     *args: str, cwd: Path, timeout: float = RUN_TIMEOUT_S
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "ackguard", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.faults.schedule import plan
-from harness.scenario import load_scenario
+from ackguard.harness.faults.schedule import plan
+from ackguard.harness.scenario import load_scenario
 from tests.integration.conftest import RunResult, ackguard, run_dirs
 
 

@@ -180,7 +180,7 @@ def test_ctrl_c_heals_stops_everything_and_still_verifies(tmp_path: Path) -> Non
     scenario_file.write_text(scenario(paused_long + "expect: true\n", duration="120s"), "utf-8")
     runs = tmp_path / "runs"
     harness = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs)],
+        [sys.executable, "-m", "ackguard", "run", str(scenario_file), "--runs-dir", str(runs)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

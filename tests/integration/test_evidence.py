@@ -1,7 +1,7 @@
 """No green without evidence, at run time: each gap provoked for real ends UNKNOWN (exit 2) with
 its reason in words on the console and in verdict.json.
 
-Runs go through the real command line (``python -m harness.cli``) against real processes; the
+Runs go through the real command line (``python -m ackguard``) against real processes; the
 fault that cannot start is built in-process behind the scenario's own checks, and run for real.
 Damaged histories are real runs' histories, cut, torn and damaged the way a kill or a disk does.
 """
@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from harness.services.ports import free_port
-from harness.services.postgres import ManagedPostgres
-from harness.verify import verify_run
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.postgres import ManagedPostgres
+from ackguard.harness.verify import verify_run
 from tests.integration.conftest import RUN_TIMEOUT_S, RunResult, ackguard, run_dirs
 
 ACKNOWLEDGED_CREATE = b'"type":"ok","f":"create"'
@@ -59,7 +59,7 @@ def start_run(tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], Path]:
     scenario_file.write_text(text, encoding="utf-8")
     runs = tmp_path / "runs"
     harness = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(scenario_file), "--runs-dir", str(runs)],
+        [sys.executable, "-m", "ackguard", "run", str(scenario_file), "--runs-dir", str(runs)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -165,11 +165,11 @@ NO_PROXY_RUN = """
 import locust  # gevent patches the standard library first, as the command line does
 import dataclasses, sys
 from pathlib import Path
-from harness.run import run_scenario
-from harness.scenario import load_scenario
-from harness.summary import exit_code, summary
+from ackguard.harness.run import run_scenario
+from ackguard.harness.scenario import load_scenario
+from ackguard.harness.summary import exit_code, summary
 
-import reports
+from ackguard import reports
 
 scenario = dataclasses.replace(load_scenario(sys.argv[1]), proxy_paths=())
 outcome = run_scenario(scenario, runs_dir=Path(sys.argv[2]))

@@ -146,7 +146,7 @@ def start_run(
     path.write_text(text, encoding="utf-8")
     with (tmp_path / "ackguard.out").open("wb") as output:  # the child keeps its own copy
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "run", str(path), "--runs-dir", "runs"],
+            [sys.executable, "-m", "ackguard", "run", str(path), "--runs-dir", "runs"],
             cwd=tmp_path,
             stdout=output,
             stderr=subprocess.STDOUT,

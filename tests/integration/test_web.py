@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from harness.services.ports import free_port
+from ackguard.harness.services.ports import free_port
 from tests.integration.conftest import run_dirs
 
 
@@ -36,7 +36,7 @@ def test_the_web_ui_drives_the_practitioners_and_ctrl_c_verifies(tmp_path: Path)
     port = free_port()
     runs = tmp_path / "runs"
     web = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "web", str(scenario), "--web-port", str(port),
+        [sys.executable, "-m", "ackguard", "web", str(scenario), "--web-port", str(port),
          "--runs-dir", str(runs)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,

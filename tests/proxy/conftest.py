@@ -1,5 +1,5 @@
 """The server the conformance suite runs against: ``TOXIPROXY_URL`` if set, else a
-``toxiproxy-server`` on PATH, else the built-in ``python -m fakes.toxiproxy`` (subprocesses
+``toxiproxy-server`` on PATH, else the built-in ``python -m ackguard.fakes.toxiproxy`` (subprocesses
 started here on a free loopback port). Plus a real echo server to carry bytes."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _wait_version(url: str) -> None:
 def start_builtin(tmp: Path, seed: int = 7) -> tuple[subprocess.Popen[bytes], str]:
     ready = tmp / f"proxy-{seed}-{time.monotonic_ns()}.ready"
     process = subprocess.Popen(
-        [sys.executable, "-m", "fakes.toxiproxy", "--port", "0", "--seed", str(seed),
+        [sys.executable, "-m", "ackguard.fakes.toxiproxy", "--port", "0", "--seed", str(seed),
          "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

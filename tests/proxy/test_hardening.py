@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario_checks import real_proxy_reason
+from ackguard.harness.scenario_checks import real_proxy_reason
 from tests.proxy.conftest import (
     WAIT_S,
     EchoServer,
@@ -231,7 +231,7 @@ def test_a_sub_millisecond_slicer_delay_is_kept(
 
 
 def _proxy_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fakes.toxiproxy", *args]
+    return [sys.executable, "-m", "ackguard.fakes.toxiproxy", *args]
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import struct
 
-from fakes.toxiproxy.pgwire import SSL_REQUEST, Splitter, is_commit_sql
-from fakes.toxiproxy.toxics.slicer import slice_points
+from ackguard.fakes.toxiproxy.pgwire import SSL_REQUEST, Splitter, is_commit_sql
+from ackguard.fakes.toxiproxy.toxics.slicer import slice_points
 
 
 def _typed(kind: bytes, body: bytes) -> bytes:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.final_read import FinalRead, FinalRecord, write_final_read
-from harness.history import FieldDigest
-from harness.verifiers.result import (
+from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
+from ackguard.harness.history import FieldDigest
+from ackguard.harness.verifiers.result import (
     CLASSES,
     Anomaly,
     FieldDamage,

@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness.final_read import FinalRead, FinalRecord, write_final_read
-from harness.history import NEMESIS, OBSERVATION_FIELDS, FieldDigest, HistoryWriter, digest_fields
-from harness.verifiers.result import Anomaly, FieldDamage, Result, Verdict, write_verdict
+from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
+from ackguard.harness.history import (
+    NEMESIS,
+    OBSERVATION_FIELDS,
+    FieldDigest,
+    HistoryWriter,
+    digest_fields,
+)
+from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result, Verdict, write_verdict
 
 STARTED_AT = datetime(2026, 11, 29, 4, 0, 0, tzinfo=UTC)
 

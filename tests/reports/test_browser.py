@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from ackguard import reports
 from tests.reports.conftest import Runs
 
 pytestmark = pytest.mark.browser

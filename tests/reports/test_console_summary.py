@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.final_read import FinalRead, FinalRecord
-from harness.history import FieldDigest
-from harness.summary import summary
-from harness.verifiers import compose_file, verifiers_named
-from harness.verifiers.result import Result, Verdict
+from ackguard.harness.final_read import FinalRead, FinalRecord
+from ackguard.harness.history import FieldDigest
+from ackguard.harness.summary import summary
+from ackguard.harness.verifiers import compose_file, verifiers_named
+from ackguard.harness.verifiers.result import Result, Verdict
 from tests.reports.runbuilder import ScriptedWriter, write_create
 
 NOTE = "Sore throat, two days."

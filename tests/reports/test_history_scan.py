@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.history import NEMESIS, HistoryReading, read_history
-from reports.history_scan import TYPE_CODES, scan_history
+from ackguard.harness.history import NEMESIS, HistoryReading, read_history
+from ackguard.reports.history_scan import TYPE_CODES, scan_history
 from tests.reports.runbuilder import synthetic_run
 
 

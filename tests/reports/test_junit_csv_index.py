@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-import reports
-from reports.impact_csv import COLUMNS
+from ackguard import reports
+from ackguard.reports.impact_csv import COLUMNS
 from tests.reports.conftest import HOSTILE_NAME, Runs
 from tests.reports.test_report_html import EXTERNAL
 
@@ -118,7 +118,7 @@ def test_impact_csv_one_row_per_damaged_record(runs: Runs) -> None:
 
 
 def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
-    from harness.verifiers.result import Anomaly, Result, Verdict, write_verdict
+    from ackguard.harness.verifiers.result import Anomaly, Result, Verdict, write_verdict
     from tests.reports.runbuilder import patient, practitioner, write_directory
 
     write_directory(tmp_path, [practitioner(1, '=HYPERLINK("x")')], [patient(1)])

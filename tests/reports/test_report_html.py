@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from ackguard import reports
 from tests.reports.conftest import HOSTILE_FAULT, HOSTILE_NAME, HOSTILE_NOTE, Runs
 
 EXTERNAL = (

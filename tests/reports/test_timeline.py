@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.history import read_history
-from reports.history_scan import scan_history
-from reports.rundata import load_run
-from reports.timeline import build_timeline, faults_active
+from ackguard.harness.history import read_history
+from ackguard.reports.history_scan import scan_history
+from ackguard.reports.rundata import load_run
+from ackguard.reports.timeline import build_timeline, faults_active
 from tests.reports.conftest import Runs
 from tests.reports.runbuilder import synthetic_run
 

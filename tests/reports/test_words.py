@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-import reports
+from ackguard import reports
 from tests.reports.conftest import NOTE
 from tests.reports.runbuilder import (
     ScriptedWriter,

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness.services.process import ManagedProcess, ProcessRef
+from ackguard.harness.services.process import ManagedProcess, ProcessRef
 
 SCRIPT = Path(__file__).with_name("child_server.py")
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.faults import database_crash
-from harness.services.commanded_database import CommandedDatabase
-from harness.services.commands import CommandError
-from harness.services.ports import free_port
+from ackguard.harness.faults import database_crash
+from ackguard.harness.services.commanded_database import CommandedDatabase
+from ackguard.harness.services.commands import CommandError
+from ackguard.harness.services.ports import free_port
 from tests.services.childproc import get_pid, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}

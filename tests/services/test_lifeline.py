@@ -26,8 +26,8 @@ PARENT = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from harness.services import lifeline
-    from harness.services.process import spawn
+    from ackguard.harness.services import lifeline
+    from ackguard.harness.services.process import spawn
 
     out = Path(sys.argv[1])
     sleeper = "import os, time; os.setsid(); time.sleep(300)"

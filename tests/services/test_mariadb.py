@@ -18,9 +18,9 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from harness.faults import database_crash, database_pause, database_terminate
-from harness.services.mariadb import ManagedMariaDB, MariaDBError
-from harness.services.service import ConsultationService
+from ackguard.harness.faults import database_crash, database_pause, database_terminate
+from ackguard.harness.services.mariadb import ManagedMariaDB, MariaDBError
+from ackguard.harness.services.service import ConsultationService
 from tests.services.childproc import state, wait_state
 
 pytestmark = pytest.mark.skipif(

@@ -14,7 +14,11 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from harness.services.postgres import ManagedPostgres, PostgresError, find_postgres_binaries
+from ackguard.harness.services.postgres import (
+    ManagedPostgres,
+    PostgresError,
+    find_postgres_binaries,
+)
 from tests.integration.conftest import ackguard, run_dirs
 from tests.services.childproc import state, wait_state
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.services.ports import free_port
-from harness.services.process import ManagedProcess, ProcessStartError
+from ackguard.harness.services.ports import free_port
+from ackguard.harness.services.process import ManagedProcess, ProcessStartError
 from tests.services.childproc import child_process, get_pid, state, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from harness.faults import service_kill, service_pause
-from harness.services.user_service import UserService, UserServiceError
+from ackguard.harness.faults import service_kill, service_pause
+from ackguard.harness.services.user_service import UserService, UserServiceError
 from tests.services.childproc import get_pid, wait_state
 
 GONE: set[str | None] = {None, "Z", "X"}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.final_read import FinalRead, FinalRecord
-from harness.history import FieldDigest, Op, OpType, digest_fields
+from ackguard.harness.final_read import FinalRead, FinalRecord
+from ackguard.harness.history import FieldDigest, Op, OpType, digest_fields
 
 MS = 1_000_000
 FIELDS = {

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import harness.verifiers as verifiers
-from harness.final_read import FinalRead, load_final_read, write_final_read
-from harness.history import HistoryWriter, Op, digest_fields, read_history
-from harness.verifiers import (
+import ackguard.harness.verifiers as verifiers
+from ackguard.harness.final_read import FinalRead, load_final_read, write_final_read
+from ackguard.harness.history import HistoryWriter, Op, digest_fields, read_history
+from ackguard.harness.verifiers import (
     CLASSES,
     ReadYourWritesVerifier,
     RecordsVerifier,

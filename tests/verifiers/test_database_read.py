@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from harness.final_read import final_read_from_records, read_database
-from harness.history import FieldDigest
+from ackguard.harness.final_read import final_read_from_records, read_database
+from ackguard.harness.history import FieldDigest
 
 ROWS: list[dict[str, object]] = [
     {"id": 1, "idempotency_key": "k1", "visit_reason": "cough", "exam_report": "x" * 2000},

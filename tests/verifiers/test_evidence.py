@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from harness.final_read import FinalRead, FinalRecord, write_final_read
-from harness.history import (
+from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
+from ackguard.harness.history import (
     NEMESIS,
     FieldDigest,
     HistoryReading,
@@ -27,8 +27,8 @@ from harness.history import (
     OpType,
     read_history,
 )
-from harness.verifiers import history_rows
-from harness.verify import verify_run
+from ackguard.harness.verifiers import history_rows
+from ackguard.harness.verify import verify_run
 
 NOTE = {"visit_reason": "cough", "exam_report": None, "conclusion": None, "prescription": None}
 NO_PROXY = "this run has no proxy it could break"

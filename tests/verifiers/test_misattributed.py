@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.final_read import FinalRecord
-from harness.history import FieldDigest, OpType, digest_fields
-from harness.verifiers import RecordsVerifier, Result
-from harness.verifiers.result import Anomaly
+from ackguard.harness.final_read import FinalRecord
+from ackguard.harness.history import FieldDigest, OpType, digest_fields
+from ackguard.harness.verifiers import RecordsVerifier, Result
+from ackguard.harness.verifiers.result import Anomaly
 from tests.verifiers.builder import FIELDS, MS, History, final
 
 NOTE = FIELDS | {"conclusion": "bronchitis, see in a week"}

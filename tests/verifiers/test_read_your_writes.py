@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.verifiers import ReadYourWritesVerifier, Result
-from harness.verifiers.read_your_writes import quantiles
+from ackguard.harness.verifiers import ReadYourWritesVerifier, Result
+from ackguard.harness.verifiers.read_your_writes import quantiles
 from tests.verifiers.builder import FIELDS, MS, History, digest, final, record
 
 

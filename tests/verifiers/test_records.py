@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.verifiers import RecordsVerifier, Result
+from ackguard.harness.verifiers import RecordsVerifier, Result
 from tests.verifiers.builder import FIELDS, MS, History, digest, final, record
 
 NEW = FIELDS | {"conclusion": "bronchitis"}

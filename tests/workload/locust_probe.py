@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
-from harness.workload import HttpTarget, PatientEntry, PractitionerEntry, TargetContext
+from ackguard.harness.workload import HttpTarget, PatientEntry, PractitionerEntry, TargetContext
 
 
 def main() -> None:

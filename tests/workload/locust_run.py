@@ -18,8 +18,8 @@ from pathlib import Path
 import gevent
 from locust.env import Environment
 
-from harness.history import HistoryWriter
-from harness.workload import Workload, WorkloadConfig
+from ackguard.harness.history import HistoryWriter
+from ackguard.harness.workload import Workload, WorkloadConfig
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness.workload import (
+from ackguard.harness.workload import (
     AdapterError,
     HttpTarget,
     SupportsDayListing,
@@ -22,7 +22,7 @@ from harness.workload import (
     WorkloadConfig,
     load_adapter,
 )
-from harness.workload.directory import PatientEntry, PractitionerEntry
+from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
 
 STARTED = datetime(2026, 1, 5, 8, 10, tzinfo=ZoneInfo("Europe/Paris"))
 CONTEXT = TargetContext("http://127.0.0.1:9", 1.0)
@@ -30,7 +30,7 @@ DOCTOR = PractitionerEntry("10000000008", "10000000008", "Dr A", "médecine gén
 PATIENT = PatientEntry("10000000008-1", "B", "1980-01-01", "180017500100165")
 
 MINIMAL = """
-from harness.workload import TargetAnswer
+from ackguard.harness.workload import TargetAnswer
 
 class Minimal:
     def __init__(self, context, *, colour="blue"):

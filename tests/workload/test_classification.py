@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness.workload import HttpTarget, PatientEntry, PractitionerEntry, TargetContext
+from ackguard.harness.workload import HttpTarget, PatientEntry, PractitionerEntry, TargetContext
 from tests.workload.scripted_server import ScriptedServer, closed_port
 
 TIMEOUT_S = 0.5

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness.workload import (
+from ackguard.harness.workload import (
     HttpTarget,
     PatientProfile,
     PractitionerProfile,
@@ -23,8 +23,8 @@ from harness.workload import (
     WorkloadConfig,
     valid_nir,
 )
-from harness.workload.directory import Directory, PatientEntry, PractitionerEntry
-from harness.workload.target import ConsultationRecord
+from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
+from ackguard.harness.workload.target import ConsultationRecord
 from tests.workload.reference_server import ReferenceServer
 
 STARTED = datetime(2026, 1, 5, 8, 10, tzinfo=ZoneInfo("Europe/Paris"))

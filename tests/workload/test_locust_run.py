@@ -18,10 +18,14 @@ from typing import Any
 
 import pytest
 
-from harness.history import OBSERVATION_FIELDS, Op, digest_fields, read_history
-from harness.workload import DEFAULT_SIM_START, valid_nir
-from harness.workload.model import build_practice
-from harness.workload.schedule import ConsultationPlan, consultation_slots, plan_consultation
+from ackguard.harness.history import OBSERVATION_FIELDS, Op, digest_fields, read_history
+from ackguard.harness.workload import DEFAULT_SIM_START, valid_nir
+from ackguard.harness.workload.model import build_practice
+from ackguard.harness.workload.schedule import (
+    ConsultationPlan,
+    consultation_slots,
+    plan_consultation,
+)
 from tests.workload.reference_server import ReferenceServer
 
 SEED, PRACTITIONERS, USERS = 11, 6, 3

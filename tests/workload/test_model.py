@@ -10,11 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness.workload import DEFAULT_SIM_START, SimClock, in_cohort, valid_nir, valid_rpps
-from harness.workload.catalogue import SPECIALTIES
-from harness.workload.identity import luhn_check_digit, nir_key
-from harness.workload.model import PractitionerProfile, build_practice
-from harness.workload.schedule import ConsultationPlan, consultation_slots, plan_consultation
+from ackguard.harness.workload import DEFAULT_SIM_START, SimClock, in_cohort, valid_nir, valid_rpps
+from ackguard.harness.workload.catalogue import SPECIALTIES
+from ackguard.harness.workload.identity import luhn_check_digit, nir_key
+from ackguard.harness.workload.model import PractitionerProfile, build_practice
+from ackguard.harness.workload.schedule import (
+    ConsultationPlan,
+    consultation_slots,
+    plan_consultation,
+)
 
 START = DEFAULT_SIM_START
 

@@ -2,8 +2,8 @@
 (:data:`DEFECTS` in :mod:`.registry`). Each module's docstring names the incident class it
 reproduces and its parameters."""
 
-from fakes.consultations.defects.registry import DEFECTS, parse_cli_spec, parse_entries
-from fakes.consultations.defects.spec import (
+from ackguard.fakes.consultations.defects.registry import DEFECTS, parse_cli_spec, parse_entries
+from ackguard.fakes.consultations.defects.spec import (
     ActiveDefects,
     Cohort,
     DefectEntry,

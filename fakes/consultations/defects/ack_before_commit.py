@@ -17,9 +17,9 @@ uncommitted.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.hooks import DefectHooks, WriteCall
-from fakes.consultations.defects.params import AckBeforeCommitParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, WriteCall
+from ackguard.fakes.consultations.defects.params import AckBeforeCommitParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "AckBeforeCommit", "AckBeforeCommitParams"]
 

@@ -80,7 +80,7 @@ def set_notes(record_id: int, notes: Notes, *, only_if_null: bool) -> Callable[[
     def action(connection: Connection) -> None:
         from sqlalchemy import func, update
 
-        from fakes.consultations.schema import OBSERVATION_FIELDS, consultations
+        from ackguard.fakes.consultations.schema import OBSERVATION_FIELDS, consultations
 
         column = consultations.c
         values = {

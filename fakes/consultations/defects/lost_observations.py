@@ -22,9 +22,9 @@ Params: ``mode`` ("drop" | "stale", default "drop"); ``stale_after_ms`` (int, 0.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
-from fakes.consultations.defects.params import LostObservationsParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
+from ackguard.fakes.consultations.defects.params import LostObservationsParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "LostObservations", "LostObservationsParams"]
 

@@ -15,9 +15,9 @@ Params: none.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.hooks import DefectHooks, WriteCall
-from fakes.consultations.defects.params import NoParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, WriteCall
+from ackguard.fakes.consultations.defects.params import NoParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "Misfile"]
 
@@ -28,7 +28,7 @@ class Misfile(DefectHooks[NoParams]):
             return
         from sqlalchemy import select
 
-        from fakes.consultations.schema import consultations
+        from ackguard.fakes.consultations.schema import consultations
 
         column = consultations.c
         other = call.connection.execute(

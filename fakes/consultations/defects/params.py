@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from fakes.consultations.defects.spec import Cohort, DefectSpecError
+from ackguard.fakes.consultations.defects.spec import Cohort, DefectSpecError
 
 __all__ = [
     "DEFECT_PARAMS",

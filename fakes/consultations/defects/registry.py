@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from fakes.consultations.defects import (
+from ackguard.fakes.consultations.defects import (
     ack_before_commit,
     lost_observations,
     misfile,
@@ -18,8 +18,8 @@ from fakes.consultations.defects import (
     split_transaction,
     swallowed_commit_error,
 )
-from fakes.consultations.defects.params import parse_cohort
-from fakes.consultations.defects.spec import (
+from ackguard.fakes.consultations.defects.params import parse_cohort
+from ackguard.fakes.consultations.defects.spec import (
     ActiveDefects,
     DefectEntry,
     DefectKind,

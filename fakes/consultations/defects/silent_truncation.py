@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fakes.consultations.defects.hooks import DefectHooks, WriteCall
-from fakes.consultations.defects.params import SilentTruncationParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, WriteCall
+from ackguard.fakes.consultations.defects.params import SilentTruncationParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "SilentTruncation", "SilentTruncationParams", "truncate"]
 

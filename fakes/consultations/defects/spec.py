@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:  # the hooks import SQLAlchemy; the harness imports this module without it
-    from fakes.consultations.defects.hooks import DefectHooks
+    from ackguard.fakes.consultations.defects.hooks import DefectHooks
 
 __all__ = [
     "ActiveDefects",

@@ -16,9 +16,9 @@ Params: ``gap_ms`` (int, 0..600000, default 200): delay between the answer and t
 
 from __future__ import annotations
 
-from fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
-from fakes.consultations.defects.params import SplitTransactionParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, FollowUp, WriteCall, set_notes
+from ackguard.fakes.consultations.defects.params import SplitTransactionParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "SplitTransaction", "SplitTransactionParams"]
 

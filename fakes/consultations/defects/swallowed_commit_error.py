@@ -21,9 +21,9 @@ Params: none.
 
 from __future__ import annotations
 
-from fakes.consultations.defects.hooks import DefectHooks, WriteCall
-from fakes.consultations.defects.params import NoParams, parser
-from fakes.consultations.defects.spec import DefectKind
+from ackguard.fakes.consultations.defects.hooks import DefectHooks, WriteCall
+from ackguard.fakes.consultations.defects.params import NoParams, parser
+from ackguard.fakes.consultations.defects.spec import DefectKind
 
 __all__ = ["KIND", "SwallowedCommitError"]
 

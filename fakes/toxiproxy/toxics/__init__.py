@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fakes.toxiproxy.toxics.bandwidth import Bandwidth
-from fakes.toxiproxy.toxics.base import (
+from ackguard.fakes.toxiproxy.toxics.bandwidth import Bandwidth
+from ackguard.fakes.toxiproxy.toxics.base import (
     Attribute,
     AttributeValues,
     BadAttribute,
@@ -15,15 +15,15 @@ from fakes.toxiproxy.toxics.base import (
     StageContext,
     ToxicType,
 )
-from fakes.toxiproxy.toxics.cut import Cut
-from fakes.toxiproxy.toxics.latency import Latency
-from fakes.toxiproxy.toxics.limit_data import LimitData
-from fakes.toxiproxy.toxics.noop import Noop
-from fakes.toxiproxy.toxics.pg_commit_ack_drop import PgCommitAckDrop
-from fakes.toxiproxy.toxics.reset_peer import ResetPeer
-from fakes.toxiproxy.toxics.slicer import Slicer
-from fakes.toxiproxy.toxics.slow_close import SlowClose
-from fakes.toxiproxy.toxics.timeout import Timeout
+from ackguard.fakes.toxiproxy.toxics.cut import Cut
+from ackguard.fakes.toxiproxy.toxics.latency import Latency
+from ackguard.fakes.toxiproxy.toxics.limit_data import LimitData
+from ackguard.fakes.toxiproxy.toxics.noop import Noop
+from ackguard.fakes.toxiproxy.toxics.pg_commit_ack_drop import PgCommitAckDrop
+from ackguard.fakes.toxiproxy.toxics.reset_peer import ResetPeer
+from ackguard.fakes.toxiproxy.toxics.slicer import Slicer
+from ackguard.fakes.toxiproxy.toxics.slow_close import SlowClose
+from ackguard.fakes.toxiproxy.toxics.timeout import Timeout
 
 __all__ = [
     "TOXICS",

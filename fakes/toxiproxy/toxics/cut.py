@@ -11,8 +11,8 @@ It reads the client's messages whatever ``stream`` it was created with.
 
 from __future__ import annotations
 
-from fakes.toxiproxy.pgwire import Splitter
-from fakes.toxiproxy.toxics.base import (
+from ackguard.fakes.toxiproxy.pgwire import Splitter
+from ackguard.fakes.toxiproxy.toxics.base import (
     Attribute,
     AttributeValues,
     BadAttribute,

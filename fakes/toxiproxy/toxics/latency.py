@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
 
 __all__ = ["Latency"]
 

@@ -7,7 +7,7 @@ of the toxic); the chunk that crosses the limit is truncated to it and the link 
 
 from __future__ import annotations
 
-from fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
 
 __all__ = ["LimitData"]
 

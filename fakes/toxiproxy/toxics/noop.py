@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fakes.toxiproxy.toxics.base import ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import ToxicType
 
 __all__ = ["Noop"]
 

@@ -14,8 +14,8 @@ Encrypted sessions (SSLRequest answered ``S``) are passed through untouched.
 
 from __future__ import annotations
 
-from fakes.toxiproxy.pgwire import GSSENC_REQUEST, SSL_REQUEST, Splitter, is_commit_sql
-from fakes.toxiproxy.toxics.base import (
+from ackguard.fakes.toxiproxy.pgwire import GSSENC_REQUEST, SSL_REQUEST, Splitter, is_commit_sql
+from ackguard.fakes.toxiproxy.toxics.base import (
     Attribute,
     AttributeValues,
     Chunk,

@@ -10,7 +10,7 @@ resets at once.
 
 from __future__ import annotations
 
-from fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
 
 __all__ = ["ResetPeer"]
 

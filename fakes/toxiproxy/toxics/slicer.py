@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from fakes.toxiproxy.toxics.base import (
+from ackguard.fakes.toxiproxy.toxics.base import (
     Attribute,
     AttributeValues,
     BadAttribute,

@@ -7,7 +7,7 @@ when the toxic is updated or removed meanwhile.
 
 from __future__ import annotations
 
-from fakes.toxiproxy.toxics.base import Attribute, Out, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import Attribute, Out, Stage, ToxicType
 
 __all__ = ["SlowClose"]
 

@@ -8,7 +8,7 @@ toxic closes every connection it was attached to, as the reference server does.
 
 from __future__ import annotations
 
-from fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
+from ackguard.fakes.toxiproxy.toxics.base import Attribute, Chunk, Out, Stage, ToxicType
 
 __all__ = ["Timeout"]
 

@@ -2,8 +2,9 @@
 
 ``database`` is parametrized: a SQLite file, and a database in a throwaway PostgreSQL cluster
 (one cluster per test session, one fresh database per test; marked ``postgres``).
-``start_service(db_url, *args)`` starts ``python -m fakes.consultations`` and waits (bounded) for
-its ready file; every service a test started is SIGKILLed by pid at teardown if still running.
+``start_service(db_url, *args)`` starts ``python -m ackguard.fakes.consultations`` and waits
+(bounded) for its ready file; every service a test started is SIGKILLed by pid at teardown if
+still running.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
                 [
                     sys.executable,
                     "-m",
-                    "fakes.consultations",
+                    "ackguard.fakes.consultations",
                     "--db",
                     db_url,
                     "--ready-file",
@@ -142,7 +143,7 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
 
 @pytest.fixture(scope="session")
 def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from harness.services.postgres import ManagedPostgres, find_postgres_binaries
+    from ackguard.harness.services.postgres import ManagedPostgres, find_postgres_binaries
 
     try:
         find_postgres_binaries()

@@ -241,7 +241,7 @@ def test_bad_defect_on_the_command_line_exits_2(tmp_path: Any) -> None:
 
     spec = '{"name": "silent_truncation", "params": {"max_chars": "x"}}'
     done = subprocess.run(
-        [sys.executable, "-m", "fakes.consultations", "--defect", spec],
+        [sys.executable, "-m", "ackguard.fakes.consultations", "--defect", spec],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "--defect[0].params.max_chars" in done.stderr

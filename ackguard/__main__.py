@@ -1,0 +1,5 @@
+"""``python -m ackguard``: the command line."""
+
+from ackguard.harness.cli import main
+
+raise SystemExit(main())
