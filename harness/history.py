@@ -166,6 +166,13 @@ class HistoryWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._lock = threading.Lock()
         self._next_index = 0
+        self._listeners: list[Callable[[Op], None]] = []
+
+    def listen(self, listener: Callable[[Op], None]) -> None:
+        """Call ``listener`` with every op recorded from now on, after it is written (the live
+        verifier and the web UI's counters follow the run this way). A listener must be quick
+        and must not raise: it runs on the recording thread or greenlet."""
+        self._listeners.append(listener)
 
     def now(self) -> int:
         """Nanoseconds since the run started."""
@@ -194,14 +201,19 @@ class HistoryWriter:
         with self._lock:
             index = self._next_index
             self._next_index += 1
+            at = self.now()
             line = b'{"index":%d,"time":%d,"process":%s,"type":%s,"f":%s' % (
                 index,
-                self.now(),
+                at,
                 head,
                 kind,
                 tail,
             )
             os.write(self._fd, line)
+        if self._listeners:
+            op = Op(index, at, process, type_, f, key, value, error)
+            for listener in self._listeners:
+                listener(op)
         return index
 
     def finish(self, **value: object) -> None:

@@ -15,29 +15,30 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent
 from locust.env import Environment
 
-from harness.cohorts import cohorts, defect_entries, place_cohort_windows
-from harness.faults.registry import build_fault
-from harness.faults.schedule import FaultRunner
-from harness.final_read import (
+from ackguard.harness.cohorts import cohorts, defect_entries, place_cohort_windows
+from ackguard.harness.faults.registry import build_fault
+from ackguard.harness.faults.schedule import FaultRunner
+from ackguard.harness.final_read import (
     FinalRead,
     final_read_from_database,
     final_read_from_records,
     write_final_read,
 )
-from harness.history import HistoryWriter
-from harness.run_dir import RunMeta, make_run_dir
-from harness.scenario import Scenario
-from harness.services.stack import RunStack
-from harness.verifiers.result import Verdict
-from harness.verify import verify_run
-from harness.workload import (
+from ackguard.harness.history import HistoryWriter
+from ackguard.harness.live import LiveDamage
+from ackguard.harness.run_dir import RunMeta, make_run_dir
+from ackguard.harness.scenario import Scenario
+from ackguard.harness.services.stack import RunStack
+from ackguard.harness.verifiers.result import Verdict
+from ackguard.harness.verify import verify_run
+from ackguard.harness.workload import (
     DEFAULT_SIM_START,
     HttpTarget,
     TargetFactory,
@@ -144,6 +145,10 @@ class Prepared:
     workload: Workload
     faults: FaultRunner
     environment: Environment
+    live_damage: list[LiveDamage] = field(default_factory=list)
+    """What the live verifier found so far, in detection order (appended while the load runs)."""
+    stop_reason: str | None = None
+    """Set when a stop condition ends the load early (``stop_when``); the load phases watch it."""
 
 
 def _target_factory(scenario: Scenario) -> TargetFactory:
