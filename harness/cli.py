@@ -42,6 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Locust patches the standard library with gevent on import; it must come before
         # anything imports ssl or threading (the scenario's fault modules do).
         import locust  # noqa: F401
+    try:
+        try:
+            code = _dispatch(args)
+        finally:
+            sys.stdout.flush()  # here, not at exit (``--help`` too): a closed pipe is caught below
+    except BrokenPipeError:
+        return _reader_went_away()
+    return code
+
+
+def _dispatch(args: list[str]) -> int:
     parser = _parser()
     options = parser.parse_args(args)
     handler = {
@@ -53,10 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[options.command]
     try:
         return handler(options)
+    except BrokenPipeError:
+        raise  # the reader went away: not a harness error
     except Exception as exc:  # a harness failure is no verdict: exit 2, never 1 ("data lost")
         traceback.print_exc()
         print(f"ackguard: harness error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
+
+
+def _reader_went_away() -> int:
+    """``ackguard scenarios | head -3``: the reader closed the pipe. End quietly, as ``cat`` does;
+    stdout points at /dev/null so that the interpreter's last flush cannot complain either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_TRUE
 
 
 def _parser() -> argparse.ArgumentParser:
