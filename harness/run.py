@@ -96,8 +96,10 @@ def run_scenario(
         progress(f"run {run_dir}: starting the {scenario.database.kind} database and the service")
         stack.start()
         meta.database = stack.database_label
+        meta.service_url = stack.practitioner_url
         prepared = _prepare(scenario, stack, history, meta, progress, target_factory)
         meta.load_started_at = datetime.now(UTC)
+        meta.write(run_dir)  # run.json says the load runs: a test beside it can start
         try:
             (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
