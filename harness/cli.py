@@ -27,6 +27,7 @@ _EPILOG = """examples:
   ackguard verify runs/20261129T040000-default
   ackguard report runs/20261129T040000-default
   ackguard scenarios
+  ackguard suite --catalogue           # every catalogue scenario, judged by its expect:
   ackguard serve --db sqlite:///notes.db --port 8000 --defect silent_truncation
   ackguard proxy --port 8474 --seed 7
 """
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("serve", "proxy"):
         module = "ackguard.fakes." + ("consultations" if args[0] == "serve" else "toxiproxy")
         os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])
-    if args and args[0] in ("run", "web"):
+    if args and args[0] in ("run", "web", "suite"):
         # Locust patches the standard library with gevent on import; it must come before
         # anything imports ssl or threading (the scenario's fault modules do).
         import locust  # noqa: F401
@@ -61,6 +62,7 @@ def _dispatch(args: list[str]) -> int:
         "report": _report,
         "scenarios": _scenarios,
         "web": _web,
+        "suite": _suite,
     }[options.command]
     try:
         return handler(options)
@@ -131,9 +133,43 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--web-port", type=int, default=8089)
     web.add_argument("--runs-dir", type=Path, default=Path("runs"))
     web.add_argument("--seed", type=int, help="override the scenario's seed")
+    _suite_parser(commands)
     commands.add_parser("serve", help="start the consultation service (see ackguard serve --help)")
     commands.add_parser("proxy", help="start the fault proxy (see ackguard proxy --help)")
     return parser
+
+
+def _suite_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    suite = commands.add_parser(
+        "suite",
+        help="run scenarios one after another; exit 0 when each ends as expected",
+        description="Run scenarios one after another, each judged against its expectation (an "
+        "expected FAIL that fails is OK). Exit 0: every one as expected; 1: a verdict differs; "
+        "2: a verdict is unknown or a scenario did not run.",
+        epilog="examples:\n  ackguard suite --catalogue --runs-dir nightly\n"
+        "  ackguard suite examples/ci/nightly-suite.yaml --junit junit.xml\n"
+        "  ackguard suite my-scenarios/ default --duration 20s",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    suite.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="catalogue names, scenario files, folders (their *.yaml) or suite files",
+    )
+    suite.add_argument("--catalogue", action="store_true", help="every shipped scenario")
+    suite.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are stored")
+    suite.add_argument("--duration", help="every scenario's duration unless its entry sets one")
+    suite.add_argument("--seed", type=int, help="every scenario's seed unless its entry sets one")
+    suite.add_argument(
+        "--junit", type=Path, help="the junit.xml (default <runs-dir>/suite-<timestamp>/junit.xml)"
+    )
+
+
+def _suite(options: argparse.Namespace) -> int:
+    from ackguard.harness.suite import suite_command
+
+    return suite_command(options)
 
 
 def _load(name: str | None, duration: str | None, seed: int | None = None) -> object:
