@@ -1,4 +1,5 @@
-"""``runs/index.html``: every run in the runs folder, newest first, with a trend chart."""
+"""``runs/index.html``: trends per scenario (:mod:`reports.trends`), then every run in the runs
+folder, newest first, with a chart of them all."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ackguard.harness.verifiers.result import VERDICT_FILE
+from ackguard.harness.verifiers.result import VERDICT_FILE, Verdict
 from ackguard.reports.banner import banner
 from ackguard.reports.charts import TrendPoint, trend_svg
+from ackguard.reports.latency import history_figures
 from ackguard.reports.page import render_template
-from ackguard.reports.rundata import HISTORY_FILE, RUN_FILE, RunDirError, load_run
+from ackguard.reports.rundata import RUN_FILE, RunDirError, load_run
+from ackguard.reports.trends import scenario_trends
 from ackguard.reports.words import damage_counts
 
 __all__ = ["IndexRow", "render_index"]
-
-_INVOKE_MARK = b'"type":"invoke"'
-_NEMESIS_INVOKE_MARK = b'"process":"nemesis","type":"invoke"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +27,27 @@ class IndexRow:
     scenario: str
     status: str
     verdict: str  # the banner's kind: pass, fail, unknown, interrupted, error, running, none
+    word: str  # the banner's first word: PASS, FAIL, UNKNOWN, INTERRUPTED...
     words: str
     operations: int | None
     damage: Mapping[str, int] | None  # records in violation per class; None without a verdict
+    counts: Mapping[str, int] | None  # every count of verdict.json; None without a verdict
+    acknowledged_writes: int | None  # creates and updates answered ok (history)
+    write_p99_ms: float | None  # their p99 latency
     has_report: bool
     expected_matched: bool | None
 
 
 def render_index(runs_dir: Path) -> Path:
-    """Write ``runs_dir/index.html`` listing each sub-folder holding a run.json or verdict.json."""
+    """Write ``runs_dir/index.html`` listing each sub-folder holding a run.json or verdict.json
+    (hidden ones excepted: ``ackguard prune`` renames a run to a hidden name before deleting it)."""
     if not runs_dir.is_dir():
         raise RunDirError(f"{runs_dir} is not a directory")
-    rows = [row for path in sorted(runs_dir.iterdir()) if (row := _row(path)) is not None]
+    rows = [
+        row
+        for path in sorted(runs_dir.iterdir())
+        if not path.name.startswith(".") and (row := _row(path)) is not None
+    ]
     rows.sort(key=lambda r: (r.started or datetime.min.replace(tzinfo=UTC), r.name))
     points = [
         TrendPoint(
@@ -54,6 +63,7 @@ def render_index(runs_dir: Path) -> Path:
         {
             "runs_dir": runs_dir,
             "rows": list(reversed(rows)),
+            "trends": scenario_trends(rows),
             "trend_svg": trend_svg(points) if rows else None,
             "generated": datetime.now(UTC),
         },
@@ -73,15 +83,20 @@ def _row(path: Path) -> IndexRow | None:
     verdict = run.verdict
     info = run.info
     shown = banner(run)
+    figures = history_figures(path)
     return IndexRow(
         name=run.name,
         started=info.started_at if info else None,
         scenario=run.title,
         status=(info.status if info else None) or "unknown",
         verdict=shown.kind,
+        word=shown.word,
         words=shown.headline,
-        operations=_operations(path / HISTORY_FILE),
+        operations=figures.operations if figures else None,
         damage=damage_counts(verdict.counts) if verdict else None,
+        counts=_counts(verdict.counts) if verdict else None,
+        acknowledged_writes=figures.acknowledged_writes if figures else _acknowledged(verdict),
+        write_p99_ms=figures.write_p99_ms if figures else None,
         has_report=(path / "report.html").is_file(),
         expected_matched=(verdict.valid == run.expected)
         if verdict and run.expected is not None
@@ -89,17 +104,16 @@ def _row(path: Path) -> IndexRow | None:
     )
 
 
-def _operations(history: Path) -> int | None:
-    """Client operations invoked, counted on the raw bytes (no parsing) so the index stays fast."""
-    if not history.is_file():
-        return None
-    invokes = nemesis = 0
-    tail = b""
-    with history.open("rb") as source:
-        while block := source.read(16 << 20):
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
-            invokes += data[:cut].count(_INVOKE_MARK)
-            nemesis += data[:cut].count(_NEMESIS_INVOKE_MARK)
-            tail = data[cut:]
-    return invokes - nemesis
+def _counts(counts: Mapping[str, object]) -> dict[str, int]:
+    """Every whole-number count of the verdict (a hand-edited or newer file may hold others)."""
+    return {
+        name: value
+        for name, value in counts.items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+
+
+def _acknowledged(verdict: Verdict | None) -> int | None:
+    """Without a history: the acknowledged writes the verdict's evidence counted, if any."""
+    value = verdict.evidence.get("acknowledged_writes") if verdict else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

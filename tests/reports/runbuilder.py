@@ -366,3 +366,65 @@ def synthetic_run(
         ],
     )
     return outcome
+
+
+def nightly_run(
+    runs_dir: Path,
+    scenario: str,
+    night: int,
+    verdict: bool | str | None,
+    *,
+    counts: Mapping[str, int] | None = None,
+    write_ms: Sequence[float] = (10.0, 20.0, 30.0),
+    failed_writes: int = 0,
+    status: str = "completed",
+    **run_json: object,
+) -> Path:
+    """A run of ``scenario`` on night ``night`` (started ``night`` days after STARTED_AT): a real
+    history of acknowledged creates taking ``write_ms`` each, ``failed_writes`` failed ones, a
+    read and a fault, then ``verdict.json`` with ``counts`` (no verdict file when ``verdict`` is
+    None). For the runs index's trends and retention tests."""
+    started = STARTED_AT + timedelta(days=night)
+    run_dir = runs_dir / f"{started:%Y%m%dT%H%M%S}-{scenario}"
+    run_dir.mkdir(parents=True)
+    write_directory(run_dir, [practitioner(1)], [patient(1)])
+    with ScriptedWriter(run_dir / "history.jsonl") as writer:
+        write_fault(writer, "kill-service", "kill", 0.05, 0.5)
+        for n, took_ms in enumerate(write_ms):
+            write_create(
+                writer,
+                at=1.0 + n,
+                took=took_ms / 1000,
+                process=1 + n % 3,
+                key=f"k-{n}",
+                practitioner_id="1",
+                patient_id="1",
+                fields={"visit_reason": f"note {n}"},
+                record_id=str(n + 1),
+            )
+        for n in range(failed_writes):
+            write_create(
+                writer,
+                at=100.0 + 10 * n,
+                took=5.0,
+                process=1,
+                key=f"f-{n}",
+                practitioner_id="1",
+                patient_id="1",
+                fields={"visit_reason": "never stored"},
+                record_id="0",
+                outcome="fail",
+            )
+        writer.at(400.0).record(2, "invoke", "read", key="k-0", value={"id": "1"})
+        writer.at(400.9).record(2, "ok", "read", key="k-0", value={"id": "1", "found": True})
+    fields: dict[str, object] = {
+        "scenario": scenario,
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(seconds=60)).isoformat(),
+        "status": status,
+    }
+    fields.update(run_json)
+    write_run_json(run_dir, **fields)
+    if verdict is not None:
+        write_verdict_json(run_dir, verdict, counts=counts or {})
+    return run_dir
