@@ -33,6 +33,7 @@ from ackguard.harness.final_read import (
 )
 from ackguard.harness.history import HistoryWriter
 from ackguard.harness.live import LiveDamage
+from ackguard.harness.live.session import start_live
 from ackguard.harness.run_dir import RunMeta, make_run_dir
 from ackguard.harness.scenario import Scenario
 from ackguard.harness.services.stack import RunStack
@@ -100,9 +101,12 @@ def run_scenario(
         prepared = _prepare(scenario, stack, history, meta, progress, target_factory)
         meta.load_started_at = datetime.now(UTC)
         meta.write(run_dir)  # run.json says the load runs: a test beside it can start
+        live = start_live(prepared, progress)  # read-backs and stop conditions, for any load
         try:
             (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
+            live.stop()  # before the heal and the final read
+            meta.stopped_by = live.stopped_by
             progress("load stopped; healing every fault")
             prepared.faults.heal_all()
             place_cohort_windows(meta.cohorts, history.path, meta.started_at)
@@ -211,6 +215,9 @@ def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Prog
     next_report = time.monotonic() + PROGRESS_EVERY_S
     try:
         while not interrupted.is_set() and time.monotonic() < deadline:
+            if prepared.stop_reason is not None:
+                progress(f"load stopped early: {prepared.stop_reason}")
+                break
             if prepared.workload.target_error is not None:
                 break  # the adapter broke its contract: the run ends with that error
             gevent.sleep(min(0.2, max(0.0, deadline - time.monotonic())))

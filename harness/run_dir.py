@@ -79,6 +79,7 @@ class RunMeta:
     harness_pid: int = field(default_factory=os.getpid)
     load_started_at: datetime | None = None
     interrupted_at: datetime | None = None  # the first Ctrl-C or SIGTERM
+    stopped_by: dict[str, object] | None = None  # the stop condition that ended the load early
     service_url: str | None = None
     """The service as practitioners reach it (through the fault proxy when the scenario routes
     the service there): a test running beside the load talks to it."""
@@ -98,6 +99,7 @@ class RunMeta:
             "load_duration_s": self.scenario.duration,
             "load_started_at": _iso(self.load_started_at),
             "interrupted_at": _iso(self.interrupted_at),
+            "stopped_by": self.stopped_by,
             "service_url": self.service_url,
             "command": self.command,
             "versions": versions(self.database),

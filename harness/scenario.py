@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from ackguard.fakes.consultations.defects.params import CohortParams
 from ackguard.harness.faults.base import FaultParams
+from ackguard.harness.live.options import LiveSpec, StopWhen
 from ackguard.harness.scenario_checks import check_scenario, real_proxy_reason
 from ackguard.harness.scenario_fields import describe, dotted, parse_duration
 from ackguard.harness.scenario_model import (
@@ -138,6 +139,10 @@ class Scenario:
     """The user's adapter, or None for the reference API."""
     source_dir: Path = Path(".")
     """The folder of the scenario file (relative adapter paths start there)."""
+    live: LiveSpec | None = field(default_factory=LiveSpec)
+    """The live verifier's budget; None when the scenario turns it off (``live: false``)."""
+    stop_when: StopWhen | None = None
+    """Conditions that end the load early, or None."""
 
 
 def catalogue() -> dict[str, str]:
@@ -269,6 +274,8 @@ def _scenario(
         service=system.service,
         target=system.target,
         source_dir=(source_dir or Path(source).parent).resolve(),
+        live=model.live,
+        stop_when=model.stop_when,
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, mo
 # The one deliberate exception to "the harness never imports fakes": the defect parameter schema
 # is a pure module of pydantic models, shared with the consultation service's /admin/defects.
 from ackguard.fakes.consultations.defects.params import DEFECT_PARAMS, CohortParams, DefectName
+from ackguard.harness.live.options import LiveSpec, StopWhen, live_option
 from ackguard.harness.scenario_fields import (
     PLACEHOLDERS,
     Command,
@@ -365,6 +366,10 @@ class ScenarioFile(Strict):
     verifiers: tuple[VerifierName, ...] = VERIFIERS
     final_read: Literal["api", "database"] = "api"
     expect: Annotated[bool | Literal["unknown"] | None, BeforeValidator(_expect)] = None
+    live: Annotated[LiveSpec | None, BeforeValidator(live_option)] = Field(
+        default_factory=LiveSpec
+    )
+    stop_when: StopWhen | None = None
 
     @field_validator("faults", mode="before")
     @classmethod
@@ -379,6 +384,18 @@ class ScenarioFile(Strict):
         if isinstance(value, list) and not value:
             raise ValueError("must name at least one verifier")
         return value
+
+    @model_validator(mode="after")
+    def _live_for_damage(self) -> ScenarioFile:
+        """Damage stop conditions count live detections: they need the live verifier."""
+        if self.live is None and self.stop_when is not None and self.stop_when.damage:
+            kind = next(iter(self.stop_when.damage))
+            raise problem(
+                ("stop_when", kind),
+                f"counts the live verifier's detections, and this scenario turns it off "
+                f"(live: false): remove stop_when.{kind} or live: false",
+            )
+        return self
 
     @model_validator(mode="after")
     def _bounded_population(self) -> ScenarioFile:

@@ -11,6 +11,7 @@ the command line.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ackguard.harness.final_read import (
@@ -20,6 +21,7 @@ from ackguard.harness.final_read import (
     write_final_read,
 )
 from ackguard.harness.history import HistoryReading
+from ackguard.harness.live.detect import scan_live_reads, time_to_detect
 from ackguard.harness.run_dir import RunInfo, load_run_info
 from ackguard.harness.scenario import Scenario, ScenarioError, parse_scenario
 from ackguard.harness.verifiers import verifiers_named
@@ -60,6 +62,13 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         scenario_error=scenario_error,
     )
     verdict = judge(composed.verdict, check_evidence(facts))
+    results, live = time_to_detect(
+        verdict.results,
+        composed.index,
+        scan_live_reads(run_dir / HISTORY_FILE),
+        reading.system_ops,
+    )
+    verdict = replace(verdict, results=results, live=live)
     write_verdict(run_dir, verdict)
     return verdict
 

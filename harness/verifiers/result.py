@@ -108,6 +108,10 @@ class Anomaly:
     other_practitioner_id: str | None = None
     other_patient_id: str | None = None
     via: str | None = None
+    time_to_detect_s: float | None = None
+    """Acknowledgement -> the first live read-back that caught it (None: none did)."""
+    after_service_back_s: float | None = None
+    """That read-back's completion minus the end of the fault window healed in between."""
 
     def to_json(self) -> dict[str, object]:
         misattributed: dict[str, object] = {}
@@ -128,6 +132,8 @@ class Anomaly:
             "ack_time": self.ack_time,
             "detection_time": self.detection_time,
             "ids": list(self.ids),
+            "time_to_detect_s": self.time_to_detect_s,
+            "after_service_back_s": self.after_service_back_s,
         } | misattributed
 
     @classmethod
@@ -149,6 +155,8 @@ class Anomaly:
             other_practitioner_id=data.get("other_practitioner_id"),
             other_patient_id=data.get("other_patient_id"),
             via=data.get("via"),
+            time_to_detect_s=data.get("time_to_detect_s"),
+            after_service_back_s=data.get("after_service_back_s"),
         )
 
 
@@ -212,6 +220,8 @@ class Verdict:
     expected: Valid | None = None
     reasons: tuple[str, ...] = ()
     evidence: Mapping[str, object] = field(default_factory=dict)
+    live: Mapping[str, object] = field(default_factory=dict)
+    """What the live read-backs caught (:mod:`harness.live.detect`); empty without any."""
 
     def __post_init__(self) -> None:
         if self.valid == "unknown" and not self.reasons:
@@ -233,6 +243,7 @@ class Verdict:
             "matched": self.matched,
             "reasons": list(self.reasons),
             "evidence": dict(self.evidence),
+            "live": dict(self.live),
             "results": [r.to_json() for r in self.results],
         }
 
@@ -245,6 +256,7 @@ class Verdict:
             expected=data.get("expected"),
             reasons=tuple(str(r) for r in data.get("reasons", [])),
             evidence=dict(data.get("evidence", {})),
+            live=dict(data.get("live", {})),
         )
 
 

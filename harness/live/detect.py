@@ -1,0 +1,187 @@
+"""Time to detect, offline: what the live read-backs of a stored run caught, recomputed from its
+history, so it is reproducible by ``ackguard verify``.
+
+For every record the final verdict names lost, corrupt or misattributed, the *time to detect* is
+from its acknowledgement (the anomaly's ``ack_time``) to the completion of the first live
+read-back begun after it that caught it:
+
+- lost: a read-back that found nothing;
+- corrupt: a read-back that showed a damaged field a value not allowed (the history index's
+  flagged reads, restricted to read-backs), begun after that field's acknowledgement;
+- misattributed: a read-back that caught anything wrong about the record (nothing found,
+  another owner, a field not allowed).
+
+*After the service came back* is the detection time minus the end of the latest fault window
+that healed between the acknowledgement and the detection (``None`` when none did): the live
+verifier's target is stated that way.
+
+The summary also counts *unconfirmed alarms*: records a read-back caught that neither the
+records verifier nor read_your_writes name as damaged in the end. It must be 0: a live alarm
+the final verdict does not confirm is a bug.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ackguard.harness.history import NEMESIS, Op
+from ackguard.harness.verifiers.index import HistoryIndex
+from ackguard.harness.verifiers.result import Anomaly, Result
+
+__all__ = ["DAMAGE", "LiveReads", "scan_live_reads", "time_to_detect"]
+
+DAMAGE = ("lost", "corrupt", "misattributed")
+_MARK = b'"live":true'
+_SHOWN_KEYS = 20
+
+
+@dataclass(slots=True)
+class LiveReads:
+    """The read-backs of a history: answered ones per key as (invoke, completion, found)."""
+
+    invoked: int = 0
+    answered: dict[str, list[tuple[int, int, bool]]] = field(default_factory=dict)
+
+
+def scan_live_reads(path: Path) -> LiveReads:
+    """Every read-back line of ``path`` (marked ``"live": true``), matched by process. Lines
+    without the mark are skipped before they are decoded: this pass costs little more than
+    reading the file."""
+    found = LiveReads()
+    pending: dict[object, int] = {}
+    with path.open("rb", buffering=1 << 20) as lines:
+        for line in lines:
+            if _MARK not in line:
+                continue
+            try:
+                data = orjson.loads(line)
+                process, kind, key, at = data["process"], data["type"], data["key"], data["time"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or damaged line: the evidence check says so
+            if kind == "invoke":
+                found.invoked += 1
+                pending[process] = int(at)
+                continue
+            began = pending.pop(process, None)
+            if began is None or kind != "ok" or not isinstance(key, str):
+                continue
+            value = data.get("value")
+            seen = isinstance(value, dict) and bool(value.get("found"))
+            found.answered.setdefault(key, []).append((began, int(at), seen))
+    return found
+
+
+def time_to_detect(
+    results: Sequence[Result],
+    index: HistoryIndex | None,
+    reads: LiveReads,
+    system_ops: Iterable[tuple[int, Op]],
+) -> tuple[tuple[Result, ...], dict[str, Any]]:
+    """``results`` with ``time_to_detect_s`` (and ``after_service_back_s``) on the records
+    verifier's damage anomalies, and the ``live`` summary of the verdict."""
+    heals = sorted(
+        op.time
+        for _, op in system_ops
+        if op.process == NEMESIS and op.f == "stop" and op.type == "ok"
+    )
+    alarms = _alarms(index, reads)
+    damaged = {a.key for r in results for a in r.anomalies if a.kind in DAMAGE}
+    unconfirmed = sorted(k for k in alarms if k not in damaged)
+    timed: list[Anomaly] = []
+    out: list[Result] = []
+    for result in results:
+        if result.name != "records":
+            out.append(result)
+            continue
+        anomalies = []
+        for anomaly in result.anomalies:
+            if anomaly.kind in DAMAGE:
+                anomaly = _timed(anomaly, index, reads, heals)
+                timed.append(anomaly)
+            anomalies.append(anomaly)
+        out.append(replace(result, anomalies=tuple(anomalies)))
+    detect = [a.time_to_detect_s for a in timed if a.time_to_detect_s is not None]
+    back = [a.after_service_back_s for a in timed if a.after_service_back_s is not None]
+    summary: dict[str, Any] = {
+        "reads": reads.invoked,
+        "answered": sum(len(v) for v in reads.answered.values()),
+        "damaged": len(timed),
+        "detected": len(detect),
+        "alarms": len(alarms),
+        "unconfirmed": len(unconfirmed),
+        "unconfirmed_keys": unconfirmed[:_SHOWN_KEYS],
+        "median_time_to_detect_s": _round(statistics.median(detect)) if detect else None,
+        "max_time_to_detect_s": _round(max(detect)) if detect else None,
+        "median_after_service_back_s": _round(statistics.median(back)) if back else None,
+        "max_after_service_back_s": _round(max(back)) if back else None,
+    }
+    return tuple(out), summary
+
+
+def _alarms(index: HistoryIndex | None, reads: LiveReads) -> set[str]:
+    """Keys some read-back caught: a miss after the acknowledgement, a field not allowed, a
+    record about someone else."""
+    if index is None:
+        return set()
+    found: set[str] = set()
+    for key, answered in reads.answered.items():
+        state = index.records.get(key)
+        if state is None or state.ack_time is None:
+            continue
+        ack = state.ack_time
+        completions = {cmp for _, cmp, _ in answered}
+        missed = any(not seen and inv > ack for inv, _, seen in answered)
+        wrong = any(r.time in completions for r in state.flagged)
+        other = any(m.f == "read" and m.time in completions for m in state.misreads)
+        if missed or wrong or other:
+            found.add(key)
+    return found
+
+
+def _timed(
+    anomaly: Anomaly, index: HistoryIndex | None, reads: LiveReads, heals: Sequence[int]
+) -> Anomaly:
+    key, ack = anomaly.key, anomaly.ack_time
+    answered = reads.answered.get(key or "", [])
+    if index is None or key is None or ack is None or not answered:
+        return anomaly
+    state = index.records.get(key)
+    completions = {cmp for _, cmp, _ in answered}
+    misses = [cmp for inv, cmp, seen in answered if not seen and inv > ack]
+    flagged: list[int] = []
+    misread: list[int] = []
+    if state is not None:
+        after = {d.field: (d.ack_time if d.ack_time is not None else -1) for d in anomaly.fields}
+        flagged = [
+            r.time
+            for r in state.flagged
+            if r.time in completions
+            and r.invoke_time > (after.get(r.field, ack) if after else ack)
+            and (not after or r.field in after)
+        ]
+        misread = [m.time for m in state.misreads if m.f == "read" and m.time in completions]
+    if anomaly.kind == "lost":
+        caught = misses
+    elif anomaly.kind == "corrupt":
+        caught = flagged
+    else:
+        caught = misses + flagged + [t for t in misread if t > ack]
+    if not caught:
+        return anomaly
+    detected = min(caught)
+    healed = [t for t in heals if ack < t <= detected]
+    return replace(
+        anomaly,
+        time_to_detect_s=_round((detected - ack) / 1e9),
+        after_service_back_s=_round((detected - healed[-1]) / 1e9) if healed else None,
+    )
+
+
+def _round(value: float) -> float:
+    return round(value, 3)

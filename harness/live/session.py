@@ -1,0 +1,86 @@
+"""The live parts of one run, started around its load phase: the live verifier (unless the
+scenario says ``live: false``) and the stop conditions (``stop_when``).
+
+:func:`start_live` is called by the orchestrator just before the load, whichever drives it
+(``ackguard run`` or ``ackguard web``); :meth:`LiveSession.stop` after it, before the faults
+are healed and the final read begins. A stop condition sets ``prepared.stop_reason``, which the
+load phases watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ackguard.harness.live.stop import StopWatch
+from ackguard.harness.live.verifier import LiveVerifier
+from ackguard.harness.workload.recorder import OpRecorder
+from ackguard.harness.workload.target import TargetContext
+
+if TYPE_CHECKING:
+    from ackguard.harness.run import Prepared
+
+__all__ = ["LiveSession", "start_live"]
+
+
+@dataclass
+class LiveSession:
+    verifier: LiveVerifier | None
+    watch: StopWatch | None
+    stopped_by: dict[str, Any] | None = None
+    """``reason``, ``time_s`` (history time) and ``after_s`` (of load) once a condition fired."""
+
+    def stop(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+        if self.verifier is not None:
+            self.verifier.stop()
+
+
+def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
+    """Start what the scenario asks for; the load starts right after."""
+    scenario = prepared.scenario
+    history = prepared.history
+    session = LiveSession(None, None)
+    load_started = history.now()
+
+    def fire(reason: str, at_ns: int) -> None:
+        session.stopped_by = {
+            "reason": reason,
+            "time_s": round(at_ns / 1e9, 3),
+            "after_s": round(max(0, at_ns - load_started) / 1e9, 3),
+        }
+        prepared.stop_reason = reason
+        say(f"stopping: {reason}")
+
+    verifier: LiveVerifier | None = None
+    if scenario.live is not None:
+        workload = prepared.workload
+        recorder: OpRecorder = workload._recorder  # one process counter for the whole workload
+        assert prepared.stack.practitioner_url is not None
+        context = TargetContext(prepared.stack.practitioner_url, workload.config.request_timeout_s)
+        verifier = LiveVerifier(
+            history,
+            recorder,
+            workload.target_factory(context),
+            scenario.live.reads_per_second,
+            found=prepared.live_damage,
+            say=say,
+        )
+    watch: StopWatch | None = None
+    if scenario.stop_when is not None:
+        watch = StopWatch(
+            scenario.stop_when,
+            history,
+            fire,
+            load_started_ns=load_started,
+            ignored=verifier.processes if verifier is not None else (),
+        )
+        if verifier is not None:
+            verifier.on_damage = watch.damage
+        watch.start()
+    if verifier is not None:
+        verifier.start()
+    session.verifier, session.watch = verifier, watch
+    return session
