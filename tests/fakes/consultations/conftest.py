@@ -1,7 +1,8 @@
 """Fixtures: the consultation service as a real subprocess on a real database.
 
 ``database`` is parametrized: a SQLite file, and a database in a throwaway PostgreSQL cluster
-(one cluster per test session, one fresh database per test; marked ``postgres``).
+(the session's cluster, ``postgres_cluster`` of tests/conftest.py, and one fresh database per
+test; marked ``postgres``).
 ``start_service(db_url, *args)`` starts ``python -m ackguard.fakes.consultations`` and waits
 (bounded) for its ready file; every service a test started is SIGKILLed by pid at teardown if
 still running.
@@ -139,23 +140,6 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
     for service in started:
         if service.process.poll() is None:
             service.kill()
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from ackguard.harness.services.postgres import ManagedPostgres, find_postgres_binaries
-
-    try:
-        find_postgres_binaries()
-    except Exception as exc:  # no server binaries on this machine
-        pytest.skip(f"PostgreSQL server binaries not found: {exc}")
-    directory = tmp_path_factory.mktemp("pg")
-    cluster = ManagedPostgres(directory / "data")
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _fresh_postgres_database(cluster: Any) -> str:
