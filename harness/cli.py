@@ -28,6 +28,7 @@ _EPILOG = """examples:
   ackguard report runs/20261129T040000-default
   ackguard scenarios
   ackguard suite --catalogue           # every catalogue scenario, judged by its expect:
+  ackguard prune runs --keep-last 14   # delete all but the newest 14 runs of each scenario
   ackguard serve --db sqlite:///notes.db --port 8000 --defect silent_truncation
   ackguard proxy --port 8474 --seed 7
 """
@@ -63,6 +64,7 @@ def _dispatch(args: list[str]) -> int:
         "scenarios": _scenarios,
         "web": _web,
         "suite": _suite,
+        "prune": _prune,
     }[options.command]
     try:
         return handler(options)
@@ -106,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="override the scenario's seed (replay a run with a random seed)"
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument(
+        "--keep-last",
+        type=_runs_count,
+        metavar="N",
+        help="after the run, keep the newest N runs of each scenario (as ackguard prune does)",
+    )
     verify = commands.add_parser(
         "verify",
         help="re-run the verifiers on a stored run",
@@ -134,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--runs-dir", type=Path, default=Path("runs"))
     web.add_argument("--seed", type=int, help="override the scenario's seed")
     _suite_parser(commands)
+    _prune_parser(commands)
     commands.add_parser("serve", help="start the consultation service (see ackguard serve --help)")
     commands.add_parser("proxy", help="start the fault proxy (see ackguard proxy --help)")
     return parser
@@ -208,7 +217,42 @@ def _run(options: argparse.Namespace) -> int:
     outcome = run_scenario(scenario, runs_dir=options.runs_dir, command=command)
     report = None if options.no_report else _render(outcome.run_dir)
     print(summary(outcome.run_dir, outcome.verdict, outcome.status, report))
+    if options.keep_last is not None:  # the verdict's exit code stands whatever pruning says
+        _prune_runs_dir(options.runs_dir, options.keep_last, dry_run=False)
     return exit_code(outcome.verdict)
+
+
+def _prune_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prune = commands.add_parser(
+        "prune",
+        help="delete old runs, keeping the newest N of each scenario",
+        epilog="example: ackguard prune runs --keep-last 14 --dry-run",
+    )
+    prune.add_argument("runs_dir", type=Path, help="the runs folder (where index.html is)")
+    prune.add_argument(
+        "--keep-last", type=_runs_count, required=True, metavar="N", help="runs kept per scenario"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+
+
+def _runs_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
+    return count
+
+
+def _prune(options: argparse.Namespace) -> int:
+    return _prune_runs_dir(options.runs_dir, options.keep_last, dry_run=options.dry_run)
+
+
+def _prune_runs_dir(runs_dir: Path, keep_last: int, *, dry_run: bool) -> int:
+    from ackguard.harness.retention import prune_command
+
+    return prune_command(runs_dir, keep_last, dry_run=dry_run)
 
 
 def _render(run_dir: Path) -> Path | None:
