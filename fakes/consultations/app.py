@@ -2,7 +2,9 @@
 
 Writes go to the single writer (:mod:`.writer`) and are answered after their commit; reads run
 on their own pool. Errors are ``{"error": str, "field": str|null}`` (status codes in
-:mod:`.errors`).
+:mod:`.errors`). Practitioners and patients can also be registered in bulk, up to 1,000 in
+one all-or-nothing request (``POST /v1/practitioners/batch``, ``POST /v1/patients/batch``,
+described in :mod:`.batch`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response
 
+from ackguard.fakes.consultations.batch import add_batch_routes
 from ackguard.fakes.consultations.defects import DefectSpecError, parse_entries
 from ackguard.fakes.consultations.defects import non_idempotent_retry as non_idempotent
 from ackguard.fakes.consultations.errors import Answer, ApiError, error_body, json_answer
@@ -104,6 +107,8 @@ def create_app(service: Service) -> FastAPI:
     @app.post("/v1/patients", status_code=201, responses={201: {"model": PatientRecord}})
     async def create_patient(body: PatientIn) -> Response:
         return respond(await service.write(CreatePatient(body)))
+
+    add_batch_routes(app, service)
 
     @app.post(
         "/v1/consultations",
