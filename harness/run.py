@@ -53,6 +53,8 @@ __all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
 Progress = Callable[[str], None]
 PROGRESS_EVERY_S = 5.0
 RECOVERY_TIMEOUT_S = 60.0
+"""How long the service has to answer again after the faults are healed (half of it, then one
+restart, then the other half); ``ACKGUARD_RECOVERY_TIMEOUT_S`` overrides it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +248,7 @@ def _await_recovery(stack: RunStack, progress: Progress) -> None:
     """Wait (bounded) for the service to answer again; restart it once if it does not."""
     assert stack.service is not None
     for attempt in range(2):
-        deadline = time.monotonic() + RECOVERY_TIMEOUT_S / 2
+        deadline = time.monotonic() + _recovery_timeout_s() / 2
         while time.monotonic() < deadline:
             if stack.service.healthy():
                 return
@@ -255,6 +257,17 @@ def _await_recovery(stack: RunStack, progress: Progress) -> None:
             progress("the service did not recover by itself; restarting it")
             stack.service.restart()
     raise RuntimeError("the service did not come back after the faults were healed")
+
+
+def _recovery_timeout_s() -> float:
+    text = os.environ.get("ACKGUARD_RECOVERY_TIMEOUT_S", "")
+    try:
+        seconds = float(text) if text else RECOVERY_TIMEOUT_S
+    except ValueError:
+        raise RuntimeError(f"ACKGUARD_RECOVERY_TIMEOUT_S: not seconds: {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise RuntimeError(f"ACKGUARD_RECOVERY_TIMEOUT_S: {seconds:g} is not in (0, 3600] seconds")
+    return seconds
 
 
 def _progress_line(prepared: Prepared, deadline: float) -> str:

@@ -54,7 +54,9 @@ def assert_said_everywhere(run_dir: Path, output: str, reason: str) -> None:
     assert "UNKNOWN" in banner and reason in banner
 
 
-def start_run(tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], Path]:
+def start_run(
+    tmp_path: Path, text: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], Path]:
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(text, encoding="utf-8")
     runs = tmp_path / "runs"
@@ -64,6 +66,7 @@ def start_run(tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], Path]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
     return harness, runs
 
@@ -143,7 +146,8 @@ def test_a_harness_error_during_recovery_is_unknown_never_exit_0(
     tmp_path: Path, cluster: ManagedPostgres
 ) -> None:
     body = f"system:\n  database: {{kind: url, url: '{cluster.url}'}}\nexpect: true\n"
-    harness, runs = start_run(tmp_path, scenario(body))
+    # the service can never recover: waiting 8 s for it proves as much as the default 60 s
+    harness, runs = start_run(tmp_path, scenario(body), {"ACKGUARD_RECOVERY_TIMEOUT_S": "8"})
     try:
         run_dir = await_acknowledged_write(runs, harness, timeout_s=90)
         cluster.stop("immediate")  # the service can never recover: its database is gone
