@@ -30,7 +30,7 @@ class SuiteRow:
     outcome_class: str
     acknowledged: int | None
     damage: dict[str, int]
-    indeterminate: int
+    indeterminate: int | None
     duration_s: float | None
     link: str | None
     """The report (or else the run directory), relative to the page."""
@@ -71,9 +71,9 @@ def _row(done: ScenarioOutcome, page_dir: Path) -> SuiteRow:
         outcome_class=_OUTCOME_CLASS.get(done.outcome, "unk"),
         acknowledged=done.counts.get("acknowledged") if ran else None,
         damage=damage_counts(done.counts),
-        indeterminate=int(done.counts.get("indeterminate", 0)),
+        indeterminate=int(done.counts.get("indeterminate", 0)) if ran else None,
         duration_s=done.duration_s if done.verdict is not None else None,
         link=Path(os.path.relpath(target, page_dir)).as_posix() if target else None,
-        run_dir=str(done.run_dir or ""),
+        run_dir=done.run_dir.name if done.run_dir else "",
         reasons=done.reasons,
     )
