@@ -13,6 +13,7 @@ from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
 from ackguard.harness.workload.target import (
     ConsultationRecord,
     Outcome,
+    SupportsBulkRegistration,
     SupportsDayListing,
     SupportsRegistration,
     Target,
@@ -46,6 +47,7 @@ __all__ = [
     "Reply",
     "SetupError",
     "SimClock",
+    "SupportsBulkRegistration",
     "SupportsDayListing",
     "SupportsRegistration",
     "Target",

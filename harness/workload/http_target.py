@@ -4,13 +4,19 @@ Inside a Locust user it sends through the user's ``FastHttpSession`` (requests g
 statistics as ``POST /v1/consultations``, ``PATCH /v1/consultations/{id}``...); outside Locust
 (setup, export, plain scripts) through a pooled urllib3 client. Either way each call is sent once,
 with the per-request timeout, and its outcome classified by :mod:`harness.workload.target`.
+
+Registration in bulk (:class:`~harness.workload.target.SupportsBulkRegistration`) goes through
+the batch endpoints (``POST /v1/practitioners/batch``, ``/v1/patients/batch``: at most 1,000 items
+and 256 KiB per request); a service without them (404 or 405) is registered one at a time.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from urllib.parse import urlencode
 
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
@@ -31,6 +37,8 @@ LIST_PAGE_LIMIT = 1000
 LIST_MAX_PAGES = 5  # a practitioner's list beyond 5,000 records is reported incomplete
 EXPORT_ATTEMPTS_PER_PAGE = 8
 EXPORT_DEADLINE_S = 300.0
+BATCH_MAX_ITEMS = 1000
+BATCH_MAX_BYTES = 200_000  # under the reference service's 256 KiB body cap, with room to spare
 
 
 class ExportError(RuntimeError):
@@ -41,28 +49,68 @@ class HttpTarget:
     def __init__(self, context: TargetContext) -> None:
         self.context = context
         self._transport: Transport = transport_for(context)
+        self._batches = True  # until the service answers that it has no batch endpoint
 
     def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer:
-        body = {
-            "name": practitioner.name,
-            "specialty": practitioner.specialty.name,
-            "rpps": practitioner.rpps,
-        }
         return _registered(
             self._transport.send(
-                "POST", "/v1/practitioners", name="POST /v1/practitioners", body=body
+                "POST",
+                "/v1/practitioners",
+                name="POST /v1/practitioners",
+                body=_practitioner_body(practitioner),
             )
         )
 
     def register_patient(self, patient: PatientProfile) -> TargetAnswer:
-        body = {
-            "name": patient.name,
-            "birth_date": patient.birth_date.isoformat(),
-            "national_id": patient.national_id,
-        }
         return _registered(
-            self._transport.send("POST", "/v1/patients", name="POST /v1/patients", body=body)
+            self._transport.send(
+                "POST", "/v1/patients", name="POST /v1/patients", body=_patient_body(patient)
+            )
         )
+
+    def register_practitioners(self, practitioners: Sequence[PractitionerProfile]) -> TargetAnswer:
+        return self._register_many(
+            "/v1/practitioners/batch",
+            [_practitioner_body(p) for p in practitioners],
+            (partial(self.register_practitioner, p) for p in practitioners),
+        )
+
+    def register_patients(self, patients: Sequence[PatientProfile]) -> TargetAnswer:
+        return self._register_many(
+            "/v1/patients/batch",
+            [_patient_body(p) for p in patients],
+            (partial(self.register_patient, p) for p in patients),
+        )
+
+    def _register_many(
+        self,
+        path: str,
+        bodies: list[dict[str, str]],
+        one_by_one: Iterator[Callable[[], TargetAnswer]],
+    ) -> TargetAnswer:
+        """Every body registered, in requests that fit the batch endpoint's bounds (or one by
+        one, ``one_by_one`` holding each single registration, where the service has no batch
+        endpoint); the first request not acknowledged answers for the whole call."""
+        ids: list[str] = []
+        for part in _parts(bodies) if self._batches else []:
+            reply = self._transport.send(
+                "POST", path, name=f"POST {path}", body={"items": part}, success=_ABSENT
+            )
+            if reply.status in _ABSENT and not ids:
+                self._batches = False
+                break
+            answer = _registered_many(reply, len(part))
+            if answer.outcome != "ok":
+                return answer
+            ids.extend(answer.entity_ids)
+        if self._batches:
+            return TargetAnswer("ok", 201, entity_ids=tuple(ids))
+        for register in one_by_one:
+            answer = register()
+            if answer.outcome != "ok" or answer.entity_id is None:
+                return answer
+            ids.append(answer.entity_id)
+        return TargetAnswer("ok", 201, entity_ids=tuple(ids))
 
     def create(
         self,
@@ -161,6 +209,40 @@ class HttpTarget:
         raise ExportError(f"export stopped at cursor {cursor!r}: {problem}")
 
 
+_ABSENT = frozenset({404, 405})  # the service has no batch endpoint
+
+
+def _practitioner_body(practitioner: PractitionerProfile) -> dict[str, str]:
+    return {
+        "name": practitioner.name,
+        "specialty": practitioner.specialty.name,
+        "rpps": practitioner.rpps,
+    }
+
+
+def _patient_body(patient: PatientProfile) -> dict[str, str]:
+    return {
+        "name": patient.name,
+        "birth_date": patient.birth_date.isoformat(),
+        "national_id": patient.national_id,
+    }
+
+
+def _parts(bodies: list[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
+    """The bodies in runs of at most BATCH_MAX_ITEMS items and about BATCH_MAX_BYTES."""
+    part: list[dict[str, str]] = []
+    size = 0
+    for body in bodies:
+        length = len(json.dumps(body, ensure_ascii=False).encode()) + 1
+        if part and (len(part) == BATCH_MAX_ITEMS or size + length > BATCH_MAX_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(body)
+        size += length
+    if part:
+        yield part
+
+
 def _query(*, practitioner_id: str | None = None, cursor: str | None = None) -> str:
     params = {"limit": str(LIST_PAGE_LIMIT)}
     if practitioner_id is not None:
@@ -193,6 +275,18 @@ def _registered(reply: Reply) -> TargetAnswer:
     if answer.outcome != "ok" or answer.record is None:
         return answer
     return TargetAnswer("ok", answer.status, entity_id=answer.record["id"])
+
+
+def _registered_many(reply: Reply, count: int) -> TargetAnswer:
+    if reply.error is not None or reply.status is None or not 200 <= reply.status < 300:
+        return _failure(reply)
+    data = reply.json()
+    items = data.get("items") if isinstance(data, dict) else None
+    ids = [item.get("id") for item in items if isinstance(item, dict)] if items else []
+    if not isinstance(items, list) or len(ids) != count or None in ids:
+        # a 2xx we cannot match item by item is no acknowledgment we can rely on
+        return TargetAnswer("info", reply.status, f"HTTP {reply.status}: not {count} records")
+    return TargetAnswer("ok", reply.status, entity_ids=tuple(str(i) for i in ids))
 
 
 def _page(reply: Reply) -> tuple[list[ConsultationRecord], str | None] | TargetAnswer:

@@ -3,11 +3,12 @@
 The built-in :class:`~harness.workload.http_target.HttpTarget` speaks the reference consultation
 API. A team whose API differs writes its own class (see ``examples/cabinet/adapter.py``) and names
 it in the scenario (``system.target.adapter``). Every target can :class:`Target` (create, update,
-read, export); registering practitioners and patients (:class:`SupportsRegistration`) and listing
-a practitioner's day (:class:`SupportsDayListing`) are optional abilities the workload uses when a
-target has them. Without registration, practitioners and patients are known to the system by
-their own identifiers (the RPPS number, ``<rpps>-<n>`` for a patient); without listing,
-practitioners never list.
+read, export); registering practitioners and patients (:class:`SupportsRegistration`, or many
+per call: :class:`SupportsBulkRegistration`) and listing a practitioner's day
+(:class:`SupportsDayListing`) are optional abilities the workload uses when a target has them.
+Without registration, practitioners and patients are known to the system by their own
+identifiers (the RPPS number, ``<rpps>-<n>`` for a patient); without listing, practitioners
+never list.
 
 Every method answers a :class:`TargetAnswer` whose ``outcome`` follows ackguard's words:
 
@@ -22,7 +23,7 @@ Every method answers a :class:`TargetAnswer` whose ``outcome`` follows ackguard'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
@@ -33,6 +34,7 @@ from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
 __all__ = [
     "ConsultationRecord",
     "Outcome",
+    "SupportsBulkRegistration",
     "SupportsDayListing",
     "SupportsRegistration",
     "Target",
@@ -71,7 +73,8 @@ class TargetAnswer:
 
     ``record``: the consultation after a create, update or read that was ``ok`` (``found`` is
     False when a read found nothing); ``records``: what a list showed (``complete`` False when
-    the list was cut short); ``entity_id``: the id a registration returned."""
+    the list was cut short); ``entity_id``: the id a registration returned; ``entity_ids``: the
+    ids a bulk registration returned, in the order of what was registered."""
 
     outcome: Outcome
     status: int | None = None
@@ -81,6 +84,7 @@ class TargetAnswer:
     entity_id: str | None = None
     found: bool = True
     complete: bool = True
+    entity_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,21 @@ class SupportsRegistration(Protocol):
     def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer: ...
 
     def register_patient(self, patient: PatientProfile) -> TargetAnswer: ...
+
+
+@runtime_checkable
+class SupportsBulkRegistration(Protocol):
+    """A target that registers many practitioners or patients per call (the workload's setup
+    prefers it to :class:`SupportsRegistration`: 300,000 practitioners in about a minute). An
+    ``ok`` answer carries one id per item in ``entity_ids``, in the items' order; anything else
+    means none is known to be registered (the workload sends the same items again). The
+    workload calls it from several threads at once, with at most 500 items per call."""
+
+    def register_practitioners(
+        self, practitioners: Sequence[PractitionerProfile]
+    ) -> TargetAnswer: ...
+
+    def register_patients(self, patients: Sequence[PatientProfile]) -> TargetAnswer: ...
 
 
 @runtime_checkable

@@ -23,9 +23,7 @@ one practitioner per user); each Locust user drives one group, so 3,000 practiti
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,9 +41,10 @@ from ackguard.harness.workload.practitioner import (
     PractitionerGroup,
 )
 from ackguard.harness.workload.recorder import OpRecorder
+from ackguard.harness.workload.registration import SetupError, register_everyone
 from ackguard.harness.workload.target import (
+    SupportsBulkRegistration,
     SupportsRegistration,
-    TargetAnswer,
     TargetContext,
     TargetFactory,
 )
@@ -53,11 +52,6 @@ from ackguard.harness.workload.target import (
 __all__ = ["DEFAULT_SIM_START", "SetupError", "Workload", "WorkloadConfig"]
 
 DEFAULT_SIM_START = datetime(2026, 1, 5, 7, 30, tzinfo=ZoneInfo("Europe/Paris"))  # a Monday
-SETUP_WORKERS = 8
-
-
-class SetupError(RuntimeError):
-    """Registering practitioners and patients failed (rejected, or out of time)."""
 
 
 @dataclass(frozen=True)
@@ -115,16 +109,15 @@ class Workload:
         return -(-self.config.practitioners // self.users)
 
     def setup(self, base_url: str, *, timeout_s: float = 60.0) -> Directory:
-        """Register every practitioner and patient through the target. Each registration is
-        retried with backoff while the service is unreachable or answers 5xx (so a restart
-        mid-setup is survived) until ``timeout_s`` has passed; a 4xx is a :class:`SetupError`.
-        A target without the registration ability registers nobody: the system knows
-        practitioners by their RPPS number and patients as ``<rpps>-<n>``."""
+        """Register every practitioner and patient through the target, in bulk when it can
+        (:mod:`.registration`). Each registration is retried with backoff while the service is
+        unreachable or answers 5xx (so a restart mid-setup is survived) until ``timeout_s`` has
+        passed without progress; a 4xx is a :class:`SetupError`. A target without the
+        registration ability registers nobody: the system knows practitioners by their RPPS
+        number and patients as ``<rpps>-<n>``."""
         target = self.target_factory(TargetContext(base_url, self.config.request_timeout_s))
-        if isinstance(target, SupportsRegistration):
-            practitioner_ids, patient_ids = self._register_everyone(
-                target, time.monotonic() + timeout_s
-            )
+        if isinstance(target, SupportsBulkRegistration | SupportsRegistration):
+            practitioner_ids, patient_ids = register_everyone(target, self.practice, timeout_s)
         else:
             practitioner_ids = [p.rpps for p in self.practice]
             patient_ids = [
@@ -142,26 +135,6 @@ class Workload:
         self.directory = Directory(practitioners, patients)
         self._setup = _Setup(base_url, self.directory, self._groups(practitioners, patients))
         return self.directory
-
-    def _register_everyone(
-        self, target: SupportsRegistration, deadline: float
-    ) -> tuple[list[str], list[str]]:
-        """The system's ids of every practitioner and patient, registered in parallel."""
-        with ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
-            practitioner_ids = list(
-                pool.map(
-                    lambda p: _register(lambda: target.register_practitioner(p), deadline),
-                    self.practice,
-                )
-            )
-            everyone = [patient for p in self.practice for patient in p.patients]
-            patient_ids = list(
-                pool.map(
-                    lambda patient: _register(lambda: target.register_patient(patient), deadline),
-                    everyone,
-                )
-            )
-        return practitioner_ids, patient_ids
 
     def user_classes(self) -> list[type[Any]]:
         """One Locust user class whose instances each drive a group of practitioners; start
@@ -216,19 +189,3 @@ class Workload:
             for agents in groups
             if agents
         ]
-
-
-def _register(call: Callable[[], TargetAnswer], deadline: float) -> str:
-    attempt = 0
-    while True:
-        answer = call()
-        if answer.outcome == "ok" and answer.entity_id is not None:
-            return answer.entity_id
-        if answer.status is not None and 400 <= answer.status < 500:
-            raise SetupError(f"registration rejected: {answer.error}")
-        if time.monotonic() >= deadline:
-            raise SetupError(
-                f"registration did not succeed in time: {answer.error or answer.outcome}"
-            )
-        time.sleep(min(0.1 * 2**attempt, 2.0, max(0.0, deadline - time.monotonic())))
-        attempt += 1
