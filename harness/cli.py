@@ -306,17 +306,47 @@ def _scenarios(_options: argparse.Namespace) -> int:
 
 
 def _web(options: argparse.Namespace) -> int:
+    busy = _web_port_problem(options.web_port)
+    if busy is not None:
+        print(f"ackguard: --web-port {options.web_port} {busy}", file=sys.stderr)
+        return EXIT_UNKNOWN
     scenario = _load(options.scenario, None, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
+    from ackguard.harness.run import RunOutcome
     from ackguard.harness.scenario import Scenario
     from ackguard.harness.summary import exit_code, summary
     from ackguard.harness.web import serve_web
 
     assert isinstance(scenario, Scenario)
-    outcome = serve_web(scenario, runs_dir=options.runs_dir, web_port=options.web_port)
-    print(summary(outcome.run_dir, outcome.verdict, outcome.status, _render(outcome.run_dir)))
+
+    def announce(outcome: RunOutcome) -> Path | None:
+        report = _render(outcome.run_dir)
+        print(summary(outcome.run_dir, outcome.verdict, outcome.status, report), flush=True)
+        return report
+
+    outcome = serve_web(
+        scenario, runs_dir=options.runs_dir, web_port=options.web_port, announce=announce
+    )
     return exit_code(outcome.verdict)
+
+
+def _web_port_problem(port: int) -> str | None:
+    """Why the web UI cannot listen on 127.0.0.1:``port``, checked before anything starts (the
+    way Locust's server binds, address reuse included); None if it can."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        return "is not a port number (1-65535)"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except PermissionError:
+            return "cannot be used by this user"
+        except OSError:
+            return "is in use"
+    return None
 
 
 if __name__ == "__main__":

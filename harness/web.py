@@ -1,60 +1,60 @@
 """``ackguard web``: the same run, with Locust's web UI deciding when the load starts and stops.
 
 The system starts and the practitioners are registered first; then the web UI (on 127.0.0.1)
-takes over. Each time a test is started from the UI the scenario's fault schedule starts with it,
-and each stop heals every fault. Ctrl-C ends the session: the faults are healed, everything is read
-back and verified, and the report is written as for ``ackguard run``.
+takes over, with a Chaos tab (:mod:`harness.web_routes`) that follows the faults, the writes,
+the live verifier's findings and, at the end, the verdict. Start begins the scenario's fault
+schedule with the load. Stop (or the form's run time, or a stop condition) ends the session:
+the faults are healed, everything is read back and verified, the report is written as for
+``ackguard run``, and the tab shows the verdict with a link to the report until Ctrl-C. Ctrl-C
+during the load ends it the same way, then exits.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import gevent
-
-from ackguard.harness.faults.schedule import FaultRunner
-from ackguard.harness.run import Prepared, Progress, RunOutcome, run_scenario
+from ackguard.harness.run import Prepared, RunOutcome, run_scenario
 from ackguard.harness.scenario import Scenario
+from ackguard.harness.web_chaos import WebSession
 
 __all__ = ["serve_web"]
 
+Announce = Callable[[RunOutcome], Path | None]
+"""Called once the run is verified: renders the report, prints the summary, returns the report's
+path (shown as a link in the tab)."""
 
-def serve_web(scenario: Scenario, *, runs_dir: Path, web_port: int) -> RunOutcome:
-    def web_phase(prepared: Prepared, interrupted: threading.Event, progress: Progress) -> None:
-        environment = prepared.environment
-        environment.create_local_runner()
-        # Locust's web UI parses sys.argv for its own options on every page: hand it none of
-        # ours for as long as it serves.
-        saved_argv, sys.argv = sys.argv, sys.argv[:1]
-        web_ui = environment.create_web_ui("127.0.0.1", web_port)
-        schedule: dict[str, FaultRunner] = {"current": prepared.faults}
 
-        def on_start(**_: Any) -> None:
-            current = schedule["current"]
-            if current.started:
-                current.heal_all()
-                schedule["current"] = current.fresh_copy()
-            schedule["current"].start()
+def serve_web(
+    scenario: Scenario, *, runs_dir: Path, web_port: int, announce: Announce | None = None
+) -> RunOutcome:
+    sessions: list[WebSession] = []
 
-        def on_stop(**_: Any) -> None:
-            schedule["current"].heal_all()
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        if sessions:
+            sessions[0].state.message = line  # the tab shows what the run is doing
 
-        environment.events.test_start.add_listener(on_start)  # type: ignore[no-untyped-call]
-        environment.events.test_stop.add_listener(on_stop)  # type: ignore[no-untyped-call]
-        progress(f"Locust web UI on http://127.0.0.1:{web_port} (Ctrl-C to finish and verify)")
-        try:
-            while not interrupted.is_set():
-                gevent.sleep(0.5)
-        finally:
-            if environment.runner is not None:
-                environment.runner.quit()
-            schedule["current"].heal_all()
-            prepared.faults = schedule["current"]
-            web_ui.stop()  # type: ignore[no-untyped-call]
-            sys.argv = saved_argv
+    def web_phase(prepared: Prepared, interrupted: threading.Event, _progress: object) -> None:
+        session = WebSession(prepared, web_port, progress)
+        sessions.append(session)
+        session.run(interrupted)
 
     command = f"ackguard web {scenario.source}"
-    return run_scenario(scenario, runs_dir=runs_dir, command=command, load_phase=web_phase)
+    outcome = run_scenario(
+        scenario, runs_dir=runs_dir, command=command, progress=progress, load_phase=web_phase
+    )
+    report = announce(outcome) if announce is not None else None
+    if not sessions:
+        return outcome  # the run failed before the web UI started
+    session = sessions[0]
+    try:
+        if not session.interrupted:
+            session.show_verdict(outcome, report)
+            progress(f"the verdict is in the Chaos tab: {session.url}/?tab=chaos (Ctrl-C to quit)")
+            session.serve_until_interrupted()
+    finally:
+        session.close()
+    return outcome

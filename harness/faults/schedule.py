@@ -4,6 +4,8 @@ Occurrence times are computed up front from the scenario (``at``, ``every``, ``r
 the seed), so the same scenario and seed give the same schedule. One runner thread walks the
 merged timeline; every start and stop is a ``nemesis`` operation in the history. :meth:`heal_all`
 stops whatever is still broken; the orchestrator calls it before the final read and on Ctrl-C.
+:meth:`fire` adds one window of a fault now (the web UI's "fire now"); :meth:`states` says where
+each window stands (the web UI's Chaos tab).
 """
 
 from __future__ import annotations
@@ -13,12 +15,26 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ackguard.harness.faults.base import Fault
 from ackguard.harness.history import NEMESIS, HistoryWriter
 from ackguard.harness.scenario import FaultSpec, ScheduleSpec
 
-__all__ = ["FaultRunner", "Occurrence", "occurrences", "plan"]
+__all__ = ["FaultRunner", "Occurrence", "WindowState", "occurrences", "plan"]
+
+WindowState = Literal[
+    "pending",
+    "starting",
+    "active",
+    "failed to start",
+    "healing",
+    "healed",
+    "heal failed",
+    "skipped",
+]
+"""Where one window stands. ``skipped``: it was still pending when every fault was healed (the
+load ended first, or someone healed everything)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +89,11 @@ class FaultRunner:
         self._history = history
         self._seed, self._horizon = seed, horizon
         self.timeline = plan([spec for spec, _ in self._faults], seed, horizon)
-        self._active: set[int] = set()
+        self._active: dict[int, int] = {}  # fault index -> the window it runs for
+        self._states: list[WindowState] = ["pending"] * len(self.timeline)
+        self._errors: dict[int, str] = {}
+        self._fired: dict[int, threading.Event] = {}  # window -> set to end it early
+        self._fired_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,6 +104,11 @@ class FaultRunner:
     def active(self) -> list[str]:
         with self._lock:
             return [self._faults[i][0].name for i in sorted(self._active)]
+
+    @property
+    def faults(self) -> list[tuple[FaultSpec, Fault]]:
+        """The scenario's faults with what acts for each, in scenario order."""
+        return list(self._faults)
 
     @property
     def started(self) -> bool:
@@ -99,12 +124,12 @@ class FaultRunner:
         a window covering the whole load covers its first request and its last."""
         self._origin = time.monotonic()
         events = sorted(
-            [(o.start, 1, o.fault_index) for o in self.timeline]
-            + [(o.stop, 0, o.fault_index) for o in self.timeline]
+            [(o.start, 1, o.fault_index, w) for w, o in enumerate(self.timeline)]
+            + [(o.stop, 0, o.fault_index, w) for w, o in enumerate(self.timeline)]
         )  # at equal times a stop goes first, so back-to-back windows heal before they recur
         due = 0
         while due < len(events) and events[due][0] <= 0 and events[due][1]:
-            self._begin(events[due][2])
+            self._begin(events[due][2], events[due][3])
             due += 1
         later = [e for e in events[due:] if e[1] or e[0] < self._horizon]
         self._thread = threading.Thread(
@@ -112,34 +137,58 @@ class FaultRunner:
         )
         self._thread.start()
 
-    def _run(self, events: list[tuple[float, int, int]]) -> None:
-        for at, is_start, index in events:
+    def _run(self, events: list[tuple[float, int, int, int]]) -> None:
+        for at, is_start, index, window in events:
             if self._cancelled.wait(max(0.0, self._origin + at - time.monotonic())):
                 return
             if is_start:
-                self._begin(index)
+                self._begin(index, window)
             else:
-                self._end(index)
+                self._end(index, window)
 
-    def _begin(self, index: int) -> None:
+    def _set(self, windows: list[int], state: WindowState, error: str | None = None) -> None:
+        with self._lock:
+            for window in windows:
+                self._states[window] = state
+                if error is not None:
+                    self._errors[window] = error
+
+    def _begin(self, index: int, window: int) -> None:
         spec, fault = self._faults[index]
-        value = {"fault": spec.name, "kind": spec.kind, "description": fault.description}
+        value: dict[str, object] = {
+            "fault": spec.name,
+            "kind": spec.kind,
+            "description": fault.description,
+        }
+        if window in self._fired:
+            value["fired"] = True  # started on request (the web UI), not by the schedule
         self._history.record(NEMESIS, "invoke", "start", value=value)
         with self._lock:
-            self._active.add(index)
+            self._active[index] = window
+        self._set([window], "starting")
         try:
             fault.start()
         except Exception as exc:  # a fault that cannot start is reported, not fatal to the run
             self.errors.append(f"{spec.name}: start failed: {exc}")
+            self._set([window], "failed to start", str(exc))
             self._history.record(NEMESIS, "info", "start", value=value, error=str(exc))
             return
+        self._set([window], "active")
         self._history.record(NEMESIS, "ok", "start", value=value)
 
-    def _end(self, index: int) -> None:
+    def _end(self, index: int, window: int | None = None) -> None:
+        """Heal fault ``index``; with ``window``, only if that window is the one it runs for
+        (a window fired and healed early must not end a later window of the same fault)."""
         with self._lock:
-            if index not in self._active:
+            if index not in self._active or window not in (None, self._active[index]):
                 return
-            self._active.discard(index)
+            del self._active[index]
+            ending = [
+                w
+                for w, o in enumerate(self.timeline)
+                if o.fault_index == index and self._states[w] in ("starting", "active")
+            ]
+        self._set(ending, "healing")
         spec, fault = self._faults[index]
         value = {"fault": spec.name, "kind": spec.kind, "description": fault.description}
         self._history.record(NEMESIS, "invoke", "stop", value=value)
@@ -147,14 +196,71 @@ class FaultRunner:
             fault.stop()
         except Exception as exc:
             self.errors.append(f"{spec.name}: heal failed: {exc}")
+            self._set(ending, "heal failed", str(exc))
             self._history.record(NEMESIS, "info", "stop", value=value, error=str(exc))
             return
+        self._set(ending, "healed")
         self._history.record(NEMESIS, "ok", "stop", value=value)
 
     def heal_all(self, timeout: float = 30.0) -> None:
-        """Cancel what has not started yet and heal every fault that is active; idempotent."""
+        """Cancel what has not started yet and heal every fault that is active; idempotent.
+        Windows fired later with :meth:`fire` still run (the web UI's "heal everything" does
+        not end the session)."""
         self._cancelled.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for stop in list(self._fired.values()):
+            stop.set()
+        for thread in [self._thread, *self._fired_threads]:
+            if thread is not None:
+                thread.join(timeout)
         for index in list(self._active):
             self._end(index)
+        self._set([w for w, s in enumerate(self._states) if s == "pending"], "skipped")
+
+    def fire(self, name: str) -> int:
+        """Start one window of the fault ``name`` now, for its scenario duration, recorded in
+        the history like a scheduled one; returns the window's number in :meth:`states`.
+        ``KeyError``: no such fault. ``RuntimeError``: the schedule has not started, or that
+        fault is active already (a second start would not be a second window)."""
+        index = next((i for i, (s, _) in enumerate(self._faults) if s.name == name), None)
+        if index is None:
+            raise KeyError(name)
+        duration = self._faults[index][0].schedule.duration
+        with self._lock:
+            if self._thread is None:
+                raise RuntimeError("the load has not started")
+            if index in self._active:
+                raise RuntimeError(f"{name} is active already")
+            at = time.monotonic() - self._origin
+            window = len(self.timeline)
+            self.timeline.append(Occurrence(index, at, at + duration))
+            self._states.append("pending")
+            self._fired[window] = stop = threading.Event()
+        thread = threading.Thread(
+            target=self._fire, args=(index, window, duration, stop), daemon=True
+        )
+        self._fired_threads.append(thread)
+        thread.start()
+        return window
+
+    def _fire(self, index: int, window: int, duration: float, stop: threading.Event) -> None:
+        self._begin(index, window)
+        stop.wait(duration)
+        self._end(index, window)
+
+    def states(self) -> list[dict[str, object]]:
+        """Every window so far, scheduled and fired, in the order they were planned: the fault,
+        its start and planned stop (seconds since the load started), its state and error."""
+        with self._lock:
+            return [
+                {
+                    "window": w,
+                    "fault": self._faults[o.fault_index][0].name,
+                    "kind": self._faults[o.fault_index][0].kind,
+                    "start": round(o.start, 3),
+                    "stop": round(o.stop, 3),
+                    "state": self._states[w],
+                    "fired": w in self._fired,
+                    "error": self._errors.get(w),
+                }
+                for w, o in enumerate(self.timeline)
+            ]
