@@ -38,6 +38,7 @@ __all__ = [
     "ScenarioOutcome",
     "SuiteError",
     "outcome_of",
+    "plan_from_options",
     "plan_suite",
     "suite_command",
     "suite_exit_code",
@@ -241,17 +242,22 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # a CI job cancelled between runs stops like Ctrl-C
 
 
-def suite_command(options: argparse.Namespace) -> int:
-    """The ``ackguard suite`` handler (arguments as ``harness.cli`` parses them)."""
+def plan_from_options(options: argparse.Namespace) -> tuple[str, list[Planned]]:
+    """The suite's name and its checked plan from ``ackguard suite``'s arguments. Raises
+    :class:`SuiteError` or :class:`ScenarioError` saying what is wrong."""
     try:
         seconds = parse_duration(options.duration) if options.duration is not None else None
     except ValueError as exc:
-        print(f"ackguard suite: --duration: {exc}", file=sys.stderr)
-        return EXIT_UNKNOWN
+        raise SuiteError(f"--duration: {exc}") from None
+    names = list(catalogue()) if options.catalogue else []
+    name, entries = collect_entries(options.scenarios, catalogue_names=names)
+    return name or "suite", plan_suite(entries, duration=seconds, seed=options.seed)
+
+
+def suite_command(options: argparse.Namespace) -> int:
+    """The ``ackguard suite`` handler (arguments as ``harness.cli`` parses them)."""
     try:
-        names = list(catalogue()) if options.catalogue else []
-        name, entries = collect_entries(options.scenarios, catalogue_names=names)
-        plan = plan_suite(entries, duration=seconds, seed=options.seed)
+        name, plan = plan_from_options(options)
     except (ScenarioError, SuiteError) as exc:
         print(f"ackguard suite: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
@@ -259,7 +265,7 @@ def suite_command(options: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     junit: Path = options.junit or _suite_dir(runs_dir, started) / "junit.xml"
     junit.parent.mkdir(parents=True, exist_ok=True)
-    return _run_plan(name or "suite", plan, runs_dir, junit, started)
+    return _run_plan(name, plan, runs_dir, junit, started)
 
 
 def _run_plan(

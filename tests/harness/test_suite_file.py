@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import xmlschema
 
+from ackguard.harness.cli import _parser
 from ackguard.harness.scenario import ScenarioError, catalogue
 from ackguard.harness.suite import (
     Outcome,
     ScenarioOutcome,
     SuiteError,
     outcome_of,
+    plan_from_options,
     plan_suite,
     suite_exit_code,
     summary_line,
@@ -146,6 +148,18 @@ def test_expectations_and_overrides_in_the_plan() -> None:
     assert [p.expected for p in plan] == [False, True]
     assert [(p.scenario.duration, p.scenario.seed) for p in plan] == [(30.0, 11), (25.0, 3)]
     assert plan[1].command == "ackguard run async-commit-crash --duration 25s --seed 3"
+
+
+def test_catalogue_option_plans_every_shipped_scenario_with_its_expectation() -> None:
+    options = _parser().parse_args(["suite", "--catalogue", "--seed", "5"])
+    name, plan = plan_from_options(options)
+    assert name == "suite"
+    assert [p.label for p in plan] == list(catalogue())  # all 11, in catalogue order
+    assert all(p.scenario.seed == 5 for p in plan)
+    assert {p.label: p.expected for p in plan}["async-commit-crash"] is False
+    assert {p.label: p.expected for p in plan}["default"] is True
+    with pytest.raises(SuiteError, match="--duration: not a duration"):
+        plan_from_options(_parser().parse_args(["suite", "--catalogue", "--duration", "x"]))
 
 
 def test_a_scenario_without_expectation_is_expected_to_pass(tmp_path: Path) -> None:
