@@ -131,6 +131,8 @@ class RunInfo:
     load_started_at: datetime | None
     interrupted_at: datetime | None
     ended_at: datetime | None
+    stopped_by: str | None = None
+    """Why a stop condition ended the load early (``stop_when``), or None."""
 
     @property
     def interrupted_after_s(self) -> float | None:
@@ -158,6 +160,9 @@ def load_run_info(run_dir: Path) -> RunInfo | None:
         load_started_at=_moment(data.get("load_started_at")),
         interrupted_at=_moment(data.get("interrupted_at")),
         ended_at=_moment(data.get("ended_at")),
+        stopped_by=_str((data.get("stopped_by") or {}).get("reason"))
+        if isinstance(data.get("stopped_by"), dict)
+        else None,
     )
 
 

@@ -51,13 +51,16 @@ def banner(run: RunData) -> Banner:
     status = info.status if info is not None else None
     abnormal = _STATUS_WORDS.get(status or "")
     given = run.reasons or (result_reasons(verdict.results) if verdict is not None else ())
+    stopped = _stopped(verdict)
     if verdict is not None and verdict.valid is False:
         note = (
             (f"{abnormal[1]}: the damage shown is real, more may be missing",) if abnormal else ()
         )
-        return Banner("fail", "FAIL", fail_words(verdict), note + _status_error(info) + given)
+        reasons = note + stopped + _status_error(info) + given
+        return Banner("fail", "FAIL", fail_words(verdict), reasons)
     if verdict is not None and verdict.valid is True and abnormal is None:
-        return Banner("pass", "PASS", "PASS: no acknowledged record was lost or damaged", given)
+        headline = "PASS: no acknowledged record was lost or damaged"
+        return Banner("pass", "PASS", headline, stopped + given)
     if abnormal is not None:
         assert status is not None
         word, meaning = abnormal
@@ -73,7 +76,7 @@ def banner(run: RunData) -> Banner:
         return Banner("none", "UNKNOWN", f"UNKNOWN: no verdict ({why})", ())
     reasons = given or ("nothing could be verified (no reason recorded)",)
     more = f" (and {plural(len(reasons) - 1, 'more reason')} below)" if len(reasons) > 1 else ""
-    return Banner("unknown", "UNKNOWN", f"UNKNOWN: {reasons[0]}{more}", reasons)
+    return Banner("unknown", "UNKNOWN", f"UNKNOWN: {reasons[0]}{more}", reasons + stopped)
 
 
 def fail_words(verdict: Verdict) -> str:
@@ -117,6 +120,12 @@ def result_reason(result: Result) -> str | None:
 
 def _status_error(info: RunInfo | None) -> tuple[str, ...]:
     return (f"the harness failed: {info.error}",) if info is not None and info.error else ()
+
+
+def _stopped(verdict: Verdict | None) -> tuple[str, ...]:
+    """Why a stop condition ended the load early (``stop_when``), as the evidence keeps it."""
+    reason = verdict.evidence.get("stopped_by") if verdict is not None else None
+    return (f"stopped early by design: {reason}",) if reason else ()
 
 
 def _unique(reasons: tuple[str, ...]) -> tuple[str, ...]:

@@ -56,6 +56,8 @@ class DamagedRecord:
     other_national_id: str = ""
     other_key: str | None = None
     via: str | None = None
+    time_to_detect_s: float | None = None  # acknowledgement -> the live read-back that caught it
+    after_service_back_s: float | None = None  # that read-back after the fault window healed
 
     @property
     def all_ids(self) -> tuple[str, ...]:
@@ -110,6 +112,7 @@ class Impact:
     detection_delays_s: tuple[float, float, float] | None  # min, median, max
     kinds: Mapping[str, int] = field(default_factory=dict)
     practice_window: tuple[datetime, datetime] | None = None  # simulated, of the lost/corrupt
+    live: Mapping[str, object] = field(default_factory=dict)  # verdict.json's live summary
 
 
 def damaged_records(
@@ -189,7 +192,14 @@ def _record(
         other_national_id=other_patient.national_id if other_patient else "",
         other_key=first.other_key,
         via=first.via,
+        time_to_detect_s=_least(a.time_to_detect_s for a in anomalies),
+        after_service_back_s=_least(a.after_service_back_s for a in anomalies),
     )
+
+
+def _least(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
 
 
 def _earliest(times: Iterable[int | None]) -> int | None:
@@ -262,4 +272,5 @@ def assess(
         else None,
         kinds=dict(Counter(r.kind for r in records)),
         practice_window=(min(practiced), max(practiced)) if practiced else None,
+        live=dict(run.verdict.live) if run.verdict is not None else {},
     )

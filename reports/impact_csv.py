@@ -36,6 +36,7 @@ COLUMNS = (
     "other_patient_national_id",
     "other_key",
     "misattributed_via",
+    "time_to_detect_s",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,6 +77,7 @@ def _row(record: DamagedRecord) -> list[str]:
         _text(record.other_national_id),
         _text(record.other_key),
         record.via or "",
+        _seconds(record.time_to_detect_s),
     ]
 
 

@@ -85,6 +85,9 @@ def check_evidence(facts: RunFacts) -> Evidence:
             "evidence threshold are not known"
         )
     still_running = facts.run is not None and facts.run.status == "running"
+    stopped_by = facts.run.stopped_by if facts.run is not None else None
+    if stopped_by is not None:  # by design, like the end of the planned duration: no reason
+        notes.append(f"the load was stopped early by a stop condition: {stopped_by}")
     history, whole = _history(facts, reasons, notes, still_running)
     faults = _faults(facts, reasons, whole)
     acknowledged = None if facts.index is None else facts.index.acknowledged_writes
@@ -93,6 +96,7 @@ def check_evidence(facts: RunFacts) -> Evidence:
     final = facts.final_read
     summary: dict[str, object] = {
         "run_status": None if facts.run is None else facts.run.status,
+        "stopped_by": stopped_by,
         "faults": faults,
         "acknowledged_writes": acknowledged,
         "min_acknowledged": facts.min_acknowledged,
