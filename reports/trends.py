@@ -36,7 +36,7 @@ _VERDICT_COLOURS = {
     "running": "#9aa5ae",
 }
 _BAR_COLOUR, _LINE_COLOUR = "#b3121f", "#1d3557"
-_STEP, _HEIGHT, _STRIP, _PAD = 12, 58, 9, 3  # px: per run, whole chart, verdict strip, margins
+_STEP, _HEIGHT, _STRIP, _PAD = 16, 64, 10, 3  # px: per run, whole chart, verdict strip, margins
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -54,6 +54,10 @@ class TrendRun:
     write_p99_ms: float | None
     change: str | None  # "PASS → FAIL": the verdict differs from the previous finished run's
     has_report: bool
+
+    @property
+    def when(self) -> str:
+        return self.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if self.started else DASH
 
     @property
     def damage(self) -> int:
@@ -183,7 +187,7 @@ def sparkline(runs: Sequence[TrendRun]) -> Markup:
 
 
 def _tooltip(run: TrendRun) -> str:
-    started = run.started.strftime("%Y-%m-%d %H:%M UTC") if run.started else run.name
+    started = run.when if run.started else run.name
     p99 = DASH if run.write_p99_ms is None else f"{run.write_p99_ms:,.1f} ms"
     words = f"{started}: {run.word}"
     if run.change:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,3 +165,35 @@ def test_a_run_json_with_no_scenario_is_left_alone(runs: Path) -> None:
     (anonymous / "run.json").write_text(json.dumps(data), "utf-8")
     result = prune_runs(runs, 1)
     assert anonymous.is_dir() and anonymous not in {run.path for run in result.removed}
+
+
+@pytest.mark.integration
+def test_run_keep_last_prunes_after_a_real_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    older = [nightly_run(runs, "keep", night, True) for night in (-3, -2, -1)]
+    other = nightly_run(runs, "other", -5, True)
+    (tmp_path / "keep.yaml").write_text(
+        "name: keep\nseed: 7\nduration: 3s\npractitioners: 2\ntime_scale: 7200\n", "utf-8"
+    )
+    command = ["run", "keep.yaml", "--runs-dir", "runs", "--keep-last", "2", "--no-report"]
+    done = subprocess.run(
+        [sys.executable, "-m", "ackguard", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    new = re.search(r"^run: (\S+) \(completed\)$", done.stdout, re.M)
+    assert new is not None, done.stdout
+    assert {path.name for path in runs.iterdir()} == {
+        Path(new.group(1)).name,
+        older[-1].name,
+        other.name,
+        "index.html",
+    }
+    for gone in older[:2]:
+        assert f"removed runs/{gone.name} (keep, " in done.stdout
+    assert "removed 2 runs, freed " in done.stdout
+    assert older[0].name not in (runs / "index.html").read_text("utf-8")
