@@ -323,6 +323,7 @@ def pytest_terminal_summary(
     runs = config.stash.get(_RUNS_KEY, [])
     if not runs:
         return
+    terminalreporter.ensure_newline()  # after the progress dots, else a blank line follows
     terminalreporter.section("ackguard runs")
     for run in runs:
         outcome = run.outcome
