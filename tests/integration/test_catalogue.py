@@ -1,9 +1,11 @@
 """Every catalogue scenario ends with its expected verdict (shortened where a minute is not
-needed), through ``ackguard run NAME``."""
+needed): the whole catalogue in ONE ``ackguard suite`` run, whose junit.xml must pass; each
+scenario's evidence and anomalies are then read from the run directory the suite wrote."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,21 +13,43 @@ from typing import Any
 import pytest
 
 from ackguard.harness.faults.schedule import plan
-from ackguard.harness.scenario import load_scenario
-from tests.integration.conftest import RunResult, ackguard, run_dirs
+from ackguard.harness.scenario import catalogue, load_scenario
+from tests.integration.conftest import RunResult, ackguard
+
+SUITE_TIMEOUT_S = 1500
 
 
-def run_catalogue(name: str, tmp_path: Path, duration: str | None) -> RunResult:
-    runs = tmp_path / "runs"
-    extra = ["--duration", duration] if duration else []
-    done = ackguard(
-        "run", name, "--runs-dir", str(runs), "--no-report", *extra, cwd=tmp_path, timeout=400
+@pytest.fixture(scope="module")
+def catalogue_suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``ackguard suite`` over every shipped scenario at the durations of :data:`CASES`: its
+    exit code, output, junit test cases and, per scenario, a RunResult of its run directory."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    assert set(CASES) == set(catalogue()), "every catalogue scenario needs a duration here"
+    entries = "".join(
+        f"  - {{scenario: {name}, duration: {duration}}}\n" for name, (duration, _) in CASES.items()
     )
+    (folder / "catalogue.yaml").write_text(f"name: catalogue\nsuite:\n{entries}", "utf-8")
+    junit = folder / "junit.xml"
+    done = ackguard(
+        "suite", "catalogue.yaml", "--runs-dir", "runs", "--junit", str(junit),
+        cwd=folder, timeout=SUITE_TIMEOUT_S,
+    )  # fmt: skip
     output = done.stdout + done.stderr
-    dirs = run_dirs(runs)
-    assert dirs, output
-    verdict = json.loads((dirs[-1] / "verdict.json").read_text(encoding="utf-8"))
-    return RunResult(done.returncode, dirs[-1], output, verdict)
+    assert junit.exists(), output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None, output
+    properties = {p.get("name", ""): p.get("value", "") for p in suite.iter("property")}
+    cases = {case.get("name", ""): case for case in suite.iter("testcase")}
+    results: dict[str, RunResult] = {}
+    for name in cases:
+        run_dir = Path(properties.get(f"{name}.run_dir", folder / "missing"))
+        verdict_file = run_dir / "verdict.json"
+        if verdict_file.exists():
+            verdict = json.loads(verdict_file.read_text(encoding="utf-8"))
+            code = {True: 0, False: 1}.get(verdict["verdict"], 2)
+            results[name] = RunResult(code, run_dir, output, verdict)
+    return {"code": done.returncode, "output": output, "cases": cases, "results": results,
+            "properties": properties, "stdout": done.stdout}  # fmt: skip
 
 
 def kinds(result: RunResult) -> set[str]:
@@ -49,12 +73,14 @@ def assert_evidence(result: RunResult) -> None:
     assert evidence["history"]["end_marker"] and not evidence["history"]["damaged_lines"]
 
 
-CASES: dict[str, tuple[str | None, int]] = {
+CASES: dict[str, tuple[str, int]] = {
     "async-commit-crash": ("30s", 1),
     "async-commit-crash-durable": ("30s", 0),
     "commit-ack-lost": ("20s", 0),
     "commit-ack-lost-retry": ("20s", 1),
     "commit-ack-lost-swallowed": ("20s", 1),
+    "default": ("20s", 0),
+    "incident-2023-lost-observations": ("42s", 1),
     "mariadb-flush-crash": ("20s", 1),
     "mariadb-flush-crash-durable": ("20s", 0),
     "network-chaos": ("40s", 0),
@@ -63,13 +89,31 @@ CASES: dict[str, tuple[str | None, int]] = {
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_catalogue_scenario_ends_with_its_expected_verdict(name: str, tmp_path: Path) -> None:
-    duration, code = CASES[name]
-    result = run_catalogue(name, tmp_path, duration)
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+def test_the_catalogue_suite_passes_with_one_passing_case_per_scenario(
+    catalogue_suite: dict[str, Any],
+) -> None:
+    assert catalogue_suite["code"] == 0, catalogue_suite["output"]
+    cases = catalogue_suite["cases"]
+    assert sorted(cases) == sorted(catalogue()), "one test case per catalogue scenario"
+    for name, case in cases.items():
+        assert [child.tag for child in case] == ["system-out"], (name, ET.tostring(case))
+        assert catalogue_suite["properties"][f"{name}.outcome"] == "OK"
+    lines = [line for line in catalogue_suite["stdout"].splitlines() if " expected " in line]
+    assert len(lines) == len(CASES) and all(" OK " in line for line in lines), lines
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"incident-2023-lost-observations"}))
+def test_catalogue_scenario_ends_with_its_expected_verdict(
+    name: str, catalogue_suite: dict[str, Any]
+) -> None:
+    _, code = CASES[name]
+    result = catalogue_suite["results"].get(name)
+    assert result is not None, catalogue_suite["output"]
     assert result.code == code, result.output
     assert result.verdict["matched"] is True
-    assert "as expected" in result.output
     assert_evidence(result)
     counts = result.counts
     if name == "async-commit-crash":  # no defect at all: the database lost acknowledged commits
@@ -104,8 +148,11 @@ def test_the_default_scenario_crashes_the_service_as_often_as_it_says() -> None:
     assert all(w.stop <= scenario.duration for w in windows)
 
 
-def test_incident_finds_exactly_the_cohort_and_the_window(tmp_path: Path) -> None:
-    result = run_catalogue("incident-2023-lost-observations", tmp_path, "42s")
+@pytest.mark.postgres
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+def test_incident_finds_exactly_the_cohort_and_the_window(catalogue_suite: dict[str, Any]) -> None:
+    result = catalogue_suite["results"].get("incident-2023-lost-observations")
+    assert result is not None, catalogue_suite["output"]
     assert result.code == 1, result.output
     assert_evidence(result)
     assert kinds(result) == {"corrupt"}, "the consultations survive; only their notes are lost"
