@@ -221,9 +221,10 @@ def _render_index(runs_dir: Path) -> None:
 
 def _size(count: int) -> str:
     """Bytes for humans: 512 bytes, 4.0 KB, 75.3 MB, 1.2 GB (powers of 1024)."""
-    if count < 1024:
+    if count < 1 << 10:
         return f"{count:,} bytes"
-    for unit, scale in (("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30)):
-        if count < scale << 10 or unit == "GB":
-            return f"{count / scale:,.1f} {unit}"
-    raise AssertionError("unreachable")
+    if count < 1 << 20:
+        return f"{count / (1 << 10):,.1f} KB"
+    if count < 1 << 30:
+        return f"{count / (1 << 20):,.1f} MB"
+    return f"{count / (1 << 30):,.1f} GB"

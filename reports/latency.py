@@ -112,7 +112,11 @@ def _write_cache(path: Path, key: dict[str, int], figures: HistoryFigures) -> No
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = json.dumps({"key": key, "figures": asdict(figures)}) + "\n"
     try:
-        tmp.write_text(text, encoding="utf-8")
+        # 0600 whatever the umask, as every file of a run directory (a library caller may not
+        # have set the command line's umask).
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
         tmp.replace(path)
     except OSError:
         with contextlib.suppress(OSError):

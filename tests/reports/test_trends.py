@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -164,3 +165,13 @@ def test_a_long_history_shows_its_newest_runs_and_says_how_many_are_left_out(
     assert "3 older runs of long not shown here" in section
     assert section.count("<g><title>") == SHOWN_RUNS
     assert len(re.findall(r"<tr><td>", page)) == SHOWN_RUNS + 3  # the run list has them all
+
+
+def test_the_cache_is_private_like_every_file_of_a_run(tmp_path: Path) -> None:
+    run = nightly_run(tmp_path, "nightly", 0, True)
+    previous = os.umask(0o022)
+    try:
+        assert history_figures(run) is not None
+    finally:
+        os.umask(previous)
+    assert (run / CACHE_FILE).stat().st_mode & 0o777 == 0o600
