@@ -152,9 +152,9 @@ def _suite_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     suite = commands.add_parser(
         "suite",
         help="run scenarios one after another; exit 0 when each ends as expected",
-        description="Run scenarios one after another, each judged against its expectation (an "
-        "expected FAIL that fails is OK). Exit 0: every one as expected; 1: a verdict differs; "
-        "2: a verdict is unknown or a scenario did not run.",
+        description="Run scenarios one after another, each judged against its expectation\n"
+        "(an expected FAIL that fails is OK). Exit 0: every one as expected; 1: a verdict\n"
+        "differs; 2: a verdict is unknown or a scenario did not run (Ctrl-C included).",
         epilog="examples:\n  ackguard suite --catalogue --runs-dir nightly\n"
         "  ackguard suite examples/ci/nightly-suite.yaml --junit junit.xml\n"
         "  ackguard suite my-scenarios/ default --duration 20s",
