@@ -75,10 +75,11 @@ class ScenarioItem(pytest.Item):
         self.outcome: ScenarioOutcome | None = None
 
     def runtest(self) -> None:
+        override = self.config.stash[DURATION_KEY]
         run = ScenarioProcess(
             str(self.path),
             runs_dir(self.config),
-            duration=f"{self.duration_s:g}s",
+            duration=None if override is None else f"{override!r}s",  # repr: every digit kept
             timeout_s=self.duration_s + SETUP_MARGIN_S,
         )
         try:

@@ -63,6 +63,7 @@ def test_the_fixture_returns_the_verdict_counts_and_report(pytester: pytest.Pyte
     pytester.makepyfile(
         test_user="""
         import json
+        import sys
 
         def test_tiny_survives(ackguard_run):
             outcome = ackguard_run("tiny.yaml", duration="5s", seed=7)
@@ -76,6 +77,8 @@ def test_the_fixture_returns_the_verdict_counts_and_report(pytester: pytest.Pyte
             run = json.loads((outcome.run_dir / "run.json").read_text())
             assert run["seed"] == 7 and run["load_duration_s"] == 5.0
             assert "verdict: PASS" in outcome.output
+            loaded = {name.split(".")[0] for name in sys.modules}
+            assert not loaded & {"locust", "gevent"}, "the run stayed in its own process"
         """
     )
     result = _pytest(pytester, "--ackguard-runs-dir", "nightly")
@@ -198,7 +201,15 @@ def test_a_yaml_that_is_not_a_scenario_is_a_collection_error(pytester: pytest.Py
 def test_without_the_option_the_plugin_changes_nothing(pytester: pytest.Pytester) -> None:
     pytester.path.joinpath("tiny.yaml").write_text(TINY, encoding="utf-8")
     pytester.path.joinpath("bad.yaml").write_text("- not a scenario\n", encoding="utf-8")
-    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    pytester.makepyfile(
+        test_plain="""
+        import sys
+
+        def test_plain():
+            loaded = {name.split(".")[0] for name in sys.modules}
+            assert not loaded & {"locust", "gevent"}
+        """
+    )
     result = _pytest(pytester)
     result.assert_outcomes(passed=1)
     assert "ackguard runs" not in result.stdout.str()
