@@ -150,12 +150,13 @@ def test_a_run_that_cannot_be_deleted_is_reported_and_the_rest_go(
     stuck = runs / "20261129T040000-crash"
     leftover = runs / f".{stuck.name}.pruning"  # what an earlier, failed removal left aside
     leftover.mkdir()
-    (leftover / "history.jsonl").write_text("{}\n", "utf-8")
+    (leftover / "run.json").write_text('{"scenario": "leftover"}', "utf-8")
     assert main(["prune", str(runs), "--keep-last", "2"]) == 2
     captured = capsys.readouterr()
     assert f"could not remove {stuck}: cannot rename it aside" in captured.err
     assert "removed 1 run, " in captured.out
     assert stuck.is_dir() and not (runs / "20261130T040000-crash").exists()
+    assert leftover.name not in (runs / "index.html").read_text("utf-8")  # hidden: not listed
 
 
 def test_a_run_json_with_no_scenario_is_left_alone(runs: Path) -> None:
