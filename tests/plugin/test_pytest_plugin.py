@@ -271,3 +271,9 @@ def test_a_run_without_a_verdict_is_unknown_and_says_why(tmp_path: Path) -> None
     assert outcome.reasons == said
     assert outcome.report is None
     assert "ackguard: harness error: boom" in outcome.describe()
+
+
+def test_a_bad_duration_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = _pytest(pytester, "--ackguard", "--ackguard-duration", "soon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--ackguard-duration: not a duration: 'soon'*"])
