@@ -16,7 +16,7 @@ from ackguard.harness.verifiers.result import CLASSES
 from ackguard.reports.latency import CACHE_FILE, history_figures, scan_figures
 from ackguard.reports.trends import SHOWN_RUNS
 from ackguard.reports.words import DASH
-from tests.reports.runbuilder import nightly_run
+from tests.reports.runbuilder import nightly_run, write_verdict_json
 
 WRITE_MS = [5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 40.0, 60.0, 80.0, 950.0]
 
@@ -175,3 +175,14 @@ def test_the_cache_is_private_like_every_file_of_a_run(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert (run / CACHE_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_without_a_history_the_verdicts_count_of_acknowledged_writes_is_shown(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    run = nightly_run(runs, "trimmed", 0, True)
+    (run / "history.jsonl").unlink()  # a run whose history was removed to save space
+    write_verdict_json(run, True, counts={"acknowledged": 17}, evidence={"acknowledged_writes": 17})
+    row = _rows(_sections(reports.render_index(runs).read_text("utf-8"))["trimmed"])[0]
+    assert row[2:4] == [["17"], [DASH]]  # acknowledged writes; no history, so no p99
