@@ -1,5 +1,5 @@
 """The pytest plugin as a user meets it: a real pytest in its own process (``pytester``), loading
-the plugin through its entry point, running real scenarios (five short runs in this module)."""
+the plugin through its entry point, running real scenarios (six short runs in this module)."""
 
 from __future__ import annotations
 
@@ -138,16 +138,16 @@ def test_the_marker_runs_the_body_while_the_load_runs(pytester: pytest.Pytester)
             history = ackguard_system.run_dir / "history.jsonl"
             before = _lines(history)
             answer = None
-            deadline = time.monotonic() + 10  # the service may be down for its SIGKILL window
-            while answer is None and time.monotonic() < deadline:
+            # Within the load (the service may be down for its SIGKILL window: retry).
+            deadline = ackguard_system.load_ends_at.timestamp() - 2.5
+            while answer is None and time.time() < deadline:
                 try:
                     with urllib.request.urlopen(ackguard_system.url + "/health", timeout=2) as a:
                         answer = (a.status, a.read())
                 except OSError:
                     time.sleep(0.1)
             assert answer is not None and answer[0] == 200
-            deadline = time.monotonic() + 5
-            while _lines(history) == before and time.monotonic() < deadline:
+            while _lines(history) == before and time.time() < deadline:
                 time.sleep(0.1)
             assert _lines(history) > before, "the practitioners wrote while the body ran"
             Path("answered.json").write_text(json.dumps([ackguard_system.url, answer[0]]))
@@ -155,10 +155,15 @@ def test_the_marker_runs_the_body_while_the_load_runs(pytester: pytest.Pytester)
         @pytest.mark.ackguard("tiny.yaml", duration="5s", expect="FAIL")
         def test_expecting_a_failure():
             pass
+
+        @pytest.mark.ackguard("tiny.yaml", duration="3s")
+        def test_outlasting_the_load(ackguard_system):
+            late = ackguard_system.load_ends_at.timestamp() + 0.5 - time.time()
+            time.sleep(max(0.0, min(late, 10.0)))
         """
     )
     result = _pytest(pytester, "--ackguard-runs-dir", "runs")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, failed=2)
     url, status = json.loads((pytester.path / "answered.json").read_text(encoding="utf-8"))
     assert url.startswith("http://127.0.0.1:") and status == 200
     result.stdout.fnmatch_lines(
@@ -168,13 +173,16 @@ def test_the_marker_runs_the_body_while_the_load_runs(pytester: pytest.Pytester)
         ]
     )
     result.stdout.fnmatch_lines(
+        ["*the test body outlasted the load of tiny by *s: it did not run under the scenario*"]
+    )
+    result.stdout.fnmatch_lines(
         [
             "PASS    test_marked.py::test_body_meets_the_service (expected PASS)  report: *",
             "PASS    test_marked.py::test_expecting_a_failure (expected FAIL: NOT met)  report: *",
         ]
     )
     runs = sorted((pytester.path / "runs").glob("*-tiny*/run.json"))
-    assert len(runs) == 2
+    assert len(runs) == 3
     for path in runs:
         run = json.loads(path.read_text(encoding="utf-8"))
         assert run["status"] == "completed" and run["service_url"].startswith("http://")
