@@ -72,6 +72,7 @@ class WebSession:
             return  # refused at /swarm already; never a second schedule on a healed system
         self.state.phase = "running"
         self.state.started_at = time.monotonic()
+        self.state.origin_ns = self.prepared.history.now()
         self.prepared.faults.start()  # first: windows due at 0 s are in place before requests
 
     def _on_stop(self, **_: Any) -> None:

@@ -62,6 +62,9 @@ class ChaosState:
     stop_reason: str | None = None
     verdict: dict[str, object] | None = None
     started_at: float | None = None
+    """``time.monotonic()`` when the load started."""
+    origin_ns: int = 0
+    """History time when the load started: the origin of the fault windows' times."""
     stop_requested: threading.Event = field(default_factory=threading.Event)
 
     def fault_names(self) -> list[str]:
@@ -92,7 +95,7 @@ class ChaosState:
             ],
             "windows": self.faults.states(),
             "writes": self.board.writes(),
-            "damage": damage_summary(self.damage),
+            "damage": damage_summary(self.damage, self.origin_ns),
             "verdict": self.verdict,
             "start_refused": REFUSED_AFTER_VERDICT if self.phase in ("verifying", "done") else None,
         }

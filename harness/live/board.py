@@ -49,9 +49,12 @@ class Board:
             return {name: self._counts[name] for name in OUTCOMES.values()}
 
 
-def damage_summary(found: Sequence[LiveDamage], first: int = FIRST_RECORDS) -> dict[str, object]:
+def damage_summary(
+    found: Sequence[LiveDamage], origin_ns: int = 0, first: int = FIRST_RECORDS
+) -> dict[str, object]:
     """The live findings for the tab: the count per kind and the first ``first`` records in
-    detection order."""
+    detection order, acknowledged at seconds since ``origin_ns`` (the history time the load
+    started, the fault windows' origin)."""
     snapshot = list(found)  # the live verifier appends while we read
     kinds = Counter(d.kind for d in snapshot)
     return {
@@ -64,7 +67,7 @@ def damage_summary(found: Sequence[LiveDamage], first: int = FIRST_RECORDS) -> d
                 "practitioner": d.practitioner_id,
                 "patient": d.patient_id,
                 "fields": list(d.fields),
-                "acknowledged_s": round(d.acknowledged_at_ns / 1e9, 3),
+                "acknowledged_s": round((d.acknowledged_at_ns - origin_ns) / 1e9, 3),
                 "time_to_detect_s": round(d.time_to_detect_s, 3),
             }
             for d in snapshot[:first]

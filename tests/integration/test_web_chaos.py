@@ -1,7 +1,8 @@
 """The Chaos tab in a real headless Chromium: ``ackguard web`` on a service that acknowledges
 writes before they are durable, killed 4 s into the load. The browser starts a swarm from
-Locust's form, opens the Chaos tab, sees the fault become active and a live loss appear, presses
-Locust's Stop, sees the verdict, follows the link to report.html, and Ctrl-C ends the process.
+Locust's form, opens the Chaos tab, sees the fault become active and a live loss appear, fires the
+fault once more from the tab, presses Locust's Stop, sees the verdict, follows the link to
+report.html, and Ctrl-C ends the process.
 Screenshots of every step are kept (under $ACKGUARD_TEST_ARTEFACTS if set)."""
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def browser() -> Iterator[WebDriver]:
         pytest.fail("needs chromium and chromedriver: apt-get install chromium chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1500"):
         options.add_argument(flag)
     # The driver is named explicitly: selenium never looks for (or downloads) one itself.
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -96,6 +97,15 @@ def browser() -> Iterator[WebDriver]:
 def _text(driver: WebDriver, css: str) -> str:
     found = driver.find_elements(By.CSS_SELECTOR, css)
     return found[0].text if found else ""
+
+
+def _click(driver: WebDriver, css: str) -> bool:
+    """Press an enabled button (the panel redraws: a stale one is found again on the next try)."""
+    button = driver.find_element(By.CSS_SELECTOR, css)
+    if not button.is_enabled():
+        return False
+    button.click()
+    return True
 
 
 LOCUST_TABLE = "main .MuiTableContainer-root:not(.chaos-card)"
@@ -146,6 +156,16 @@ def test_the_chaos_tab_follows_a_fault_a_live_loss_and_the_verdict(
         assert "lost" in _text(browser, "#chaos-damage"), _text(browser, "#chaos-damage")
         shot("live-loss")
 
+        _wait("the window to heal", lambda: "healed" in _text(browser, LOCUST_TABLE), 60, web)
+        _wait(
+            "the fire button",
+            lambda: _click(browser, "button[data-fault=service-sigkill]"),
+            30,
+            web,
+        )
+        _wait("the fired window", lambda: "fired now" in _text(browser, LOCUST_TABLE), 30, web)
+        shot("fired")
+
         stop = [b for b in browser.find_elements(By.TAG_NAME, "button") if b.text == "STOP"]
         assert stop, "Locust's Stop button"
         stop[0].click()
@@ -173,4 +193,7 @@ def test_the_chaos_tab_follows_a_fault_a_live_loss_and_the_verdict(
     verdict = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["verdict"] is False and verdict["counts"]["lost"] > 0
     assert "writes acknowledged" in output, "progress lines while the load runs"
+    fired = [line for line in (run_dir / "history.jsonl").read_text().splitlines()
+             if '"fired":true' in line]  # fmt: skip
+    assert len(fired) >= 2, "the fired window's start is in the history"
     assert all(path.stat().st_size > 10_000 for path in shots)

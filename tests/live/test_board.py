@@ -107,6 +107,8 @@ def test_damage_summary_lists_the_first_records_and_counts_every_kind() -> None:
         "kind": "corrupt", "key": "k0", "practitioner": "p0", "patient": "pat0",
         "fields": ["conclusion"], "acknowledged_s": 0.0, "time_to_detect_s": 0.25,
     }  # fmt: skip
+    since_the_load = damage_summary(found, origin_ns=second // 2)["first"]
+    assert isinstance(since_the_load, list) and since_the_load[3]["acknowledged_s"] == 2.5
 
 
 def test_window_states_follow_the_schedule_a_fired_window_and_heal_all(tmp_path: Path) -> None:

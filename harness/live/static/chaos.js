@@ -8,6 +8,8 @@
   var POLL_MS = 1500;
   var state = null;
   var panel = null;
+  var below = null;
+  var actions = null;
   var note = "";
 
   function el(tag, attrs, children) {
@@ -36,9 +38,10 @@
     var bar = document.querySelector(".MuiAppBar-root, header");
     var primary = bar ? getComputedStyle(bar).backgroundColor : "#15803d";
     var css =
-      "#ackguard-chaos{margin:16px 0;display:flex;flex-direction:column;gap:16px}" +
-      "#ackguard-chaos .chaos-card{padding:16px}" +
-      "#ackguard-chaos h3{margin:0 0 8px;font-size:1.1rem;font-weight:500}" +
+      ".ackguard-panel{margin:16px 0;display:flex;flex-direction:column;gap:16px}" +
+      ".ackguard-panel .chaos-card{padding:16px}" +
+      ".ackguard-panel h3{margin:0 0 8px;font-size:1.1rem;font-weight:500}" +
+      ".ackguard-panel .chaos-muted{opacity:.75}" +
       "#ackguard-chaos .chaos-buttons{display:flex;flex-wrap:wrap;gap:8px}" +
       "#ackguard-chaos button{font:500 0.875rem/1.75 inherit;text-transform:uppercase;" +
       "letter-spacing:0.03em;border:0;border-radius:4px;padding:6px 16px;cursor:pointer;" +
@@ -51,8 +54,7 @@
       "#ackguard-chaos .chaos-verdict{font-size:1.8rem;font-weight:700}" +
       "#ackguard-chaos .PASS{color:#2e7d32}#ackguard-chaos .FAIL{color:#d32f2f}" +
       "#ackguard-chaos .UNKNOWN{color:#ed6c02}" +
-      "#ackguard-chaos a{color:inherit;font-weight:500}" +
-      "#ackguard-chaos .chaos-muted{opacity:.75}";
+      "#ackguard-chaos a{color:inherit;font-weight:500}";
     document.head.appendChild(el("style", { id: "ackguard-chaos-style", text: css }));
   }
 
@@ -116,7 +118,16 @@
     return card("chaos-verdict", "Verdict", parts);
   }
 
+  // The buttons are rebuilt only when what they show changes: a button replaced between a
+  // press and its release would swallow the click.
   function actionsCard() {
+    var key = JSON.stringify([state.phase, state.faults, note]);
+    if (actions && actions.key === key) return actions.node;
+    actions = { key: key, node: buildActions() };
+    return actions.node;
+  }
+
+  function buildActions() {
     var running = state.phase === "running";
     var buttons = state.faults.map(function (f) {
       var b = el("button", { type: "button", "data-fault": f.name, title: f.description,
@@ -152,28 +163,38 @@
     var kinds = Object.keys(d.by_kind).map(function (k) { return d.by_kind[k] + " " + k; }).join(", ");
     var rows = d.first.map(function (r) {
       return [r.kind, r.practitioner || "?", r.patient || "?", r.fields.join(", ") || "(whole record)",
-        r.acknowledged_s.toFixed(1) + " s", r.time_to_detect_s.toFixed(2) + " s"];
+        r.acknowledged_s.toFixed(1), r.time_to_detect_s.toFixed(2) + " s"];
     });
     var shown = d.count > d.first.length ? " (the first " + d.first.length + ")" : "";
     return card("chaos-damage", "Live-detected damage", [
       el("div", { text: d.count ? kinds + shown : "none detected so far" }),
-      d.count ? table(["Kind", "Practitioner", "Patient", "Fields", "Acknowledged at", "Time to detect"], rows) : null,
+      d.count ? table(["Kind", "Practitioner", "Patient", "Fields", "Acknowledged (s since the load started)", "Time to detect"], rows) : null,
     ]);
   }
 
+  // Two panels around Locust's own table of fault windows: above it the session, the buttons
+  // and the counts; below it the live damage, which can be long.
   function place() {
     var tabs = document.querySelector(".MuiTabs-root");
     var box = tabs && tabs.parentElement;
     if (!box || !box.parentElement) return false;
-    if (!panel) panel = el("div", { id: "ackguard-chaos" });
+    if (!panel) {
+      panel = el("div", { id: "ackguard-chaos", class: "ackguard-panel" });
+      below = el("div", { id: "ackguard-chaos-below", class: "ackguard-panel" });
+    }
     if (panel.previousElementSibling !== box) box.after(panel);
+    var locust = box.parentElement.querySelector(":scope > .MuiTableContainer-root");
+    var anchor = locust || panel;
+    if (below.previousElementSibling !== anchor) anchor.after(below);
     return true;
   }
 
   function follow() {
     var open = chaosTabOpen();
-    if (panel) panel.style.display = open ? "" : "none";
-    if (open && state && place() && !panel.firstChild) render();
+    [panel, below].forEach(function (p) { if (p) p.style.display = open ? "" : "none"; });
+    if (open && state && place()) {
+      if (!panel.firstChild) render();
+    }
   }
 
   function render() {
@@ -181,8 +202,9 @@
     style();
     var cards = [statusCard()];
     if (state.verdict) cards.push(verdictCard());
-    cards.push(actionsCard(), writesCard(), damageCard());
+    cards.push(writesCard(), actionsCard()); // the buttons sit just above the windows' table
     panel.replaceChildren.apply(panel, cards);
+    below.replaceChildren(damageCard());
   }
 
   function refresh() {
