@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -275,7 +276,9 @@ def _progress_line(prepared: Prepared, deadline: float) -> str:
     total = prepared.scenario.duration
     elapsed = total - max(0.0, deadline - time.monotonic())
     faults = ", ".join(prepared.faults.active) or "none"
+    kinds = Counter(damage.kind for damage in prepared.live_damage)
+    live = "; live: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) if kinds else ""
     return (
         f"[{elapsed:5.0f}s/{total:g}s] requests {stats.num_requests}, failed {stats.num_failures}, "
-        f"{stats.current_rps:.0f}/s; faults active: {faults}"
+        f"{stats.current_rps:.0f}/s; faults active: {faults}{live}"
     )

@@ -40,6 +40,7 @@ LIVE_MARK = "live"
 MAX_WORKERS = 8
 RECENT_LIMIT = 10_000  # older acknowledgements are reached by the round over every record
 SWEEP_SHARE = 3  # read-backs of a post-heal sweep per read-back of a recent write
+SAID_ONE_BY_ONE = 10  # detections said on a line each; the rest are counted on the progress line
 
 
 class LiveVerifier:
@@ -178,7 +179,10 @@ class LiveVerifier:
         if damage is not None and key not in self._alarmed:
             self._alarmed.add(key)
             self.found.append(damage)
-            self.say(self._words(damage))
+            if len(self.found) <= SAID_ONE_BY_ONE:
+                self.say(self._words(damage))
+            if len(self.found) == SAID_ONE_BY_ONE:
+                self.say("live: further detections are counted on the progress line")
             self.on_damage(damage)
         return process
 
