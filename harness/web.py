@@ -31,14 +31,20 @@ def serve_web(
     scenario: Scenario, *, runs_dir: Path, web_port: int, announce: Announce | None = None
 ) -> RunOutcome:
     sessions: list[WebSession] = []
+    earlier: list[str] = []  # the lines before the web UI starts
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
-        if sessions:
-            sessions[0].state.message = line  # the tab shows what the run is doing
+        if not sessions:
+            earlier.append(line)
+            return
+        sessions[0].state.message = line  # the Chaos tab shows what the run is doing
+        sessions[0].logs.add(line)  # and Locust's Logs tab every line of it
 
     def web_phase(prepared: Prepared, interrupted: threading.Event, _progress: object) -> None:
         session = WebSession(prepared, web_port, progress)
+        for line in earlier:
+            session.logs.add(line)
         sessions.append(session)
         session.run(interrupted)
 

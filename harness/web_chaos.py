@@ -10,6 +10,7 @@ after the final read, so a Start after the stop is refused (the tab says so).
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import gevent
 from locust import argument_parser
+from locust.log import LogReader
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
 from ackguard.harness.live.board import Board
@@ -29,7 +31,7 @@ from ackguard.harness.scenario import Scenario
 from ackguard.harness.summary import verdict_reasons, verdict_words
 from ackguard.harness.web_routes import ChaosState, install_chaos_tab
 
-__all__ = ["WebSession", "form_defaults"]
+__all__ = ["LogsTab", "WebSession", "form_defaults"]
 
 LABELS = {True: "PASS", False: "FAIL"}
 
@@ -44,6 +46,33 @@ def form_defaults(scenario: Scenario) -> Any:
     return parser.parse_args(["--users", users, "--spawn-rate", users, "--run-time", run_time])
 
 
+class LogsTab(LogReader):
+    """What Locust's Logs tab shows: it reads the root logger's handler named ``log_reader``.
+    The session's progress lines are added here, and warnings logged anywhere land here too,
+    still printed as before (without handlers of its own, Python prints them on stderr; this
+    handler must not silence that)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.name = "log_reader"
+        self.setLevel(logging.WARNING)
+        self._root = logging.getLogger()
+        self._printed_by_python = not self._root.handlers
+        self._root.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)  # type: ignore[no-untyped-call]
+        if self._printed_by_python and logging.lastResort is not None:
+            logging.lastResort.handle(record)
+
+    def add(self, line: str) -> None:
+        self.logs.append(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {line}")
+
+    def close(self) -> None:
+        self._root.removeHandler(self)
+        super().close()
+
+
 class WebSession:
     """The web UI of one prepared run, from the form to the verdict."""
 
@@ -52,6 +81,7 @@ class WebSession:
         self.progress = progress
         self.url = f"http://127.0.0.1:{web_port}"
         self.interrupted = False
+        self.logs = LogsTab()
         environment = prepared.environment
         self.runner = environment.create_local_runner()
         environment.parsed_options = form_defaults(prepared.scenario)
@@ -159,3 +189,4 @@ class WebSession:
 
     def close(self) -> None:
         self.web_ui.stop()  # type: ignore[no-untyped-call]
+        self.logs.close()

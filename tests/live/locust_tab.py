@@ -5,6 +5,7 @@ it answered as JSON."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from locust.env import Environment
 from ackguard.harness.history import HistoryWriter
 from ackguard.harness.live.board import Board
 from ackguard.harness.scenario import parse_scenario
-from ackguard.harness.web_chaos import form_defaults
+from ackguard.harness.web_chaos import LogsTab, form_defaults
 from ackguard.harness.web_routes import ChaosState, install_chaos_tab
 from tests.live.test_board import SCENARIO, runner_for
 
@@ -46,6 +47,12 @@ def main(run_dir: Path) -> None:
     state.phase = "done"
     form = {"user_count": 1, "spawn_rate": 1, "host": ""}
     seen["swarm_after_verdict"] = client.post("/swarm", data=form).get_json()
+    logs = LogsTab()
+    logs.add("registering 7 practitioners")
+    logging.getLogger("somewhere").warning("a warning logged anywhere")  # still on stderr
+    logging.getLogger("somewhere").info("an info line")  # below the tab's level
+    seen["logs"] = client.get("/logs").get_json()["master"]
+    logs.close()
     print(json.dumps(seen))
     history.close()
 

@@ -1,7 +1,8 @@
 """The Chaos tab's parts without a browser: the board's counts from a real history, the fault
 runner's window states and fire-now with real ``command`` faults (they create and remove a file),
 the JSON routes through Flask's test client, and Locust's own web UI carrying the tab (its page
-loads the script, /stats/requests carries the window rows, a Start after the verdict is refused).
+loads the script, /stats/requests carries the window rows, a Start after the verdict is refused,
+its Logs tab shows the session's lines and warnings without silencing them).
 """
 
 from __future__ import annotations
@@ -222,3 +223,8 @@ def test_locusts_own_ui_carries_the_tab(tmp_path: Path) -> None:
     assert seen["stats"]["state"] == "ready"  # Locust's own answer is kept whole
     refused = seen["swarm_after_verdict"]
     assert refused["success"] is False and "Start is refused" in refused["message"]
+    assert [line.split("] ", 1)[-1] for line in seen["logs"]] == [
+        "registering 7 practitioners",
+        "a warning logged anywhere",
+    ]
+    assert "a warning logged anywhere" in child.stderr, "the Logs tab does not silence warnings"
