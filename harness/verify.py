@@ -67,6 +67,7 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
         composed.index,
         scan_live_reads(run_dir / HISTORY_FILE),
         reading.system_ops,
+        scenario.live.confirm_after if scenario is not None and scenario.live else 1.0,
     )
     verdict = replace(verdict, results=results, live=live)
     write_verdict(run_dir, verdict)

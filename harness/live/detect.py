@@ -5,7 +5,9 @@ For every record the final verdict names lost, corrupt or misattributed, the *ti
 from its acknowledgement (the anomaly's ``ack_time``) to the completion of the first live
 read-back begun after it that caught it:
 
-- lost: a read-back that found nothing;
+- lost: a read-back that found nothing (the first of the misses since the record was last seen
+  by a read-back; the live verifier calls it lost once a second miss, begun ``confirm_after``
+  later, confirms it);
 - corrupt: a read-back that showed a damaged field a value not allowed (the history index's
   flagged reads, restricted to read-backs), begun after that field's acknowledgement;
 - misattributed: a read-back that caught anything wrong about the record (nothing found,
@@ -31,6 +33,7 @@ from typing import Any
 import orjson
 
 from ackguard.harness.history import NEMESIS, Op
+from ackguard.harness.live.options import DEFAULT_CONFIRM_S
 from ackguard.harness.verifiers.index import HistoryIndex
 from ackguard.harness.verifiers.result import Anomaly, Result
 
@@ -82,6 +85,7 @@ def time_to_detect(
     index: HistoryIndex | None,
     reads: LiveReads,
     system_ops: Iterable[tuple[int, Op]],
+    confirm_after_s: float = DEFAULT_CONFIRM_S,
 ) -> tuple[tuple[Result, ...], dict[str, Any]]:
     """``results`` with ``time_to_detect_s`` (and ``after_service_back_s``) on the records
     verifier's damage anomalies, and the ``live`` summary of the verdict."""
@@ -90,7 +94,7 @@ def time_to_detect(
         for _, op in system_ops
         if op.process == NEMESIS and op.f == "stop" and op.type == "ok"
     )
-    alarms = _alarms(index, reads)
+    alarms = _alarms(index, reads, round(confirm_after_s * 1e9))
     damaged = {a.key for r in results for a in r.anomalies if a.kind in DAMAGE}
     unconfirmed = sorted(k for k in alarms if k not in damaged)
     timed: list[Anomaly] = []
@@ -116,6 +120,7 @@ def time_to_detect(
         "alarms": len(alarms),
         "unconfirmed": len(unconfirmed),
         "unconfirmed_keys": unconfirmed[:_SHOWN_KEYS],
+        "confirm_after_s": confirm_after_s,
         "median_time_to_detect_s": _round(statistics.median(detect)) if detect else None,
         "max_time_to_detect_s": _round(max(detect)) if detect else None,
         "median_after_service_back_s": _round(statistics.median(back)) if back else None,
@@ -124,9 +129,10 @@ def time_to_detect(
     return tuple(out), summary
 
 
-def _alarms(index: HistoryIndex | None, reads: LiveReads) -> set[str]:
-    """Keys some read-back caught: a miss after the acknowledgement, a field not allowed, a
-    record about someone else."""
+def _alarms(index: HistoryIndex | None, reads: LiveReads, confirm_ns: int) -> set[str]:
+    """Keys the live verifier called damaged, by its rule: two misses after the acknowledgement
+    ``confirm_ns`` apart with no sighting between, a field not allowed, a record about someone
+    else."""
     if index is None:
         return set()
     found: set[str] = set()
@@ -136,12 +142,36 @@ def _alarms(index: HistoryIndex | None, reads: LiveReads) -> set[str]:
             continue
         ack = state.ack_time
         completions = {cmp for _, cmp, _ in answered}
-        missed = any(not seen and inv > ack for inv, _, seen in answered)
+        missed = _confirmed_miss(answered, ack, confirm_ns)
         wrong = any(r.time in completions for r in state.flagged)
         other = any(m.f == "read" and m.time in completions for m in state.misreads)
         if missed or wrong or other:
             found.add(key)
     return found
+
+
+def _confirmed_miss(answered: list[tuple[int, int, bool]], ack: int, confirm_ns: int) -> bool:
+    first: int | None = None
+    for inv, cmp, seen in answered:
+        if seen:
+            first = None
+        elif inv > ack:
+            if first is None:
+                first = cmp
+            if not confirm_ns or inv >= first + confirm_ns:
+                return True
+    return False
+
+
+def _first_miss(answered: list[tuple[int, int, bool]], ack: int) -> list[int]:
+    """The completion of the first miss begun after ``ack`` since the last sighting."""
+    first: int | None = None
+    for inv, cmp, seen in answered:
+        if seen:
+            first = None
+        elif inv > ack and first is None:
+            first = cmp
+    return [] if first is None else [first]
 
 
 def _timed(
@@ -153,7 +183,7 @@ def _timed(
         return anomaly
     state = index.records.get(key)
     completions = {cmp for _, cmp, _ in answered}
-    misses = [cmp for inv, cmp, seen in answered if not seen and inv > ack]
+    misses = _first_miss(answered, ack)
     flagged: list[int] = []
     misread: list[int] = []
     if state is not None:

@@ -5,7 +5,10 @@ The rule is the final verdict's (:mod:`harness.verifiers.allowed_value` and the 
 verifier's identity check), applied at the read-back, so a live alarm never says more than the
 verdict will:
 
-- **lost**: the read began after the create was acknowledged and found nothing;
+- **lost**: the read began after the create was acknowledged and found nothing, and so did a
+  second read begun at least ``confirm_after`` after the first completed, with no sighting in
+  between (a write-behind service shows an acknowledged record a moment later: that is not a
+  loss the final read would confirm);
 - **misattributed**: the read found a record about someone else (another idempotency key,
   practitioner or patient than the create sent; an unknown side is no evidence);
 - **corrupt**: a field holds a value :func:`~harness.verifiers.allowed_value.is_allowed` refuses
@@ -61,7 +64,11 @@ class ExpectedState:
     """Follows every client op of the history (hand :meth:`observe` to
     :meth:`HistoryWriter.listen`) and judges read-backs against it."""
 
-    def __init__(self) -> None:
+    def __init__(self, confirm_after_ns: int = 0) -> None:
+        self.confirm_after_ns = confirm_after_ns
+        self.suspects: dict[str, int] = {}
+        """Key -> completion of the first read-back that missed it, since it was last seen:
+        a second miss begun ``confirm_after_ns`` later makes it lost."""
         self.records: dict[str, KeyState] = {}
         self.acknowledged: list[str] = []
         """Keys in the order their creates were acknowledged."""
@@ -112,7 +119,11 @@ class ExpectedState:
         if state is None or state.ack_time is None or read.invoked <= state.ack_time:
             return None  # begun before the acknowledgement: it proves nothing
         if not read.found:
+            first = self.suspects.setdefault(read.key, read.completed)
+            if self.confirm_after_ns and read.invoked < first + self.confirm_after_ns:
+                return None  # a miss to confirm: read it again later (confirm_due)
             return self._damage(state, read, "lost", ())
+        self.suspects.pop(read.key, None)
         seen_key, seen_practitioner, seen_patient = read.seen
         if (
             _differs(seen_key, state.key)
@@ -126,6 +137,11 @@ class ExpectedState:
             if not is_allowed(state.writes, name, read.fields.get(name), read.invoked)
         )
         return self._damage(state, read, "corrupt", wrong) if wrong else None
+
+    def confirm_due(self, key: str) -> int | None:
+        """When a read-back may confirm ``key`` lost (history ns), if a miss awaits it."""
+        first = self.suspects.get(key)
+        return None if first is None else first + self.confirm_after_ns
 
     @staticmethod
     def _damage(

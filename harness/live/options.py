@@ -17,10 +17,18 @@ from pydantic import BeforeValidator, model_validator
 
 from ackguard.harness.scenario_fields import Strict, maybe, number, seconds, whole
 
-__all__ = ["DAMAGE_KINDS", "DEFAULT_READS_PER_SECOND", "LiveSpec", "StopWhen", "live_option"]
+__all__ = [
+    "DAMAGE_KINDS",
+    "DEFAULT_CONFIRM_S",
+    "DEFAULT_READS_PER_SECOND",
+    "LiveSpec",
+    "StopWhen",
+    "live_option",
+]
 
 DEFAULT_READS_PER_SECOND = 50.0
 """A modest budget: a few percent of what the built-in service serves on one core."""
+DEFAULT_CONFIRM_S = 1.0
 DAMAGE_KINDS = ("lost", "corrupt", "misattributed")
 
 
@@ -43,6 +51,10 @@ class LiveSpec(Strict):
     reads_per_second: Annotated[float, BeforeValidator(number(0.1, 10_000.0))] = (
         DEFAULT_READS_PER_SECOND
     )
+    confirm_after: Annotated[float, BeforeValidator(seconds(0.0, 3600.0))] = DEFAULT_CONFIRM_S
+    """A record read back missing is called lost only when a second read-back, begun this long
+    after the first completed, misses it too: a service that makes an acknowledged write
+    visible a moment later (write-behind) is not lost yet."""
 
 
 class StopWhen(Strict):

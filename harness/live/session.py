@@ -65,6 +65,7 @@ def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
             recorder,
             workload.target_factory(context),
             scenario.live.reads_per_second,
+            confirm_after_s=scenario.live.confirm_after,
             found=prepared.live_damage,
             say=say,
         )

@@ -5,6 +5,7 @@ It listens to the history (:meth:`HistoryWriter.listen`) to learn every acknowle
 update (:class:`~harness.live.expected.ExpectedState`), and a few greenlets in the load process
 read those records back through the workload's Target within a budget of read-backs per second:
 
+0. a record missed once, again once ``confirm_after`` has passed (two misses make it lost);
 1. after a fault heals (a nemesis ``ok stop``), every acknowledged record, newest first (what
    a crash loses is what was acknowledged last), interleaved with
 2. records whose write was just acknowledged, newest first, and otherwise
@@ -20,6 +21,7 @@ handed to ``on_damage`` (stop conditions) and said once on the console.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -51,6 +53,7 @@ class LiveVerifier:
         target: Target,
         reads_per_second: float,
         *,
+        confirm_after_s: float = 1.0,
         found: list[LiveDamage],
         say: Callable[[str], None],
         on_damage: Callable[[LiveDamage], None] = lambda _damage: None,
@@ -62,7 +65,9 @@ class LiveVerifier:
         self.found = found
         self.say = say
         self.on_damage = on_damage
-        self.expected = ExpectedState()
+        self.expected = ExpectedState(round(confirm_after_s * 1e9))
+        self._confirm: list[tuple[int, str]] = []  # (history ns when due, key): a heap
+        self._confirming: set[str] = set()
         self.reads = 0
         self._recent: deque[str] = deque()
         self._queued: set[str] = set()
@@ -136,6 +141,11 @@ class LiveVerifier:
             gevent.sleep(slot - now)
 
     def _next_key(self) -> str | None:
+        confirm = self._confirm
+        if confirm and confirm[0][0] <= self.history.now():
+            key = heapq.heappop(confirm)[1]
+            self._confirming.discard(key)
+            return key
         recent, sweep = self._recent, self._sweep
         if sweep and (not recent or next(self._turn) % (SWEEP_SHARE + 1) != 0):
             return sweep.popleft()
@@ -176,6 +186,10 @@ class LiveVerifier:
         index = self.history.record(process, "ok", "read", key=key, value=observed)
         completed = self._times[process]
         damage = self.expected.judge(read(invoked, completed, index))
+        due = self.expected.confirm_due(key)
+        if damage is None and due is not None and key not in self._confirming:
+            self._confirming.add(key)
+            heapq.heappush(self._confirm, (due, key))
         if damage is not None and key not in self._alarmed:
             self._alarmed.add(key)
             self.found.append(damage)

@@ -80,6 +80,30 @@ def test_a_miss_begun_after_the_acknowledgement_is_lost_and_one_begun_before_is_
     assert damage.acknowledged_at_ns == 10 * MS and damage.time_to_detect_s == 0.002
 
 
+def test_a_miss_is_lost_once_a_second_miss_confirms_it_and_a_sighting_clears_it() -> None:
+    feed = Feed()
+    feed.state = ExpectedState(confirm_after_ns=1000 * MS)
+    feed.create(0, 10)
+    assert feed.state.judge(feed.read(11, 12, None)) is None  # first miss: to confirm
+    assert feed.state.confirm_due("k1") == 1012 * MS
+    assert feed.state.judge(feed.read(500, 501, None)) is None  # too soon to confirm
+    damage = feed.state.judge(feed.read(1012, 1013, None))
+    assert damage is not None and damage.kind == "lost"
+    assert damage.detected_at_ns == 1013 * MS and damage.acknowledged_at_ns == 10 * MS
+    # a write-behind service: missed once, then seen: not lost
+    feed.create(2000, 2010, key="k2")
+    feed.state.judge(ReadBack("k2", 2011 * MS, 2012 * MS, 1, found=False))
+    seen = feed.read(2500, 2501, NOTES, seen=("k2", "pr1", "pa1"))
+    assert (
+        feed.state.judge(
+            ReadBack("k2", seen.invoked, seen.completed, 2, True, seen.fields, seen.seen)
+        )
+        is None
+    )
+    assert feed.state.confirm_due("k2") is None
+    assert feed.state.judge(ReadBack("k2", 3100 * MS, 3101 * MS, 3, found=False)) is None
+
+
 def test_the_acknowledged_notes_are_intact_and_other_notes_are_corrupt() -> None:
     feed = Feed()
     feed.create(0, 10)

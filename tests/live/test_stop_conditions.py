@@ -22,10 +22,12 @@ def test_live_and_stop_when_parse_with_their_defaults() -> None:
     assert plain.stop_when is None
     given = parse_scenario(
         HEAD
-        + "live: {reads_per_second: 5}\nstop_when: {lost: 1, error_rate: 0.5, p99_latency: 2s}\n",
+        + "live: {reads_per_second: 5, confirm_after: 2s}\n"
+        + "stop_when: {lost: 1, error_rate: 0.5, p99_latency: 2s}\n",
         "s.yaml",
     )
     assert given.live is not None and given.live.reads_per_second == 5
+    assert given.live.confirm_after == 2.0 and plain.live.confirm_after == 1.0
     assert given.stop_when == StopWhen(lost=1, error_rate=0.5, p99_latency=2.0)
     assert parse_scenario(HEAD + "live: false\n", "s.yaml").live is None
 

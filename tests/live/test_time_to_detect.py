@@ -49,7 +49,7 @@ def test_time_to_detect_and_after_the_service_came_back(tmp_path: Path) -> None:
     results = (Result("records", False, anomalies=(lost, missed_only_by_a_practitioner)),)
     reads = scan_live_reads(path)
     assert reads.invoked == 3 and set(reads.answered) == {"k1", "k2", "k3"}
-    timed, summary = time_to_detect(results, index, reads, reading.system_ops)
+    timed, summary = time_to_detect(results, index, reads, reading.system_ops, 0.0)
     first, second = timed[0].anomalies
     heal = next(
         op.time for op in ops if op.process == "nemesis" and op.f == "stop" and op.type == "ok"
@@ -62,3 +62,8 @@ def test_time_to_detect_and_after_the_service_came_back(tmp_path: Path) -> None:
     assert summary["reads"] == 3 and summary["damaged"] == 2 and summary["detected"] == 1
     assert summary["alarms"] == 2  # k1 and k2
     assert summary["unconfirmed"] == 1 and summary["unconfirmed_keys"] == ["k2"]
+    # with the default confirmation (a second miss 1 s later), one miss is no alarm yet; the
+    # time to detect still runs to the first miss
+    timed, summary = time_to_detect(results, index, reads, reading.system_ops)
+    assert summary["alarms"] == 0 and summary["unconfirmed"] == 0
+    assert timed[0].anomalies[0].time_to_detect_s == first.time_to_detect_s
