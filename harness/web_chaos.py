@@ -114,7 +114,7 @@ class WebSession:
         self.progress(
             f"Locust web UI on {self.url} (the Chaos tab follows the faults; Ctrl-C ends)"
         )
-        next_report = time.monotonic() + PROGRESS_EVERY_S
+        next_report: float | None = None  # every 5 s from the start of the load
         try:
             while not interrupted.is_set() and not self.state.stop_requested.is_set():
                 self._check_server()
@@ -126,10 +126,13 @@ class WebSession:
                 if self.prepared.workload.target_error is not None:
                     break  # the adapter broke its contract: the run ends with that error
                 gevent.sleep(0.2)
-                if time.monotonic() >= next_report:
+                if self.runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+                    continue
+                if next_report is None:
                     next_report = time.monotonic() + PROGRESS_EVERY_S
-                    if self.runner.state in (STATE_RUNNING, STATE_SPAWNING):
-                        self.progress(self.progress_line())
+                elif time.monotonic() >= next_report:
+                    next_report += PROGRESS_EVERY_S
+                    self.progress(self.progress_line())
         finally:
             self.interrupted = interrupted.is_set() and not self.state.stop_requested.is_set()
             self.state.stop_requested.set()

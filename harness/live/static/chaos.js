@@ -35,8 +35,9 @@
 
   function style() {
     if (document.getElementById("ackguard-chaos-style")) return;
-    var bar = document.querySelector(".MuiAppBar-root, header");
-    var primary = bar ? getComputedStyle(bar).backgroundColor : "#15803d";
+    // The theme's primary colour, as Locust paints its selected tab (light and dark alike).
+    var tab = document.querySelector(".MuiTab-root.Mui-selected");
+    var primary = tab ? getComputedStyle(tab).color : "#15803d";
     var css =
       ".ackguard-panel{margin:16px 0;display:flex;flex-direction:column;gap:16px}" +
       ".ackguard-panel .chaos-card{padding:16px}" +
