@@ -96,9 +96,14 @@ def test_the_catalogue_suite_passes_with_one_passing_case_per_scenario(
     assert catalogue_suite["code"] == 0, catalogue_suite["output"]
     cases = catalogue_suite["cases"]
     assert sorted(cases) == sorted(catalogue()), "one test case per catalogue scenario"
+    properties = catalogue_suite["properties"]
     for name, case in cases.items():
         assert [child.tag for child in case] == ["system-out"], (name, ET.tostring(case))
-        assert catalogue_suite["properties"][f"{name}.outcome"] == "OK"
+        assert properties[f"{name}.outcome"] == "OK"
+        # an expected FAIL passes, with every record class of its verdict as a property
+        counts = catalogue_suite["results"][name].counts
+        assert {k: int(properties[f"{name}.count.{k}"]) for k in counts} == counts
+        assert properties[f"{name}.report"].endswith("report.html")
     lines = [line for line in catalogue_suite["stdout"].splitlines() if " expected " in line]
     assert len(lines) == len(CASES) and all(" OK " in line for line in lines), lines
 
