@@ -1,14 +1,54 @@
 """ackguard's engine: scenarios, the operation history, faults, verifiers and the run.
 
-The names below are the public API; everything else is internal. Importing ``harness`` starts
-nothing and patches nothing (the modules that drive Locust load are imported on demand).
+The names below are the public API; everything else is internal. Importing ``ackguard.harness``
+starts nothing, patches nothing and loads nothing heavy: each public name is imported when first
+used (the pytest plugin, loaded into every pytest run of a user, lives in this package).
 """
 
-from ackguard.harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
-from ackguard.harness.final_read import FinalRead, FinalRecord
-from ackguard.harness.history import FieldDigest, HistoryWriter, Op, read_history
-from ackguard.harness.scenario import Scenario, ScenarioError, load_scenario
-from ackguard.harness.verifiers.result import Anomaly, Result, Verdict
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ackguard.harness.faults.base import Fault, FaultConfigError, FaultContext, FaultKind
+    from ackguard.harness.final_read import FinalRead, FinalRecord
+    from ackguard.harness.history import FieldDigest, HistoryWriter, Op, read_history
+    from ackguard.harness.scenario import Scenario, ScenarioError, load_scenario
+    from ackguard.harness.verifiers.result import Anomaly, Result, Verdict
+
+_HOMES = {
+    "Fault": "faults.base",
+    "FaultConfigError": "faults.base",
+    "FaultContext": "faults.base",
+    "FaultKind": "faults.base",
+    "FinalRead": "final_read",
+    "FinalRecord": "final_read",
+    "FieldDigest": "history",
+    "HistoryWriter": "history",
+    "Op": "history",
+    "read_history": "history",
+    "Scenario": "scenario",
+    "ScenarioError": "scenario",
+    "load_scenario": "scenario",
+    "Anomaly": "verifiers.result",
+    "Result": "verifiers.result",
+    "Verdict": "verifiers.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "Anomaly",

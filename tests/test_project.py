@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from ackguard import harness
 
@@ -25,11 +29,23 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_public_names_are_exactly_all() -> None:
-    public = {name for name in vars(harness) if not name.startswith("_")}
+    public = {name for name in dir(harness) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(harness, name)).__name__ == "module"}
-    assert public - modules == set(harness.__all__)
+    assert public - modules - {"annotations", "importlib", "TYPE_CHECKING", "Any"} == set(
+        harness.__all__
+    )
     for name in harness.__all__:
         assert getattr(harness, name) is not None
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = harness.no_such_name  # type: ignore[attr-defined]
+
+
+@pytest.mark.process
+def test_importing_the_engine_loads_nothing_heavy() -> None:
+    heavy = "('pydantic', 'locust', 'gevent', 'sqlalchemy')"
+    code = f"import sys, ackguard.harness; print([m for m in {heavy} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_the_readme_scenario_example_is_valid() -> None:
