@@ -1,8 +1,8 @@
 """The Chaos tab in a real headless Chromium: ``ackguard web`` on a service that acknowledges
 writes before they are durable, killed 4 s into the load. The browser starts a swarm from
 Locust's form, opens the Chaos tab, sees the fault become active and a live loss appear, fires the
-fault once more from the tab, presses Locust's Stop, sees the verdict, follows the link to
-report.html, and Ctrl-C ends the process.
+fault once more from the tab, presses Locust's Stop, sees the verdict, is refused a new Start in
+Locust's form, follows the link to report.html, and Ctrl-C ends the process.
 Screenshots of every step are kept (under $ACKGUARD_TEST_ARTEFACTS if set)."""
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def artefacts(tmp_path: Path) -> Path:
     root = os.environ.get("ACKGUARD_TEST_ARTEFACTS")
     folder = Path(root) / "web-chaos" if root else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # an earlier run's shots would mix with this one's
+        old.unlink()
     return folder
 
 
@@ -105,6 +107,15 @@ def _click(driver: WebDriver, css: str) -> bool:
     if not button.is_enabled():
         return False
     button.click()
+    return True
+
+
+def _press(driver: WebDriver, label: str) -> bool:
+    """Press the button showing ``label`` (Locust's own buttons have no ids)."""
+    found = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text == label]
+    if not found:
+        return False
+    found[0].click()
     return True
 
 
@@ -166,12 +177,15 @@ def test_the_chaos_tab_follows_a_fault_a_live_loss_and_the_verdict(
         _wait("the fired window", lambda: "fired now" in _text(browser, LOCUST_TABLE), 30, web)
         shot("fired")
 
-        stop = [b for b in browser.find_elements(By.TAG_NAME, "button") if b.text == "STOP"]
-        assert stop, "Locust's Stop button"
-        stop[0].click()
+        _wait("Locust's Stop button", lambda: _press(browser, "STOP"), 15, web)
         label = _wait("the verdict", lambda: _text(browser, "#chaos-verdict-label"), 120, web)
         assert label == "FAIL", _text(browser, "#chaos-verdict")
         shot("verdict")
+        _wait("Locust's New button", lambda: _press(browser, "NEW"), 15, web)
+        _wait("the form", lambda: _click(browser, "form button[type=submit]"), 15, web)
+        body = browser.find_element(By.TAG_NAME, "body")
+        _wait("the refusal", lambda: "Start is refused" in body.text, 15, web)
+        shot("start-refused")
         link = browser.find_element(By.ID, "chaos-report-link").get_attribute("href")
         assert link is not None and link.startswith(base + "/chaos/run/")
         browser.get(link)
