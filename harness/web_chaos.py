@@ -80,7 +80,7 @@ class WebSession:
         self.prepared = prepared
         self.progress = progress
         self.url = f"http://127.0.0.1:{web_port}"
-        self.interrupted = False
+        self._signalled: threading.Event | None = None
         self.logs = LogsTab()
         environment = prepared.environment
         self.runner = environment.create_local_runner()
@@ -97,6 +97,12 @@ class WebSession:
         environment.events.test_stop.add_listener(self._on_stop)  # type: ignore[no-untyped-call]
         self.web_ui.start()  # type: ignore[no-untyped-call]
 
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C (or SIGTERM) came while the run went on, during the load or its verification:
+        the session ends with the run instead of waiting for another."""
+        return self._signalled is not None and self._signalled.is_set()
+
     def _on_start(self, **_: Any) -> None:
         if self.state.phase != "ready":
             return  # refused at /swarm already; never a second schedule on a healed system
@@ -111,6 +117,7 @@ class WebSession:
 
     def run(self, interrupted: threading.Event) -> None:
         """Serve until the load stops (or Ctrl-C), printing progress as a headless run does."""
+        self._signalled = interrupted
         self.progress(
             f"Locust web UI on {self.url} (the Chaos tab follows the faults; Ctrl-C ends)"
         )
@@ -134,7 +141,6 @@ class WebSession:
                     next_report += PROGRESS_EVERY_S
                     self.progress(self.progress_line())
         finally:
-            self.interrupted = interrupted.is_set() and not self.state.stop_requested.is_set()
             self.state.stop_requested.set()
             self.state.phase = "verifying"
             self.runner.quit()
