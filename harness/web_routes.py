@@ -104,15 +104,14 @@ class ChaosState:
         """The fault windows as rows of Locust's extended table."""
         rows = []
         for w in self.faults.states():
-            start, stop = float(str(w["start"])), float(str(w["stop"]))
-            span = f"{start:.1f} - {stop:.1f}"
+            span = f"{w['start']:.1f} - {w['stop']:.1f}"
             rows.append(
                 {
-                    "fault": str(w["fault"]),
-                    "kind": str(w["kind"]),
+                    "fault": w["fault"],
+                    "kind": w["kind"],
                     "window": f"{span} (fired now)" if w["fired"] else span,
-                    "state": str(w["state"]),
-                    "detail": str(w["error"] or ""),
+                    "state": w["state"],
+                    "detail": w["error"] or "",
                 }
             )
         return rows

@@ -15,13 +15,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from ackguard.harness.faults.base import Fault
 from ackguard.harness.history import NEMESIS, HistoryWriter
 from ackguard.harness.scenario import FaultSpec, ScheduleSpec
 
-__all__ = ["FaultRunner", "Occurrence", "WindowState", "occurrences", "plan"]
+__all__ = ["FaultRunner", "Occurrence", "WindowState", "WindowView", "occurrences", "plan"]
 
 WindowState = Literal[
     "pending",
@@ -35,6 +35,19 @@ WindowState = Literal[
 ]
 """Where one window stands. ``skipped``: it was still pending when every fault was healed (the
 load ended first, or someone healed everything)."""
+
+
+class WindowView(TypedDict):
+    """One window as :meth:`FaultRunner.states` shows it (times: s since the load started)."""
+
+    window: int
+    fault: str
+    kind: str
+    start: float
+    stop: float
+    state: WindowState
+    fired: bool
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,20 +260,20 @@ class FaultRunner:
         stop.wait(duration)
         self._end(index, window)
 
-    def states(self) -> list[dict[str, object]]:
+    def states(self) -> list[WindowView]:
         """Every window so far, scheduled and fired, in the order they were planned: the fault,
         its start and planned stop (seconds since the load started), its state and error."""
         with self._lock:
             return [
-                {
-                    "window": w,
-                    "fault": self._faults[o.fault_index][0].name,
-                    "kind": self._faults[o.fault_index][0].kind,
-                    "start": round(o.start, 3),
-                    "stop": round(o.stop, 3),
-                    "state": self._states[w],
-                    "fired": w in self._fired,
-                    "error": self._errors.get(w),
-                }
+                WindowView(
+                    window=w,
+                    fault=self._faults[o.fault_index][0].name,
+                    kind=self._faults[o.fault_index][0].kind,
+                    start=round(o.start, 3),
+                    stop=round(o.stop, 3),
+                    state=self._states[w],
+                    fired=w in self._fired,
+                    error=self._errors.get(w),
+                )
                 for w, o in enumerate(self.timeline)
             ]

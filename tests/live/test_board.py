@@ -128,7 +128,7 @@ def test_window_states_follow_the_schedule_a_fired_window_and_heal_all(tmp_path:
         fired = runner.fire("never")  # its start command fails
         _until(lambda: _state_of(runner, fired) == "failed to start")
         assert runner.states()[fired]["fired"] is True
-        assert "exit" in str(runner.states()[fired]["error"]) or runner.states()[fired]["error"]
+        assert "'false' exited with code 1" in str(runner.states()[fired]["error"])
         runner.heal_all()
         states = [w["state"] for w in runner.states()]
         assert states == ["healed", "skipped", "failed to start"], states
