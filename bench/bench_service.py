@@ -54,6 +54,13 @@ class Phase:
         )
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far: per acknowledged request, a
+    figure a busy machine does not distort the way it distorts requests per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _post(url: str, body: object) -> dict[str, str]:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
@@ -224,11 +231,20 @@ def bench(label: str, db_url: str, workdir: Path, args: argparse.Namespace) -> N
         print(f"{args.duration:g} s per phase")
         if args.profile_hint:
             print(f"   profile it with: py-spy record -p {pid} -o profile.svg -d {args.duration:g}")
+        used = _cpu_s(pid)
         creates, ids = run_phase("creates", "create", port, args, [*doctors, *patients])
-        print("  " + creates.line(), flush=True)
+        after = _cpu_s(pid)
+        print("  " + creates.line() + _per_ack(after - used, creates.ok), flush=True)
         if ids:
             reads, _ = run_phase("reads", "read", port, args, ids)
-            print("  " + reads.line(), flush=True)
+            print("  " + reads.line() + _per_ack(_cpu_s(pid) - after, reads.ok), flush=True)
+
+
+def _per_ack(cpu_s: float, ok: int) -> str:
+    if not ok:
+        return ""
+    per = cpu_s / ok
+    return f"\n           service CPU {per * 1e6:5.0f} us each: {1 / per:6.0f}/s per core"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,10 @@ of the single endpoint whose ``field`` names the item, e.g. 422
 ``{"error": "items.3.rpps: String should have at least 1 character", "field": "items.3.rpps"}``;
 more than :data:`MAX_BATCH_ITEMS` items is 422 naming ``items``; a body over the service's size
 cap (256 KiB by default) is 413. A valid batch is one job of the writer, so one transaction:
-acknowledged after its commit, or not stored at all. The rows go in as multi-row INSERTs
-(SQLAlchemy's insertmanyvalues with RETURNING, ids in item order) on SQLite, PostgreSQL and
-MariaDB.
+acknowledged after its commit, or not stored at all.
+
+The rows go in as one statement per batch (:func:`.multirow.insert_rows`: SQLite and
+PostgreSQL; MariaDB through SQLAlchemy's insertmanyvalues).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ackguard.fakes.consultations.errors import Answer, json_answer
 from ackguard.fakes.consultations.http import respond
 from ackguard.fakes.consultations.jobs import WriteContext, WriteJob
 from ackguard.fakes.consultations.models import PatientIn, PractitionerIn
+from ackguard.fakes.consultations.multirow import insert_rows
 from ackguard.fakes.consultations.records import PatientRecord, PractitionerRecord
 from ackguard.fakes.consultations.schema import patients, practitioners
 from ackguard.fakes.consultations.service import Service
@@ -64,9 +66,11 @@ class BatchOut(BaseModel):
 
 
 def _insert_all(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """The new ids, in the order of ``rows``: one multi-row INSERT ... RETURNING per 1,000
-    rows where the dialect can sort the returned ids by parameter order, else row by row (the
-    same transaction either way)."""
+    """The new ids, in the order of ``rows`` (see the module docstring), in the job's
+    transaction."""
+    together = insert_rows(connection, table, rows)
+    if together is not None:
+        return together
     dialect = connection.dialect
     if dialect.insert_executemany_returning_sort_by_parameter_order:
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)

@@ -132,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvloop
 
     from ackguard.fakes.consultations.app import create_app
+    from ackguard.fakes.consultations.fast import FastPaths
     from ackguard.fakes.consultations.service import Service, ServiceConfig
 
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or secrets.token_hex(16)
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        create_app(service),
+        FastPaths(create_app(service), service),
         loop="uvloop",
         http="httptools",
         lifespan="on",

@@ -236,6 +236,56 @@ class CreateConsultation(WriteJob):
         super().__init__()
         self.body = body
         self.key = key
+        self._plain: ConsultationRecord | None = None
+
+    def plain_row(self, connection: Connection, context: WriteContext) -> dict[str, Any] | None:
+        """The row this create inserts when nothing bends it (known practitioner and
+        patient, no defect covering it, a key with no record: prefetched and absent), so the
+        writer can insert it with others in one statement and then call :meth:`inserted`;
+        ``None`` otherwise (then :meth:`execute` runs it). Writes nothing."""
+        body = self.body
+        practitioner_id, patient_id = int(body.practitioner_id), int(body.patient_id)
+        rpps = context.directory.rpps(connection, practitioner_id)
+        if rpps is None or not context.directory.has_patient(connection, patient_id):
+            return None
+        if self.key not in context.keys or context.keys[self.key] is not None:
+            return None
+        if context.defects.covering(rpps, context.now, practice_time(body.started_at)):
+            return None
+        stamp = utc_now_iso()
+        notes = body.notes()
+        self._plain = ConsultationRecord(
+            id="",
+            idempotency_key=self.key,
+            practitioner_id=body.practitioner_id,
+            patient_id=body.patient_id,
+            started_at=body.started_at,
+            visit_reason=notes["visit_reason"],
+            exam_report=notes["exam_report"],
+            conclusion=notes["conclusion"],
+            prescription=notes["prescription"],
+            version=1,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        values: dict[str, Any] = {
+            **self._plain,
+            "practitioner_id": practitioner_id,
+            "patient_id": patient_id,
+        }
+        del values["id"]
+        return values
+
+    def inserted(self, new_id: int, context: WriteContext) -> Answer:
+        """The answer once the row of :meth:`plain_row` was inserted with ``new_id``."""
+        record = self._plain
+        if record is None:
+            raise RuntimeError("inserted() without plain_row()")
+        context.last_id = max(context.last_id, new_id)
+        self.wrote = True
+        record["id"] = str(new_id)
+        context.keys[self.key] = record.copy()
+        return json_answer(201, record)
 
     def execute(self, connection: Connection, context: WriteContext) -> Answer:
         body = self.body
