@@ -1,7 +1,7 @@
 """Registration before a run: practitioners and patients registered per second, one at a time
 (``SupportsRegistration``) against in bulk (``SupportsBulkRegistration``, the batch endpoints),
-through ``Workload.setup`` against the built-in service on SQLite (or PostgreSQL). Prints
-figures; not a test.
+through the workload's registration (what ``Workload.setup`` runs before it builds the agents)
+against the built-in service on SQLite (or PostgreSQL). Prints figures; not a test.
 
 Each size runs on a fresh database. The one-at-a-time path is measured up to ``--single-max``
 practitioners (beyond, it is extrapolated from its rate); ``--sizes`` lists the sizes in bulk.
@@ -39,6 +39,7 @@ from ackguard.harness.workload import (
     Workload,
     WorkloadConfig,
 )
+from ackguard.harness.workload.registration import register_everyone
 
 
 class OneAtATime:
@@ -80,14 +81,16 @@ def one_at_a_time(context: TargetContext) -> Target:
 def measure(
     label: str, db_url: str, workdir: Path, workload: Workload, bulk: bool
 ) -> tuple[float, int]:
-    """Seconds of ``Workload.setup`` and the number of people it registered."""
+    """Seconds of the registration and the number of people it registered."""
     workdir.mkdir(parents=True)
-    workload.target_factory = HttpTarget if bulk else one_at_a_time
+    factory = HttpTarget if bulk else one_at_a_time
     with service(db_url, workdir, []) as (port, _pid):
+        target = factory(TargetContext(f"http://127.0.0.1:{port}", 5.0))
+        assert isinstance(target, HttpTarget | OneAtATime)
         start = time.perf_counter()
-        directory = workload.setup(f"http://127.0.0.1:{port}", timeout_s=120)
+        doctors, patients = register_everyone(target, workload.practice, timeout_s=120)
         seconds = time.perf_counter() - start
-    people = len(directory.practitioners) + len(directory.patients)
+    people = len(doctors) + len(patients)
     print(
         f"  {label:6s} {seconds:7.1f} s  {people / seconds:9.0f} registrations/s ({people} people)",
         flush=True,

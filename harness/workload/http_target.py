@@ -12,11 +12,11 @@ and 256 KiB per request); a service without them (404 or 405) is registered one 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from functools import partial
+from json.encoder import encode_basestring
 from urllib.parse import urlencode
 
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
@@ -228,12 +228,19 @@ def _patient_body(patient: PatientProfile) -> dict[str, str]:
     }
 
 
+def _encoded_size(body: dict[str, str]) -> int:
+    """The bytes ``body`` takes in a request, as the transport encodes it (``json.dumps``,
+    UTF-8, ``": "`` and ``", "`` separators), without encoding the whole dict: a third of
+    the cost, which counts at 300,000 practitioners."""
+    return sum(len(encode_basestring(v).encode()) + len(k) + 6 for k, v in body.items())
+
+
 def _parts(bodies: list[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
-    """The bodies in runs of at most BATCH_MAX_ITEMS items and about BATCH_MAX_BYTES."""
+    """The bodies in runs of at most BATCH_MAX_ITEMS items and at most BATCH_MAX_BYTES."""
     part: list[dict[str, str]] = []
     size = 0
     for body in bodies:
-        length = len(json.dumps(body, ensure_ascii=False).encode()) + 1
+        length = _encoded_size(body)
         if part and (len(part) == BATCH_MAX_ITEMS or size + length > BATCH_MAX_BYTES):
             yield part
             part, size = [], 0
