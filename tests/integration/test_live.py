@@ -128,11 +128,12 @@ def test_stop_when_lost_ends_the_load_soon_after_the_first_loss(stopped_run: Run
     assert meta["status"] == "completed"
     stopped = meta["stopped_by"]
     assert stopped["reason"].startswith("stop_when lost: 1 reached: lost ")
-    # the first live detection of a loss is what stopped it
+    # the first read-back that missed a lost record, confirmed by a second one 1 s later
+    # (confirm_after), is what stopped it
     lost = [a for a in run.anomalies("records") if a["kind"] == "lost" and a["time_to_detect_s"]]
     assert lost, run.output
     first = min(a["ack_time"] / 1e9 + a["time_to_detect_s"] for a in lost)
-    assert abs(stopped["time_s"] - first) < 0.5
+    assert stopped["time_s"] - first >= 1.0  # (more when a crash came between the two misses)
     # within seconds of the database coming back from the crash that lost it
     lines = (run.run_dir / "history.jsonl").read_text(encoding="utf-8").splitlines()
     ops = [json.loads(line) for line in lines]
@@ -142,7 +143,7 @@ def test_stop_when_lost_ends_the_load_soon_after_the_first_loss(stopped_run: Run
         if op["process"] == "nemesis" and op["f"] == "stop" and op["type"] == "ok"
     ]
     back = max(t for t in heals if t <= stopped["time_s"])
-    assert stopped["time_s"] - back < 2.0
+    assert stopped["time_s"] - back < 3.0
     # and the load ended there: operations in flight may finish (the stop timeout, 6 s), and
     # nothing a practitioner began came later than that
     began = [
