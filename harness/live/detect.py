@@ -8,8 +8,9 @@ read-back begun after it that caught it:
 - lost: a read-back that found nothing (the first of the misses since the record was last seen
   by a read-back; the live verifier calls it lost once a second miss, begun ``confirm_after``
   later, confirms it);
-- corrupt: a read-back that showed a damaged field a value not allowed (the history index's
-  flagged reads, restricted to read-backs), begun after that field's acknowledgement;
+- corrupt: a read-back begun after the acknowledgement (for a corrupt record, the latest
+  acknowledgement of its damaged fields) that showed one of them a value not allowed (the
+  history index's flagged reads, restricted to read-backs);
 - misattributed: a read-back that caught anything wrong about the record (nothing found,
   another owner, a field not allowed).
 
@@ -187,13 +188,11 @@ def _timed(
     flagged: list[int] = []
     misread: list[int] = []
     if state is not None:
-        after = {d.field: (d.ack_time if d.ack_time is not None else -1) for d in anomaly.fields}
+        damaged = {d.field for d in anomaly.fields}
         flagged = [
             r.time
             for r in state.flagged
-            if r.time in completions
-            and r.invoke_time > (after.get(r.field, ack) if after else ack)
-            and (not after or r.field in after)
+            if r.time in completions and r.invoke_time > ack and (not damaged or r.field in damaged)
         ]
         misread = [m.time for m in state.misreads if m.f == "read" and m.time in completions]
     if anomaly.kind == "lost":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,7 +40,7 @@ __all__ = ["LIVE_MARK", "LiveVerifier"]
 
 LIVE_MARK = "live"
 """The key a read-back's value carries (``"live": true``) in the history."""
-MAX_WORKERS = 8
+MAX_WORKERS = 16
 RECENT_LIMIT = 10_000  # older acknowledgements are reached by the round over every record
 SWEEP_SHARE = 3  # read-backs of a post-heal sweep per read-back of a recent write
 SAID_ONE_BY_ONE = 10  # detections said on a line each; the rest are counted on the progress line
@@ -81,7 +82,8 @@ class LiveVerifier:
         self.processes: set[int] = set()
         self._times: dict[object, int] = {}
         self._stopping = False
-        workers = max(1, min(MAX_WORKERS, round(reads_per_second / 25)))
+        # enough read-backs in flight to spend the budget when the service answers slowly
+        workers = max(2, min(MAX_WORKERS, math.ceil(reads_per_second / 10)))
         self._worker_count = workers
 
     # The listener: runs on the recording greenlet for every op, so it stays small.
