@@ -46,6 +46,10 @@ def form_defaults(scenario: Scenario) -> Any:
     return parser.parse_args(["--users", users, "--spawn-rate", users, "--run-time", run_time])
 
 
+def _label(valid: bool | str) -> str:
+    return LABELS.get(valid, "UNKNOWN") if isinstance(valid, bool) else "UNKNOWN"
+
+
 class LogsTab(LogReader):
     """What Locust's Logs tab shows: it reads the root logger's handler named ``log_reader``.
     The session's progress lines are added here, and warnings logged anywhere land here too,
@@ -92,6 +96,7 @@ class WebSession:
         run_dir = prepared.stack.run_dir
         board = Board(prepared.history)
         self.state = ChaosState(prepared.faults, board, prepared.live_damage, run_dir)
+        self.state.scenario = prepared.scenario.name
         install_chaos_tab(self.web_ui, self.state)
         environment.events.test_start.add_listener(self._on_start)  # type: ignore[no-untyped-call]
         environment.events.test_stop.add_listener(self._on_stop)  # type: ignore[no-untyped-call]
@@ -169,9 +174,12 @@ class WebSession:
         link = None
         if report is not None and report.is_relative_to(outcome.run_dir):
             link = "./chaos/run/" + report.relative_to(outcome.run_dir).as_posix()
+        expected = verdict.expected
         self.state.verdict = {
-            "label": "UNKNOWN" if verdict.valid == "unknown" else LABELS[verdict.valid],
+            "label": _label(verdict.valid),
             "words": verdict_words(verdict),
+            "expected": None if expected is None else _label(expected),
+            "matched": verdict.matched,
             "counts": dict(verdict.counts),
             "reasons": list(verdict_reasons(verdict)),
             "status": outcome.status,

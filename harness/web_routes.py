@@ -55,6 +55,7 @@ class ChaosState:
     board: Board
     damage: list[LiveDamage]
     run_dir: Path
+    scenario: str = ""
     phase: str = "ready"
     """ready (the form), running, verifying (the load stopped: heal, final read, verdict),
     done (the verdict is shown)."""
@@ -80,6 +81,7 @@ class ChaosState:
         active = set(self.faults.active)
         elapsed = None if self.started_at is None else time.monotonic() - self.started_at
         return {
+            "scenario": self.scenario,
             "phase": self.phase,
             "message": self.message,
             "elapsed_s": None if elapsed is None else round(elapsed, 1),

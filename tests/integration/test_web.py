@@ -134,6 +134,8 @@ def test_a_stop_condition_ends_a_web_session_with_the_verdict_in_the_chaos_tab(
             time.sleep(0.5)
         assert state["stop_reason"] and "lost" in state["stop_reason"]
         assert state["verdict"]["label"] == "FAIL" and state["verdict"]["report"]
+        assert (state["verdict"]["expected"], state["verdict"]["matched"]) == ("FAIL", True)
+        assert state["scenario"] == "web-stop"
         assert state["windows"][0]["state"] in ("healed", "skipped")
         again = _json(base + "/swarm", {"user_count": 10, "spawn_rate": 10})
         assert again["success"] is False and "Start is refused" in again["message"]

@@ -180,6 +180,7 @@ def test_the_chaos_tab_follows_a_fault_a_live_loss_and_the_verdict(
         _wait("Locust's Stop button", lambda: _press(browser, "STOP"), 15, web)
         label = _wait("the verdict", lambda: _text(browser, "#chaos-verdict-label"), 120, web)
         assert label == "FAIL", _text(browser, "#chaos-verdict")
+        assert _text(browser, "#chaos-expected") == "expected FAIL (as expected)"
         shot("verdict")
         _wait("Locust's New button", lambda: _press(browser, "NEW"), 15, web)
         _wait("the form", lambda: _click(browser, "form button[type=submit]"), 15, web)

@@ -99,7 +99,7 @@
       state.phase === "running" ? " (" + Math.round(state.elapsed_s) + " s)" : "") })];
     if (state.stop_reason) lines.push(el("div", { id: "chaos-stop-reason", text: "Stop condition: " + state.stop_reason }));
     if (state.message) lines.push(el("div", { class: "chaos-muted", text: state.message }));
-    return card("chaos-status", "ackguard", lines);
+    return card("chaos-status", "ackguard" + (state.scenario ? " · " + state.scenario : ""), lines);
   }
 
   function verdictCard() {
@@ -109,6 +109,8 @@
     var parts = [
       el("div", { id: "chaos-verdict-label", class: "chaos-verdict " + v.label, text: v.label }),
       el("div", { text: v.words }),
+      v.expected ? el("div", { id: "chaos-expected", text: "expected " + v.expected +
+        (v.matched ? " (as expected)" : " (NOT as expected)") }) : null,
       el("div", { class: "chaos-muted", text: "counts: " + (counts || "none") }),
     ];
     if (state.stop_reason) parts.push(el("div", { text: "stopped by: " + state.stop_reason }));
