@@ -8,9 +8,9 @@ read-back begun after it that caught it:
 - lost: a read-back that found nothing (the first of the misses since the record was last seen
   by a read-back; the live verifier calls it lost once a second miss, begun ``confirm_after``
   later, confirms it);
-- corrupt: a read-back begun after the acknowledgement (for a corrupt record, the latest
-  acknowledgement of its damaged fields) that showed one of them a value not allowed (the
-  history index's flagged reads, restricted to read-backs);
+- corrupt: a read-back that showed a damaged field a value not allowed (the history index's
+  flagged reads, restricted to read-backs); its time to detect runs from the acknowledgement of
+  that field the read contradicted (the latest completed before it began);
 - misattributed: a read-back that caught anything wrong about the record (nothing found,
   another owner, a field not allowed).
 
@@ -35,7 +35,7 @@ import orjson
 
 from ackguard.harness.history import NEMESIS, Op
 from ackguard.harness.live.options import DEFAULT_CONFIRM_S
-from ackguard.harness.verifiers.index import HistoryIndex
+from ackguard.harness.verifiers.index import OK, HistoryIndex, RecordState
 from ackguard.harness.verifiers.result import Anomaly, Result
 
 __all__ = ["DAMAGE", "LiveReads", "scan_live_reads", "time_to_detect"]
@@ -180,36 +180,49 @@ def _timed(
 ) -> Anomaly:
     key, ack = anomaly.key, anomaly.ack_time
     answered = reads.answered.get(key or "", [])
-    if index is None or key is None or ack is None or not answered:
+    state = index.records.get(key or "") if index is not None else None
+    if state is None or ack is None or not answered:
         return anomaly
-    state = index.records.get(key)
     completions = {cmp for _, cmp, _ in answered}
-    misses = _first_miss(answered, ack)
-    flagged: list[int] = []
-    misread: list[int] = []
-    if state is not None:
+    # (detection, the acknowledgement it contradicts)
+    caught = [(cmp, ack) for cmp in _first_miss(answered, ack)]
+    if anomaly.kind == "corrupt":
         damaged = {d.field for d in anomaly.fields}
-        flagged = [
-            r.time
-            for r in state.flagged
-            if r.time in completions and r.invoke_time > ack and (not damaged or r.field in damaged)
+        caught = []
+        for read in state.flagged:
+            if read.time in completions and read.field in damaged:
+                field_ack = _last_ack_before(state, read.field, read.invoke_time)
+                if field_ack is not None:
+                    caught.append((read.time, field_ack))
+    elif anomaly.kind == "misattributed":
+        caught += [
+            (r.time, ack) for r in state.flagged if r.time in completions and r.invoke_time > ack
         ]
-        misread = [m.time for m in state.misreads if m.f == "read" and m.time in completions]
-    if anomaly.kind == "lost":
-        caught = misses
-    elif anomaly.kind == "corrupt":
-        caught = flagged
-    else:
-        caught = misses + flagged + [t for t in misread if t > ack]
+        caught += [
+            (m.time, ack)
+            for m in state.misreads
+            if m.f == "read" and m.time in completions and m.time > ack
+        ]
     if not caught:
         return anomaly
-    detected = min(caught)
-    healed = [t for t in heals if ack < t <= detected]
+    detected, since = min(caught)
+    healed = [t for t in heals if since < t <= detected]
     return replace(
         anomaly,
-        time_to_detect_s=_round((detected - ack) / 1e9),
+        time_to_detect_s=_round((detected - since) / 1e9),
         after_service_back_s=_round((detected - healed[-1]) / 1e9) if healed else None,
     )
+
+
+def _last_ack_before(state: RecordState, field: str, before: int) -> int | None:
+    """The latest acknowledgement of ``field`` completed before a read began at ``before``:
+    the value the read should have shown (a corrupt record's time to detect runs from it)."""
+    acks = [
+        w.cmp
+        for w in state.writes
+        if w.status == OK and w.cmp is not None and w.cmp < before and field in w.fields
+    ]
+    return max(acks) if acks else None
 
 
 def _round(value: float) -> float:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ackguard.harness.history import HistoryReading, HistoryWriter, read_history
+from ackguard.harness.history import HistoryReading, HistoryWriter, digest_fields, read_history
 from ackguard.harness.live.detect import scan_live_reads, time_to_detect
 from ackguard.harness.verifiers.index import build_index
-from ackguard.harness.verifiers.result import Anomaly, Result
+from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result
 
 WHO = {"practitioner_id": "pr1", "patient_id": "pa1", "fields": {}}
 
@@ -67,3 +67,34 @@ def test_time_to_detect_and_after_the_service_came_back(tmp_path: Path) -> None:
     timed, summary = time_to_detect(results, index, reads, reading.system_ops)
     assert summary["alarms"] == 0 and summary["unconfirmed"] == 0
     assert timed[0].anomalies[0].time_to_detect_s == first.time_to_detect_s
+
+
+def test_a_corrupt_record_is_timed_from_the_acknowledgement_its_read_back_contradicts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.jsonl"
+    notes = {"visit_reason": "cough", "exam_report": "clear", "conclusion": "cold"}
+    sent = {**WHO, "fields": digest_fields(notes)}
+    later = {"id": "10", "fields": digest_fields({"conclusion": "flu"})}
+    stale = {"found": True, "live": True, "fields": digest_fields({**notes, "prescription": None})}
+    with HistoryWriter(path) as history:
+        history.record(1, "invoke", "create", key="k1", value=sent)
+        history.record(1, "ok", "create", key="k1", value={**sent, "id": "10"})
+        history.record(1, "invoke", "update", key="k1", value=later)
+        history.record(1, "ok", "update", key="k1", value=later)
+        history.record(500, "invoke", "read", key="k1", value={"id": "10", "live": True})
+        history.record(500, "ok", "read", key="k1", value=stale)  # the update is not there
+        history.record(1, "invoke", "update", key="k1", value=later)  # acknowledged again later
+        history.record(1, "ok", "update", key="k1", value=later)
+    reading = HistoryReading()
+    ops = list(read_history(path, reading))
+    index = build_index(ops)
+    acks = [op.time for op in ops if op.f == "update" and op.type == "ok"]
+    read_done = next(op.time for op in ops if op.process == 500 and op.type == "ok")
+    damage = FieldDamage("conclusion", None, None, acks[-1])
+    corrupt = Anomaly("corrupt", "k1", "10", "pr1", "pa1", fields=(damage,), ack_time=acks[-1])
+    results = (Result("records", False, anomalies=(corrupt,)),)
+    timed, summary = time_to_detect(results, index, scan_live_reads(path), reading.system_ops)
+    # from the first update's acknowledgement (the one the read contradicted), not the last one
+    assert timed[0].anomalies[0].time_to_detect_s == round((read_done - acks[0]) / 1e9, 3)
+    assert summary["alarms"] == 1 and summary["unconfirmed"] == 0
