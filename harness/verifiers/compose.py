@@ -9,8 +9,7 @@ from pathlib import Path
 from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import HistoryReading, Op, read_history
 from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
-from ackguard.harness.verifiers.history_rows import history_rows
-from ackguard.harness.verifiers.index import HistoryIndex, build_index, build_index_from_rows
+from ackguard.harness.verifiers.index import HistoryIndex, build_index, build_index_from_file
 from ackguard.harness.verifiers.read_your_writes import ReadYourWritesVerifier
 from ackguard.harness.verifiers.records import RecordsVerifier
 from ackguard.harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
@@ -100,7 +99,7 @@ def compose_history(
     return _compose(
         chosen,
         (),
-        lambda: build_index_from_rows(history_rows(history_path, reading)),
+        lambda: build_index_from_file(history_path, reading),
         final_read,
         expected,
         eager=True,

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeGuard
 
-from ackguard.harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, Op
+from ackguard.harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, HistoryReading, Op
+from ackguard.harness.history_read import Line, paused_gc, read_batches
 from ackguard.harness.verifiers.allowed_value import (
     FAIL,
     INFO,
@@ -39,6 +41,7 @@ __all__ = [
     "Row",
     "Write",
     "build_index",
+    "build_index_from_file",
     "build_index_from_rows",
     "digest_of",
     "is_allowed",
@@ -48,6 +51,7 @@ __all__ = [
 _COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
 _OUTCOME_NAMES = {OK: "ok", INFO: "info", FAIL: "fail"}
 _NO_FIELDS: Mapping[str, Any] = {}
+_SYSTEM = (NEMESIS, HARNESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +162,23 @@ Row = tuple[int, Any, str, str, Any, Any]
 
 def build_index(history: Iterable[Op]) -> HistoryIndex:
     """Group ``history`` by record in one pass. Unmatched completions are ignored."""
-    rows = ((op.time, op.process, op.type, op.f, op.key, op.value) for op in history)
-    return build_index_from_rows(rows)
+    with paused_gc():
+        return _Builder().run((history,))
 
 
 def build_index_from_rows(rows: Iterable[Row]) -> HistoryIndex:
-    """:func:`build_index` over plain rows (the fast path that skips building :class:`Op`)."""
-    return _Builder().run(rows)
+    """:func:`build_index` over plain rows ``(time, process, type, f, key, value)``."""
+    lines = (Line(None, t, p, ty, f, k, v) for t, p, ty, f, k, v in rows)
+    with paused_gc():
+        return _Builder().run((lines,))
+
+
+def build_index_from_file(path: Path, reading: HistoryReading | None = None) -> HistoryIndex:
+    """:func:`build_index` over ``history.jsonl``, streamed through the shared reader
+    (:func:`harness.history_read.read_batches`): damage is said in ``reading`` when one is
+    given, and is a ``ValueError`` otherwise."""
+    with paused_gc():
+        return _Builder().run(read_batches(path, reading))
 
 
 class _Builder:
@@ -177,45 +191,52 @@ class _Builder:
         self.by_practitioner: dict[str, list[RecordState]] = {}
         self.by_patient: dict[tuple[str, str | None], list[RecordState]] = {}
 
-    def run(self, rows: Iterable[Row]) -> HistoryIndex:
+    def run(self, batches: Iterable[Iterable[Any]]) -> HistoryIndex:
+        """``batches``: ops in order, in groups (anything with the attributes of an Op)."""
         in_flight = self.in_flight
         index = self.index
         operations = indeterminate = failed = reads = acknowledged = 0
         tally = index.op_tally
-        for time, process, type_, f, key, value in rows:
-            if process in (NEMESIS, HARNESS):
-                continue
-            if type_ == "invoke":
-                in_flight[process] = self._invoke(time, f, key, value)
-                tally[f, "invoked"] = tally.get((f, "invoked"), 0) + 1
-                continue
-            started = in_flight.pop(process, None)
-            if started is None:
-                continue
-            operations += 1
-            status = _COMPLETION.get(type_, INFO)
-            if status == INFO:
-                indeterminate += 1
-            elif status == FAIL:
-                failed += 1
-            f, record, write, inv, inv_value = started
-            outcome = (f, _OUTCOME_NAMES[status])
-            tally[outcome] = tally.get(outcome, 0) + 1
-            if write is not None and record is not None:
-                write.status = status
-                write.cmp = time
-                if status == OK:
-                    acknowledged += 1
-                    record.current.update(write.fields)
-                    self._check_identity(record, f, time, value)
-                    if f == "create":
-                        self._acknowledge_create(record, time, value)
-            elif status == OK and f == "read" and record is not None:
-                reads += 1
-                self._read(record, inv, time, value)
-            elif status == OK and f == "list":
-                reads += 1
-                self._list(inv, time, inv_value, value)
+        for batch in batches:
+            for op in batch:
+                process = op.process
+                if process in _SYSTEM:
+                    continue
+                type_ = op.type
+                if type_ == "invoke":
+                    f = op.f
+                    in_flight[process] = self._invoke(op.time, f, op.key, op.value)
+                    tally[f, "invoked"] = tally.get((f, "invoked"), 0) + 1
+                    continue
+                started = in_flight.pop(process, None)
+                if started is None:
+                    continue
+                operations += 1
+                status = _COMPLETION.get(type_, INFO)
+                if status == INFO:
+                    indeterminate += 1
+                elif status == FAIL:
+                    failed += 1
+                f, record, write, inv, inv_value = started
+                outcome = (f, _OUTCOME_NAMES[status])
+                tally[outcome] = tally.get(outcome, 0) + 1
+                time = op.time
+                if write is not None and record is not None:
+                    write.status = status
+                    write.cmp = time
+                    if status == OK:
+                        acknowledged += 1
+                        record.current.update(write.fields)
+                        value = op.value
+                        self._check_identity(record, f, time, value)
+                        if f == "create":
+                            self._acknowledge_create(record, time, value)
+                elif status == OK and f == "read" and record is not None:
+                    reads += 1
+                    self._read(record, inv, time, op.value)
+                elif status == OK and f == "list":
+                    reads += 1
+                    self._list(inv, time, inv_value, op.value)
         index.operations += operations
         index.indeterminate += indeterminate
         index.failed += failed

@@ -1,0 +1,212 @@
+"""The one fast reader of ``history.jsonl``, shared by the verifiers and the reports.
+
+Each line is parsed once, into a :class:`Line` (a msgspec Struct with the history's keys: the
+key order of the file does not matter). The file is read in blocks of whole lines; a block is
+decoded in one call (``decode_lines``), and checked: as many ops as lines, every field of the
+expected type. A block that fails the check (a damaged line, a blank line, a value of another
+type than the writer writes) is read again line by line by the reference reader,
+:func:`harness.history.read_lines`'s decoder, so the rules are the reference's: a torn last line
+is skipped and said in ``HistoryReading.torn_last_line``, a damaged line elsewhere is skipped
+and its number kept in ``HistoryReading.damaged_lines`` (a ``ValueError`` naming it when no
+reading is given), the ops of ``nemesis`` and ``harness`` are kept whole with their line
+numbers, and ``last_time`` is the time of the last line read as an operation.
+
+:func:`read_batches` streams the history as lists of lines, one block at a time, so memory holds
+one block (a few MB) besides what the caller keeps. :func:`paused_gc` is for callers that build
+millions of small objects from it: the cyclic garbage collector would otherwise walk the
+growing heap again and again (it tripled the verification time), and JSON makes no cycles.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ackguard.harness.history import (
+    _DAMAGED,
+    HistoryReading,
+    Op,
+    _decode,
+)
+
+__all__ = ["BLOCK_BYTES", "Line", "paused_gc", "read_batches", "read_lines_fast"]
+
+BLOCK_BYTES = 4 << 20
+"""Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback."""
+
+
+class Line(msgspec.Struct, gc=False):
+    """One history line. The attribute names are :class:`harness.history.Op`'s, so code that
+    reads ops can read lines. ``index`` is ``None`` for a line given without one (a client op
+    read by the reference decoder, which does not need it)."""
+
+    index: int | None
+    time: int
+    process: Any
+    type: Any
+    f: Any
+    key: Any = None
+    value: Any = None
+    error: Any = None
+
+
+class _Typed(msgspec.Struct, gc=False):
+    """What a block decoded in one call must hold, field by field: what the writer writes.
+    Anything else goes to the reference decoder, line by line."""
+
+    index: int
+    time: int
+    process: int | str
+    type: str
+    f: str
+    key: str | None = None
+    value: Any = None
+    error: Any = None
+
+
+_DECODER = msgspec.json.Decoder(_Typed)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+_NUMBER_LEAD = frozenset(b":,[")
+_BLANK = frozenset(b" \t\r\n-")
+
+
+def _from_json(data: Any) -> Line:
+    """A line decoded by the reference decoder: the fields the verifiers' rows take."""
+    return Line(
+        None, int(data["time"]), data["process"], data["type"], data["f"],
+        data.get("key"), data.get("value"), data.get("error"),
+    )  # fmt: skip
+
+
+def read_batches(path: Path, reading: HistoryReading | None = None) -> Iterator[list[Any]]:
+    """The ops of ``path`` in order, a block at a time (lists of :class:`Line`-like objects:
+    ``index``, ``time``, ``process``, ``type``, ``f``, ``key``, ``value``, ``error``). Damage is
+    said in ``reading`` as :func:`harness.history.read_lines` says it."""
+    found = HistoryReading() if reading is None else reading
+    number = 0  # lines before the current block
+    for block, last in _blocks(path):
+        count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        lines = _decode_block(block, count, number, found)
+        if lines is None:
+            lines = _decode_slowly(path, block, number, last, found, strict=reading is None)
+        number += count
+        if lines:
+            yield lines
+    found.lines = number
+
+
+def read_lines_fast(path: Path, reading: HistoryReading | None = None) -> Iterator[Any]:
+    """:func:`read_batches`, one line at a time."""
+    for batch in read_batches(path, reading):
+        yield from batch
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside (restored as it was on the way out). For building
+    large acyclic structures from a history; other threads only lose collection for as long."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _blocks(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """(block, is the file's last) of whole lines; the last block may end without a newline."""
+    with path.open("rb", buffering=0) as source:
+        carry = b""
+        pending: bytes | None = None
+        while True:
+            chunk = source.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if cut:
+                if pending is not None:
+                    yield pending, False
+                pending = data[:cut]
+        if carry:
+            if pending is not None:
+                yield pending, False
+            pending = carry
+        if pending is not None:
+            yield pending, True
+
+
+def _decode_block(block: bytes, count: int, before: int, found: HistoryReading) -> list[Any] | None:
+    """Every line of ``block`` in one call, or ``None`` when one of them is not as the writer
+    writes it (then the block is read line by line)."""
+    try:
+        typed = _DECODER.decode_lines(block)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if len(typed) != count:
+        return None  # a blank line: msgspec skips it, the reference calls it damaged
+    if not typed:
+        return typed
+    if _long_number(block):
+        return None  # the reference's JSON parser refuses integers beyond 64 bits
+    system = found.system_ops
+    for offset, op in enumerate(typed):
+        if op.process.__class__ is str:
+            kind: Any = op.type  # any text, as the reference reader keeps it
+            whole = Op(op.index, op.time, op.process, kind, op.f, op.key, op.value, op.error)
+            system.append((before + offset + 1, whole))
+    found.last_time = typed[-1].time
+    return typed
+
+
+def _decode_slowly(
+    path: Path, block: bytes, before: int, last: bool, found: HistoryReading, *, strict: bool
+) -> list[Any]:
+    """``block`` line by line through the reference decoder."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    out: list[Any] = []
+    for offset, line in enumerate(lines):
+        number = before + offset + 1
+        item = _decode(line, number, _from_json, found)
+        if item is not _DAMAGED:
+            out.append(item)
+        elif last and offset == len(lines) - 1:
+            found.torn_last_line = True
+        else:
+            found.damaged_lines.append(number)
+            if strict:
+                raise ValueError(f"{path}:{number}: damaged history line: {line[:80]!r}")
+    return out
+
+
+def _long_number(block: bytes) -> bool:
+    """Whether ``block`` may hold a JSON number of 19 digits or more: a run of 19 digits that
+    follows ``:``, ``,`` or ``[`` (blanks and a minus sign between). Runs of digits inside
+    digests are common and skipped; one inside a text after a colon is a false alarm, which
+    only sends the block to the reference parser."""
+    digits = block.translate(_DIGITS_AS_ZERO)
+    at = digits.find(_LONG_RUN)
+    while at >= 0:
+        start = at
+        while start > 0 and digits[start - 1] == 48:  # back to the start of the run
+            start -= 1
+        before = start - 1
+        while before >= 0 and block[before] in _BLANK:
+            before -= 1
+        if before >= 0 and block[before] in _NUMBER_LEAD:
+            return True
+        end = at + len(_LONG_RUN)
+        while end < len(digits) and digits[end] == 48:  # past the end of the run
+            end += 1
+        at = digits.find(_LONG_RUN, end)
+    return False
