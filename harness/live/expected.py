@@ -21,6 +21,7 @@ A read-back that was not answered (``fail``, ``info``) says nothing, and raises 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -72,6 +73,8 @@ class ExpectedState:
         self.records: dict[str, KeyState] = {}
         self.acknowledged: list[str] = []
         """Keys in the order their creates were acknowledged."""
+        self.latest: OrderedDict[str, None] = OrderedDict()
+        """Keys in the order of their latest acknowledged write (create or update)."""
         self._in_flight: dict[object, tuple[str, KeyState, Write]] = {}
 
     def observe(self, op: Op) -> str | None:
@@ -111,7 +114,11 @@ class ExpectedState:
             if value.get("id") is not None:
                 state.record_id = str(value["id"])
                 self.acknowledged.append(state.key)
-        return state.key if state.record_id is not None else None
+        if state.record_id is None:
+            return None
+        self.latest[state.key] = None
+        self.latest.move_to_end(state.key)
+        return state.key
 
     def judge(self, read: ReadBack) -> LiveDamage | None:
         """The alarm one answered read-back raises, or None (see the module docstring)."""

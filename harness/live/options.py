@@ -29,6 +29,7 @@ __all__ = [
 DEFAULT_READS_PER_SECOND = 50.0
 """A modest budget: a few percent of what the built-in service serves on one core."""
 DEFAULT_CONFIRM_S = 1.0
+DEFAULT_SWEEP_READS_PER_SECOND = 200.0
 DAMAGE_KINDS = ("lost", "corrupt", "misattributed")
 
 
@@ -51,6 +52,11 @@ class LiveSpec(Strict):
     reads_per_second: Annotated[float, BeforeValidator(number(0.1, 10_000.0))] = (
         DEFAULT_READS_PER_SECOND
     )
+    sweep_reads_per_second: Annotated[float, BeforeValidator(number(0.1, 10_000.0))] = (
+        DEFAULT_SWEEP_READS_PER_SECOND
+    )
+    """The budget while every acknowledged record is read back after a fault heals: what a
+    crash lost must be found within a second or two of the service coming back."""
     confirm_after: Annotated[float, BeforeValidator(seconds(0.0, 3600.0))] = DEFAULT_CONFIRM_S
     """A record read back missing is called lost only when a second read-back, begun this long
     after the first completed, misses it too: a service that makes an acknowledged write

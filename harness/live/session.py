@@ -66,6 +66,7 @@ def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
             workload.target_factory(context),
             scenario.live.reads_per_second,
             confirm_after_s=scenario.live.confirm_after,
+            sweep_reads_per_second=scenario.live.sweep_reads_per_second,
             found=prepared.live_damage,
             say=say,
         )

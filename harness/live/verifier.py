@@ -6,8 +6,9 @@ update (:class:`~harness.live.expected.ExpectedState`), and a few greenlets in t
 read those records back through the workload's Target within a budget of read-backs per second:
 
 0. a record missed once, again once ``confirm_after`` has passed (two misses make it lost);
-1. after a fault heals (a nemesis ``ok stop``), every acknowledged record, newest first (what
-   a crash loses is what was acknowledged last), interleaved with
+1. after a fault heals (a nemesis ``ok stop``), every acknowledged record, latest write first
+   (what a crash loses is what was acknowledged last), within the larger sweep budget
+   (``sweep_reads_per_second``), interleaved with
 2. records whose write was just acknowledged, newest first, and otherwise
 3. every acknowledged record in turn, so an old record lost later is found too.
 
@@ -55,6 +56,7 @@ class LiveVerifier:
         reads_per_second: float,
         *,
         confirm_after_s: float = 1.0,
+        sweep_reads_per_second: float | None = None,
         found: list[LiveDamage],
         say: Callable[[str], None],
         on_damage: Callable[[LiveDamage], None] = lambda _damage: None,
@@ -63,6 +65,8 @@ class LiveVerifier:
         self.recorder = recorder
         self.target = target
         self.interval_s = 1.0 / reads_per_second
+        sweep = max(reads_per_second, sweep_reads_per_second or reads_per_second)
+        self.sweep_interval_s = 1.0 / sweep
         self.found = found
         self.say = say
         self.on_damage = on_damage
@@ -83,7 +87,7 @@ class LiveVerifier:
         self._times: dict[object, int] = {}
         self._stopping = False
         # enough read-backs in flight to spend the budget when the service answers slowly
-        workers = max(2, min(MAX_WORKERS, math.ceil(reads_per_second / 10)))
+        workers = max(2, min(MAX_WORKERS, math.ceil(sweep / 10)))
         self._worker_count = workers
 
     # The listener: runs on the recording greenlet for every op, so it stays small.
@@ -92,8 +96,8 @@ class LiveVerifier:
         if op.process == NEMESIS:
             if op.f == "stop" and op.type == "ok":
                 self._heals.append(op.time)
-                # newest first: a crash loses what was acknowledged last
-                self._sweep = deque(reversed(self.expected.acknowledged))
+                # newest write first: a crash loses what was acknowledged last
+                self._sweep = deque(reversed(self.expected.latest))
             return
         if op.process in self.processes:
             self._times[op.process] = op.time  # when a read-back's line was recorded
@@ -135,10 +139,11 @@ class LiveVerifier:
             process = self._read_back(process, key)
 
     def _wait_for_slot(self) -> None:
-        """The shared budget: one read-back every ``interval_s`` across every worker."""
+        """The shared budget: one read-back every ``interval_s`` across every worker (every
+        ``sweep_interval_s`` while a sweep after a heal lasts)."""
         now = gevent.get_hub().loop.now()
         slot = max(now, self._next_slot)
-        self._next_slot = slot + self.interval_s
+        self._next_slot = slot + (self.sweep_interval_s if self._sweep else self.interval_s)
         if slot > now:
             gevent.sleep(slot - now)
 
