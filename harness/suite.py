@@ -157,11 +157,11 @@ def _counts_words(done: ScenarioOutcome) -> str:
     if done.verdict is None:
         return "not run"
     counts = done.counts
-    parts = [f"{counts.get('acknowledged', 0):,} acknowledged"]
+    parts = [f"{counts.get('acknowledged', 0):,} acknowledged records"]
     damage = damage_counts(counts)
     parts += [f"{n:,} {kind}" for kind, n in damage.items()] or ["no damage"]
     if counts.get("indeterminate", 0):
-        parts.append(f"{counts['indeterminate']:,} indeterminate")
+        parts.append(f"{counts['indeterminate']:,} operations indeterminate")
     return ", ".join(parts)
 
 
@@ -251,7 +251,8 @@ def plan_from_options(options: argparse.Namespace) -> tuple[str, list[Planned]]:
         raise SuiteError(f"--duration: {exc}") from None
     names = list(catalogue()) if options.catalogue else []
     name, entries = collect_entries(options.scenarios, catalogue_names=names)
-    return name or "suite", plan_suite(entries, duration=seconds, seed=options.seed)
+    default = "catalogue" if options.catalogue and not options.scenarios else "suite"
+    return name or default, plan_suite(entries, duration=seconds, seed=options.seed)
 
 
 def suite_command(options: argparse.Namespace) -> int:

@@ -153,7 +153,7 @@ def test_expectations_and_overrides_in_the_plan() -> None:
 def test_catalogue_option_plans_every_shipped_scenario_with_its_expectation() -> None:
     options = _parser().parse_args(["suite", "--catalogue", "--seed", "5"])
     name, plan = plan_from_options(options)
-    assert name == "suite"
+    assert name == "catalogue"
     assert [p.label for p in plan] == list(catalogue())  # all 11, in catalogue order
     assert all(p.scenario.seed == 5 for p in plan)
     assert {p.label: p.expected for p in plan}["async-commit-crash"] is False
@@ -279,6 +279,6 @@ def test_suite_page_links_reports_and_escapes(tmp_path: Path) -> None:
 def test_summary_line_names_verdict_expectation_outcome_and_damage() -> None:
     line = summary_line(OUTCOMES[1], width=10)
     assert line.startswith("durable    FAIL    expected PASS    MISMATCH")
-    assert "120 acknowledged, 3 lost, 1 misattributed, 2 indeterminate" in line
+    assert "120 acknowledged records, 3 lost, 1 misattributed, 2 operations indeterminate" in line
     assert line.endswith("/runs/2026-durable/report.html")
     assert "not run" in summary_line(OUTCOMES[3])
