@@ -32,6 +32,7 @@ from ackguard.harness.live.board import Board, damage_summary
 __all__ = ["TAB", "ChaosState", "install_chaos_tab"]
 
 TAB = "chaos"
+STATE_CLEANUP, STATE_RUNNING = "cleanup", "running"  # Locust's runner states (locust.runners)
 STATIC = Path(__file__).parent / "live" / "static"
 SCRIPT = '<script src="./chaos/static/chaos.js"></script>'
 TABLE = [
@@ -181,6 +182,11 @@ def install_chaos_tab(web_ui: Any, state: ChaosState) -> None:
         if request.path.endswith("/stats/requests") and answer.is_json:
             data = json.loads(answer.get_data())
             data["extended_stats"] = [{"key": TAB, "data": state.table_rows()}]
+            if data.get("state") == STATE_CLEANUP:
+                # Locust's page polls the stats only while it believes the load runs; one poll
+                # that sees "cleanup" (users finishing their last requests after Stop, up to the
+                # request timeout here) would leave it there for good, Stop stuck on "Loading".
+                data["state"] = STATE_RUNNING
             answer.set_data(json.dumps(data))
         return answer
 

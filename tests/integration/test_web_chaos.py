@@ -181,6 +181,9 @@ def test_the_chaos_tab_follows_a_fault_a_live_loss_and_the_verdict(
         label = _wait("the verdict", lambda: _text(browser, "#chaos-verdict-label"), 120, web)
         assert label == "FAIL", _text(browser, "#chaos-verdict")
         assert _text(browser, "#chaos-expected") == "expected FAIL (as expected)"
+        windows = _text(browser, "#chaos-windows")  # Locust's table stops refreshing at the stop
+        assert windows.count("healed") == 2 and "healing" not in windows, windows
+        assert not browser.find_element(By.CSS_SELECTOR, LOCUST_TABLE).is_displayed()
         shot("verdict")
         _wait("Locust's New button", lambda: _press(browser, "NEW"), 15, web)
         _wait("the form", lambda: _click(browser, "form button[type=submit]"), 15, web)

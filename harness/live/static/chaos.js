@@ -64,7 +64,8 @@
     var paper = document.querySelector("main .MuiPaper-root:not(.chaos-card)");
     var node = el("div", { id: id, class: (paper ? paper.className : "") + " chaos-card" },
       [el("h3", { text: title })].concat(children));
-    if (paper && paper.getAttribute("style")) node.setAttribute("style", paper.getAttribute("style"));
+    var shadow = paper ? paper.style.getPropertyValue("--Paper-shadow") : "";
+    if (shadow) node.style.setProperty("--Paper-shadow", shadow);
     return node;
   }
 
@@ -186,8 +187,7 @@
       below = el("div", { id: "ackguard-chaos-below", class: "ackguard-panel" });
     }
     if (panel.previousElementSibling !== box) box.after(panel);
-    var locust = box.parentElement.querySelector(":scope > .MuiTableContainer-root");
-    var anchor = locust || panel;
+    var anchor = locustTable() || panel;
     if (below.previousElementSibling !== anchor) anchor.after(below);
     return true;
   }
@@ -196,7 +196,9 @@
     var open = chaosTabOpen();
     [panel, below].forEach(function (p) { if (p) p.style.display = open ? "" : "none"; });
     if (open && state && place()) {
-      if (!panel.firstChild) render();
+      var locust = locustTable(); // remounted by Locust when its tab is opened again
+      var stale = locust && locust.style.display !== "none" && state.phase !== "running";
+      if (!panel.firstChild || (stale && state.phase !== "ready")) render();
     }
   }
 
@@ -207,7 +209,30 @@
     if (state.verdict) cards.push(verdictCard());
     cards.push(writesCard(), actionsCard()); // the buttons sit just above the windows' table
     panel.replaceChildren.apply(panel, cards);
-    below.replaceChildren(damageCard());
+    // Locust refreshes its table only while the load runs: from the stop on, the windows'
+    // last states (healed, skipped) are drawn here in its place.
+    var locust = locustTable();
+    var frozen = state.phase !== "ready" && state.phase !== "running";
+    if (locust) locust.style.display = frozen ? "none" : "";
+    var after = [damageCard()];
+    if (frozen || !locust) after.unshift(windowsCard());
+    below.replaceChildren.apply(below, after);
+  }
+
+  function locustTable() {
+    var tabs = document.querySelector(".MuiTabs-root");
+    var parent = tabs && tabs.parentElement && tabs.parentElement.parentElement;
+    return parent ? parent.querySelector(":scope > .MuiTableContainer-root") : null;
+  }
+
+  function windowsCard() {
+    var rows = state.windows.map(function (w) {
+      var span = w.start.toFixed(1) + " - " + w.stop.toFixed(1) + (w.fired ? " (fired now)" : "");
+      return [w.fault, w.kind, span, w.state, w.error || ""];
+    });
+    return card("chaos-windows", "Fault windows", [
+      table(["Fault", "Kind", "Window (s since the load started)", "State", "Detail"], rows),
+    ]);
   }
 
   function refresh() {
