@@ -80,12 +80,19 @@ def artefacts(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def browser() -> Iterator[WebDriver]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         pytest.fail("needs chromium and chromedriver: apt-get install chromium chromium-driver")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium's manager never goes online
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1500"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1500",
+    ):
         options.add_argument(flag)
     # The driver is named explicitly: selenium never looks for (or downloads) one itself.
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
