@@ -10,10 +10,13 @@ Which field values a read may return is the allowed-value rule, in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
+
+import msgspec
 
 from ackguard.harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, HistoryReading, Op
 from ackguard.harness.history_read import Line, paused_gc, read_batches
@@ -110,15 +113,17 @@ class RecordState:
         self.known_time: int | None = None  # set-full: ack, or first read that saw it
         self.writes: list[Write] = []
         self.creates: list[Write] = []  # the create attempts (also in ``writes``)
-        self.misreads: list[Misread] = []
+        # misreads, absent_reads, flagged: rarely any, so one shared empty tuple until the first
+        # (a hundred thousand records would otherwise hold three empty lists each)
+        self.misreads: Sequence[Misread] = ()
         # field -> value of the acknowledged write that completed last (a fast path for reads)
         self.current: dict[str, DigestJSON | None] = {}
         # invoke times of the latest read that saw it / that missed it (after it was known)
         self.last_present: int | None = None
         self.last_absent: int | None = None
         # (invoke, completion) of the misses that began after the latest sighting
-        self.absent_reads: list[tuple[int, int]] = []
-        self.flagged: list[FlaggedRead] = []
+        self.absent_reads: Sequence[tuple[int, int]] = ()
+        self.flagged: Sequence[FlaggedRead] = ()
 
     @property
     def acknowledged(self) -> bool:
@@ -258,18 +263,18 @@ class _Builder:
             record = self._record(key)
             record.attempted = True
             if record.practitioner_id is None and _is_mapping(value):
-                record.practitioner_id = _str_or_none(value.get("practitioner_id"))
-                record.patient_id = _str_or_none(value.get("patient_id"))
+                record.practitioner_id = _interned(value.get("practitioner_id"))
+                record.patient_id = _interned(value.get("patient_id"))
                 record.started_at = _str_or_none(value.get("started_at"))
             sent = _fields(value)
-            written = {name: sent.get(name) for name in OBSERVATION_FIELDS}
+            written = {name: _compact(sent.get(name)) for name in OBSERVATION_FIELDS}
             write = Write(time, written)
             record.writes.append(write)
             record.creates.append(write)
             return (f, record, write, time, None)
         if f == "update" and key is not None:
             record = self._record(key)
-            write = Write(time, _fields(value))
+            write = Write(time, {name: _compact(sent) for name, sent in _fields(value).items()})
             record.writes.append(write)
             return (f, record, write, time, None)
         if f == "read" and key is not None:
@@ -299,7 +304,7 @@ class _Builder:
         if record.last_present is None or inv > record.last_present:
             record.last_present = inv
             if record.absent_reads:
-                record.absent_reads = [r for r in record.absent_reads if r[0] > inv]
+                record.absent_reads = [r for r in record.absent_reads if r[0] > inv] or ()
 
     def _absent(self, record: RecordState, inv: int, cmp: int) -> None:
         known = record.known_time
@@ -308,7 +313,7 @@ class _Builder:
         if record.last_absent is None or inv > record.last_absent:
             record.last_absent = inv
         if record.last_present is None or inv > record.last_present:
-            record.absent_reads.append((inv, cmp))
+            record.absent_reads = _added(record.absent_reads, (inv, cmp))
 
     def _read(self, record: RecordState, inv: int, cmp: int, value: Any) -> None:
         if not _is_mapping(value) or not value.get("found"):
@@ -320,10 +325,21 @@ class _Builder:
         current = record.current  # the last acknowledged values: always allowed
         for name in OBSERVATION_FIELDS:
             observed = observed_fields.get(name)
-            if name in current and current[name] == observed:
-                continue
+            kept = current.get(name, _ABSENT)
+            if kept is not _ABSENT:
+                if kept.__class__ is Digest:  # _same, inlined: this runs per field per read
+                    if (
+                        observed.__class__ is dict
+                        and len(observed) == 3
+                        and observed.get("digest", _ABSENT) == kept.digest
+                        and observed.get("prefix", _ABSENT) == kept.prefix
+                        and observed.get("length", _ABSENT) == kept.length
+                    ):
+                        continue
+                elif _same(kept, observed):
+                    continue
             if not is_allowed(record.writes, name, digest_of(observed), inv):
-                record.flagged.append(FlaggedRead(inv, cmp, name, observed))
+                record.flagged = _added(record.flagged, FlaggedRead(inv, cmp, name, observed))
 
     def _check_identity(self, record: RecordState, f: str, cmp: int, value: Any) -> None:
         """An acknowledged answer records whom its record belongs to (``seen_*``); another
@@ -338,7 +354,7 @@ class _Builder:
             or _differs(practitioner, record.practitioner_id)
             or _differs(patient, record.patient_id)
         ):
-            record.misreads.append(Misread(f, cmp, key, practitioner, patient))
+            record.misreads = _added(record.misreads, Misread(f, cmp, key, practitioner, patient))
 
     def _list(self, inv: int, cmp: int, query: Any, value: Any) -> None:
         if not _is_mapping(value):
@@ -375,6 +391,71 @@ def _fields(value: Any) -> Mapping[str, DigestJSON | None]:
         if _is_mapping(fields):
             return fields
     return _NO_FIELDS
+
+
+class Digest(msgspec.Struct, frozen=True, gc=False):
+    """A FieldDigest JSON value (``{"digest", "length", "prefix"}``, in that order) as a write
+    keeps it: a fifth of the dict's size, which is most of the index's memory. It reads like
+    that dict (``value["digest"]``, ``dict(value)`` gives it back, keys in order), and equals
+    another Digest exactly when the two dicts would be equal."""
+
+    digest: Any
+    length: Any
+    prefix: Any
+
+    def __getitem__(self, name: str) -> Any:
+        if name == "digest":
+            return self.digest
+        if name == "length":
+            return self.length
+        if name == "prefix":
+            return self.prefix
+        raise KeyError(name)
+
+    def keys(self) -> tuple[str, ...]:
+        return _DIGEST_KEYS
+
+
+_DIGEST_KEYS = ("digest", "length", "prefix")
+_ABSENT: Any = object()
+
+
+def _compact(value: Any) -> Any:
+    """A written field value, as a :class:`Digest` when it is a digest dict in the writer's
+    layout; anything else as it came (compared as before)."""
+    if type(value) is dict and len(value) == 3 and tuple(value) == _DIGEST_KEYS:
+        return Digest(value["digest"], value["length"], value["prefix"])
+    return value
+
+
+def _same(kept: Any, observed: Any) -> bool:
+    """``kept`` (a written value, maybe compacted) == ``observed`` (as read from the history),
+    as the two JSON values compare."""
+    if type(kept) is Digest:
+        return (
+            type(observed) is dict
+            and len(observed) == 3
+            and observed.get("digest", _ABSENT) == kept.digest
+            and observed.get("length", _ABSENT) == kept.length
+            and observed.get("prefix", _ABSENT) == kept.prefix
+        )
+    return bool(kept == observed)
+
+
+def _interned(value: object) -> str | None:
+    """``str(value)``, one object per distinct text: ids repeat over thousands of records."""
+    return None if value is None else sys.intern(str(value))
+
+
+_T = TypeVar("_T")
+
+
+def _added(items: Sequence[_T], item: _T) -> list[_T]:
+    """``items`` (the shared empty tuple, or a list of this record's) with ``item`` appended."""
+    if type(items) is list:
+        items.append(item)
+        return items
+    return [*items, item]
 
 
 def _differs(seen: str | None, expected: str | None) -> bool:
