@@ -90,7 +90,7 @@ class WebSession:
         self.runner = environment.create_local_runner()
         environment.parsed_options = form_defaults(prepared.scenario)
         # Locust's web UI parses sys.argv for its own options on every page: hand it none of
-        # ours for as long as it serves.
+        # ours for as long as it serves (until close(), the verdict included).
         self._saved_argv, sys.argv = sys.argv, sys.argv[:1]
         self.web_ui = environment.create_web_ui("127.0.0.1", web_port, delayed_start=True)
         run_dir = prepared.stack.run_dir
@@ -149,7 +149,6 @@ class WebSession:
             self.state.stop_requested.set()
             self.state.phase = "verifying"
             self.runner.quit()
-            sys.argv = self._saved_argv
 
     def _check_server(self) -> None:
         greenlet = self.web_ui.greenlet
@@ -207,3 +206,4 @@ class WebSession:
     def close(self) -> None:
         self.web_ui.stop()  # type: ignore[no-untyped-call]
         self.logs.close()
+        sys.argv = self._saved_argv

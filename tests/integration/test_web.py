@@ -141,6 +141,8 @@ def test_a_stop_condition_ends_a_web_session_with_the_verdict_in_the_chaos_tab(
         assert again["success"] is False and "Start is refused" in again["message"]
         with urllib.request.urlopen(base + "/chaos/run/report.html", timeout=10) as answer:
             assert b"<html" in answer.read(2000).lower()
+        with urllib.request.urlopen(base + "/", timeout=10) as answer:  # a reload of the page
+            assert b"chaos.js" in answer.read()
         logs = "\n".join(_json(base + "/logs")["master"])  # Locust's Logs tab
         assert "registering 20 practitioners" in logs and "load stopped early" in logs, logs
         web.send_signal(signal.SIGINT)
