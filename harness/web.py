@@ -57,7 +57,7 @@ def serve_web(
         return outcome  # the run failed before the web UI started
     session = sessions[0]
     try:
-        if not session.interrupted:
+        if not session.interrupted and session.serving:
             session.show_verdict(outcome, report)
             progress(f"the verdict is in the Chaos tab: {session.url}/?tab=chaos (Ctrl-C to quit)")
             session.serve_until_interrupted()

@@ -150,10 +150,15 @@ class WebSession:
             self.state.phase = "verifying"
             self.runner.quit()
 
-    def _check_server(self) -> None:
+    @property
+    def serving(self) -> bool:
         greenlet = self.web_ui.greenlet
-        if greenlet is not None and greenlet.dead:
-            raise RuntimeError(f"the web UI stopped serving {self.url}: {greenlet.exception}")
+        return greenlet is not None and not greenlet.dead
+
+    def _check_server(self) -> None:
+        if not self.serving:
+            error = None if self.web_ui.greenlet is None else self.web_ui.greenlet.exception
+            raise RuntimeError(f"the web UI stopped serving {self.url}: {error}")
 
     def progress_line(self) -> str:
         stats = self.prepared.environment.stats.total
