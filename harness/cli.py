@@ -31,6 +31,8 @@ _EPILOG = """examples:
   ackguard prune runs --keep-last 14   # delete all but the newest 14 runs of each scenario
   ackguard serve --db sqlite:///notes.db --port 8000 --defect silent_truncation
   ackguard proxy --port 8474 --seed 7
+  ackguard run incident-2023-lost-observations --workers 2   # practitioners on 2 Locust workers
+  ackguard worker --master 10.0.0.5:5557   # join a run started with --remote-workers
 """
 
 
@@ -40,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("serve", "proxy"):
         module = "ackguard.fakes." + ("consultations" if args[0] == "serve" else "toxiproxy")
         os.execv(sys.executable, [sys.executable, "-m", module, *args[1:]])
-    if args and args[0] in ("run", "web", "suite"):
+    if args and args[0] in ("run", "web", "suite", "worker"):
         # Locust patches the standard library with gevent on import; it must come before
         # anything imports ssl or threading (the scenario's fault modules do).
         import locust  # noqa: F401
@@ -65,6 +67,7 @@ def _dispatch(args: list[str]) -> int:
         "web": _web,
         "suite": _suite,
         "prune": _prune,
+        "worker": _worker,
     }[options.command]
     try:
         return handler(options)
@@ -114,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="after the run, keep the newest N runs of each scenario (as ackguard prune does)",
     )
+    _workers_options(run)
     verify = commands.add_parser(
         "verify",
         help="re-run the verifiers on a stored run",
@@ -143,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--seed", type=int, help="override the scenario's seed")
     _suite_parser(commands)
     _prune_parser(commands)
+    _worker_parser(commands)
     commands.add_parser("serve", help="start the consultation service (see ackguard serve --help)")
     commands.add_parser("proxy", help="start the fault proxy (see ackguard proxy --help)")
     return parser
@@ -175,6 +180,64 @@ def _suite_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
 
 
+def _workers_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="drive the practitioners from N Locust worker processes (this process is the master)",
+    )
+    run.add_argument(
+        "--remote-workers",
+        type=int,
+        default=0,
+        metavar="M",
+        help="of the N workers, M join from elsewhere (ackguard worker --master HOST:PORT)",
+    )
+    run.add_argument(
+        "--master-bind",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address the Locust master listens on for workers (default 127.0.0.1)",
+    )
+    run.add_argument(
+        "--master-port", type=int, metavar="PORT", help="its port (default: a free one)"
+    )
+
+
+def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="join a run as a Locust worker that drives a share of its practitioners",
+        epilog="example: ackguard worker --master 10.0.0.5:5557",
+    )
+    worker.add_argument("--master", required=True, metavar="HOST:PORT", help="the run's master")
+    worker.add_argument("--shard-dir", type=Path, help=argparse.SUPPRESS)  # a local worker's
+
+
+def _worker(options: argparse.Namespace) -> int:
+    from ackguard.harness.worker_cli import parse_master, worker_main
+
+    try:
+        parse_master(options.master)
+    except ValueError as exc:
+        print(f"ackguard: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    return worker_main(options.master, options.shard_dir)
+
+
+def _workers_arguments_problem(options: argparse.Namespace) -> str | None:
+    from ackguard.harness.workers import workers_problem
+
+    if options.workers is None:
+        if options.remote_workers:
+            return "--remote-workers needs --workers"
+        return None
+    if options.master_port is not None and not 1 <= options.master_port <= 65535:
+        return f"--master-port {options.master_port} is not a port number (1-65535)"
+    return workers_problem(options.workers, options.remote_workers)
+
+
 def _suite(options: argparse.Namespace) -> int:
     from ackguard.harness.suite import suite_command
 
@@ -203,6 +266,10 @@ def _load(name: str | None, duration: str | None, seed: int | None = None) -> ob
 
 
 def _run(options: argparse.Namespace) -> int:
+    problem = _workers_arguments_problem(options)
+    if problem is not None:
+        print(f"ackguard: {problem}", file=sys.stderr)
+        return EXIT_UNKNOWN
     scenario = _load(options.scenario, options.duration, options.seed)
     if scenario is None:
         return EXIT_UNKNOWN
@@ -214,7 +281,17 @@ def _run(options: argparse.Namespace) -> int:
     named = options.scenario or "default"
     replay = ["--duration", f"{scenario.duration:g}s", "--seed", str(scenario.seed)]
     command = shlex.join(["ackguard", "run", named, *replay])
-    outcome = run_scenario(scenario, runs_dir=options.runs_dir, command=command)
+    if options.workers is not None:
+        command += f" --workers {options.workers}"
+    outcome = run_scenario(
+        scenario,
+        runs_dir=options.runs_dir,
+        command=command,
+        workers=options.workers or 0,
+        remote_workers=options.remote_workers,
+        master_bind=options.master_bind,
+        master_port=options.master_port,
+    )
     report = None if options.no_report else _render(outcome.run_dir)
     print(summary(outcome.run_dir, outcome.verdict, outcome.status, report))
     if options.keep_last is not None:  # the verdict's exit code stands whatever pruning says

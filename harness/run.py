@@ -49,7 +49,7 @@ from ackguard.harness.workload import (
     load_adapter,
 )
 
-__all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario"]
+__all__ = ["LoadPhase", "Prepared", "RunOutcome", "run_scenario", "workload_config"]
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY_S = 5.0
@@ -79,10 +79,16 @@ def run_scenario(
     command: str = "ackguard run",
     progress: Progress = _stderr,
     load_phase: LoadPhase | None = None,
+    workers: int = 0,
+    remote_workers: int = 0,
+    master_bind: str = "127.0.0.1",
+    master_port: int | None = None,
 ) -> RunOutcome:
     """Run one scenario end to end. Ctrl-C (SIGINT) or SIGTERM ends the load early; the faults
     are still healed and what was recorded is still verified. ``load_phase`` replaces the
-    headless timed load (``ackguard web`` hands the load to Locust's web UI)."""
+    headless timed load (``ackguard web`` hands the load to Locust's web UI). ``workers`` >= 1
+    spreads the practitioners over that many Locust worker processes (:mod:`.workers`), the
+    harness being Locust's master (listening on ``master_bind``)."""
     os.umask(0o077)  # the run directory holds patient-like data: files 0600, folders 0700
     run_dir = make_run_dir(runs_dir, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario.text, encoding="utf-8")
@@ -91,6 +97,14 @@ def run_scenario(
     meta = RunMeta(scenario, command, scenario.database.kind)  # started_at = history time 0
     meta.write(run_dir)
     interrupted = threading.Event()
+    distributed = None
+    if workers:
+        from ackguard.harness.workers import DistributedLoad
+
+        distributed = DistributedLoad(
+            workers, master_bind, remote=remote_workers, master_port=master_port
+        )
+        meta.workers = workers
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, lambda *_: _interrupt(meta, interrupted))
@@ -106,8 +120,13 @@ def run_scenario(
         meta.write(run_dir)  # run.json says the load runs: a test beside it can start
         live = start_live(prepared, progress)  # read-backs and stop conditions, for any load
         try:
-            (load_phase or _timed_load)(prepared, interrupted, progress)
+            if distributed is not None:
+                distributed.run(prepared, interrupted, progress)
+            else:
+                (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
+            if distributed is not None:  # the live verifier saw only the harness's own ops
+                meta.workers_lost = list(distributed.lost)
             live.stop()  # before the heal and the final read
             meta.stopped_by = live.stopped_by
             progress("load stopped; healing every fault")
@@ -178,13 +197,7 @@ def _prepare(
 ) -> Prepared:
     assert stack.service is not None
     run_dir = stack.run_dir
-    config = WorkloadConfig(
-        seed=scenario.seed,
-        practitioners=scenario.practitioners,
-        patients_per_practitioner=scenario.patients_per_practitioner,
-        time_scale=scenario.time_scale,
-        sim_start=scenario.sim_start or DEFAULT_SIM_START,
-    )
+    config = workload_config(scenario)
     workload = Workload(config, history, target_factory, users=scenario.users)
     progress(f"registering {scenario.practitioners} practitioners and their patients")
     directory = workload.setup(stack.service.url)
@@ -205,6 +218,18 @@ def _prepare(
     # end of a run does not manufacture indeterminate operations.
     environment.stop_timeout = config.request_timeout_s + 1.0
     return Prepared(scenario, stack, history, workload, runner, environment)
+
+
+def workload_config(scenario: Scenario) -> WorkloadConfig:
+    """The workload a scenario describes (the harness's and every Locust worker's)."""
+    return WorkloadConfig(
+        seed=scenario.seed,
+        practitioners=scenario.practitioners,
+        patients_per_practitioner=scenario.patients_per_practitioner,
+        time_scale=scenario.time_scale,
+        sim_start=scenario.sim_start or DEFAULT_SIM_START,
+        consultations_per_practitioner=scenario.consultations_per_practitioner,
+    )
 
 
 def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Progress) -> None:

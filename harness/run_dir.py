@@ -83,6 +83,10 @@ class RunMeta:
     service_url: str | None = None
     """The service as practitioners reach it (through the fault proxy when the scenario routes
     the service there): a test running beside the load talks to it."""
+    workers: int = 0
+    """Locust worker processes that drove the practitioners (0: the harness drove them)."""
+    workers_lost: list[str] = field(default_factory=list)
+    """How each worker lost mid-run was lost, in words: each makes the verdict unknown."""
 
     def write(self, run_dir: Path) -> None:
         ended = self.ended_at
@@ -108,6 +112,8 @@ class RunMeta:
             "expected": self.scenario.expect,
             "practitioners": self.scenario.practitioners,
             "cohorts": self.cohorts,
+            "workers": self.workers,
+            "workers_lost": self.workers_lost,
         }
         tmp = run_dir / "run.json.tmp"
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -133,6 +139,8 @@ class RunInfo:
     ended_at: datetime | None
     stopped_by: str | None = None
     """Why a stop condition ended the load early (``stop_when``), or None."""
+    workers_lost: tuple[str, ...] = ()
+    """Locust workers lost mid-run, in words (``run.json`` ``workers_lost``)."""
 
     @property
     def interrupted_after_s(self) -> float | None:
@@ -163,6 +171,7 @@ def load_run_info(run_dir: Path) -> RunInfo | None:
         stopped_by=_str((data.get("stopped_by") or {}).get("reason"))
         if isinstance(data.get("stopped_by"), dict)
         else None,
+        workers_lost=tuple(str(line) for line in data.get("workers_lost") or ()),
     )
 
 

@@ -143,6 +143,9 @@ class Scenario:
     """The live verifier's budget; None when the scenario turns it off (``live: false``)."""
     stop_when: StopWhen | None = None
     """Conditions that end the load early, or None."""
+    consultations_per_practitioner: int | None = None
+    """Each practitioner's agenda ends after this many consultations (None: it never ends), so
+    what is written does not depend on how fast the load ran."""
 
 
 def catalogue() -> dict[str, str]:
@@ -276,6 +279,7 @@ def _scenario(
         source_dir=(source_dir or Path(source).parent).resolve(),
         live=model.live,
         stop_when=model.stop_when,
+        consultations_per_practitioner=model.consultations_per_practitioner,
     )
 
 

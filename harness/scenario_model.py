@@ -359,6 +359,9 @@ class ScenarioFile(Strict):
     users: Annotated[int | None, BeforeValidator(maybe(whole(1, 10_000)))] = None
     patients_per_practitioner: Annotated[int, BeforeValidator(whole(1, 10_000))] = 30
     time_scale: Annotated[float, BeforeValidator(number(1e-6, 86_400.0))] = 3600.0
+    consultations_per_practitioner: Annotated[
+        int | None, BeforeValidator(maybe(whole(1, 1_000_000)))
+    ] = None
     sim_start: Annotated[datetime | None, BeforeValidator(maybe(_sim_start))] = None
     min_acknowledged: Annotated[int, BeforeValidator(whole(1, 1_000_000_000))] = 1
     system: SystemSpec = Field(default_factory=SystemSpec)

@@ -7,6 +7,8 @@ is only worth something when the chaos really happened and the history is whole.
   and a scenario with faults had at least one window;
 - the run ended normally (``run.json`` status ``completed``: not interrupted, no harness error,
   not still running or dead);
+- no Locust worker was lost mid-run (``run.json`` ``workers_lost``: its last ops may be missing,
+  so the history counts as having a hole);
 - at least ``min_acknowledged`` writes (creates and updates) were acknowledged;
 - the history is whole: not empty, no damaged line, and it ends with the harness's closing
   ``end`` op (written after the final read), its index matching the lines before it.
@@ -79,6 +81,8 @@ def check_evidence(facts: RunFacts) -> Evidence:
     run_reason = _run_status(facts.run)
     if run_reason is not None:
         reasons.append(run_reason)
+    lost_workers = () if facts.run is None else facts.run.workers_lost
+    reasons.extend(lost_workers)  # each in words: "worker 2 of 2 was lost at 12.3 s (...)"
     if facts.scenario_error is not None:
         reasons.append(
             f"the run's scenario could not be read ({facts.scenario_error}): its faults and "
@@ -89,6 +93,8 @@ def check_evidence(facts: RunFacts) -> Evidence:
     if stopped_by is not None:  # by design, like the end of the planned duration: no reason
         notes.append(f"the load was stopped early by a stop condition: {stopped_by}")
     history, whole = _history(facts, reasons, notes, still_running)
+    # A lost worker's last ops may be missing (a remote worker's not yet streamed): a hole.
+    whole = whole and not lost_workers
     faults = _faults(facts, reasons, whole)
     acknowledged = None if facts.index is None else facts.index.acknowledged_writes
     if acknowledged is not None and acknowledged < facts.min_acknowledged:

@@ -8,6 +8,7 @@ and performs that action when resumed. The Locust user driving it sleeps in betw
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class PractitionerAgent:
         settings: AgentSettings,
         recorder: OpRecorder,
         process: int,
+        consultations: int | None = None,
     ) -> None:
         self.profile = profile
         self.entry = entry
@@ -63,7 +65,9 @@ class PractitionerAgent:
         self.records: list[KnownRecord] = []
         self._by_patient: dict[str, list[KnownRecord]] = {}
         self._amendments: list[tuple[datetime, KnownRecord, Fields]] = []
-        self._slots: Iterator[Slot] = consultation_slots(profile, settings.seed, settings.sim_start)
+        slots = consultation_slots(profile, settings.seed, settings.sim_start)
+        # A bounded agenda (``consultations``) makes what is written independent of timing.
+        self._slots: Iterator[Slot] = itertools.islice(slots, consultations)
         self._reads = random.Random(f"{settings.seed}:{profile.index}:reads")
         self._listed_day: date | None = None
 

@@ -69,6 +69,7 @@ class WorkloadConfig:
     amend_probability: float = 0.1
     read_probability: float = 0.3
     max_idle_s: float = DEFAULT_MAX_IDLE_S
+    consultations_per_practitioner: int | None = None
 
 
 @dataclass
@@ -86,7 +87,10 @@ class Workload:
         target_factory: TargetFactory = HttpTarget,
         *,
         users: int | None = None,
+        first_free_process: int | None = None,
     ) -> None:
+        """``first_free_process``: where the fresh process ids of this workload start (default:
+        the number of practitioners); a Locust worker's start past the other workers'."""
         if config.practitioners < 1 or config.patients_per_practitioner < 1:
             raise ValueError("a workload needs at least one practitioner with one patient")
         SimClock(config.sim_start, config.time_scale, max_idle_s=config.max_idle_s)  # validates
@@ -102,7 +106,8 @@ class Workload:
         )
         self.directory = Directory()
         self._setup: _Setup | None = None
-        self._recorder = OpRecorder(history, first_free_process=config.practitioners)
+        first_free = config.practitioners if first_free_process is None else first_free_process
+        self._recorder = OpRecorder(history, first_free_process=first_free)
 
     @property
     def practitioners_per_user(self) -> int:
@@ -136,6 +141,16 @@ class Workload:
         self._setup = _Setup(base_url, self.directory, self._groups(practitioners, patients))
         return self.directory
 
+    def attach(self, base_url: str, directory: Directory, part: tuple[int, int]) -> None:
+        """Drive practitioners another process registered (``directory``, in practice order):
+        part ``(k, n)`` is those whose index mod ``n`` is ``k`` (a Locust worker's share)."""
+        k, n = part
+        if not 0 <= k < n or len(directory.practitioners) != self.config.practitioners:
+            raise ValueError(f"part {k} of {n} of {len(directory.practitioners)} practitioners")
+        self.directory = directory
+        groups = self._groups(directory.practitioners, directory.patients, part)
+        self._setup = _Setup(base_url, directory, groups)
+
     def user_classes(self) -> list[type[Any]]:
         """One Locust user class whose instances each drive a group of practitioners; start
         ``self.users`` of them. Imports Locust: call it after Locust was imported first."""
@@ -168,7 +183,10 @@ class Workload:
         return max(group.clock.now for group in self._setup.groups)
 
     def _groups(
-        self, practitioners: Sequence[PractitionerEntry], patients: Sequence[PatientEntry]
+        self,
+        practitioners: Sequence[PractitionerEntry],
+        patients: Sequence[PatientEntry],
+        part: tuple[int, int] = (0, 1),
     ) -> list[PractitionerGroup]:
         config = self.config
         settings = AgentSettings(
@@ -176,12 +194,21 @@ class Workload:
         )
         each = config.patients_per_practitioner
         groups: list[list[PractitionerAgent]] = [[] for _ in range(self.users)]
+        k, n = part
         for index, (profile, entry) in enumerate(zip(self.practice, practitioners, strict=True)):
+            if index % n != k:
+                continue
             own_patients = list(patients[index * each : (index + 1) * each])
             agent = PractitionerAgent(
-                profile, entry, own_patients, settings, self._recorder, process=index
+                profile,
+                entry,
+                own_patients,
+                settings,
+                self._recorder,
+                process=index,
+                consultations=config.consultations_per_practitioner,
             )
-            groups[index % self.users].append(agent)
+            groups[(index // n) % self.users].append(agent)
         return [
             PractitionerGroup(
                 agents, SimClock(config.sim_start, config.time_scale, max_idle_s=config.max_idle_s)
