@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ackguard.harness.history import HistoryWriter
+from ackguard.harness.shards import merge_shards
 from tests.integration.conftest import RunResult, ackguard, run_dirs
 
 # A bounded agenda (6 consultations each) and a fast clock: every practitioner finishes well
@@ -76,27 +78,52 @@ def _damage(result: RunResult) -> Damage:
     return found
 
 
+def _run_with_remote(tmp: Path, text: str, workers: int) -> tuple[RunResult, int | None]:
+    """A run of ``workers`` workers, one of them started here as a worker from elsewhere;
+    returns the result and the remote worker's exit code."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
+    port = _free_port()
+    argv = ["run", "scenario.yaml", "--runs-dir", "runs", "--no-report"]
+    argv += ["--workers", str(workers), "--remote-workers", "1", "--master-port", str(port)]
+    harness = _start(tmp, *argv, log="harness.log")
+    remote = _start(tmp, "worker", "--master", f"127.0.0.1:{port}", log="remote.log")
+    try:
+        harness.wait(timeout=180)
+        remote.wait(timeout=30)
+    finally:
+        _end(harness, remote)
+    output = (tmp / "harness.log").read_text(encoding="utf-8")
+    return _result(tmp, harness.returncode, output), remote.returncode
+
+
 @pytest.fixture(scope="module")
-def truncation_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, RunResult]:
+def truncation_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunResult]:
+    """The same seed with 1 worker, 2 local workers, and 2 workers one of which is remote."""
     base = tmp_path_factory.mktemp("workers")
-    return {n: _run(base / f"w{n}", TRUNCATION, "--workers", str(n)) for n in (1, 2)}
+    runs = {f"{n}": _run(base / f"w{n}", TRUNCATION, "--workers", str(n)) for n in (1, 2)}
+    runs["remote"], code = _run_with_remote(base / "remote", TRUNCATION, 2)
+    assert code == 0, "the remote worker quits when the master does"
+    return runs
 
 
 def test_two_workers_find_exactly_the_damage_one_worker_finds(
-    truncation_runs: dict[int, RunResult],
+    truncation_runs: dict[str, RunResult],
 ) -> None:
-    one, two = truncation_runs[1], truncation_runs[2]
-    for result in (one, two):
+    one, two, remote = truncation_runs["1"], truncation_runs["2"], truncation_runs["remote"]
+    for result in (one, two, remote):
         assert result.code == 1, result.output
         assert result.verdict["verdict"] is False
         assert {a["kind"] for a in result.anomalies()} == {"corrupt"}
         assert result.counts["acknowledged"] == 8 * 6  # every consultation of the bounded agenda
     assert _damage(one) and _damage(one) == _damage(two)
     assert "on 2 workers" in two.output
+    # Ops streamed by a worker from elsewhere make the same history.
+    assert _damage(remote) == _damage(one)
 
 
-def test_the_merged_history_is_one_history(truncation_runs: dict[int, RunResult]) -> None:
-    run_dir = truncation_runs[2].run_dir
+def test_the_merged_history_is_one_history(truncation_runs: dict[str, RunResult]) -> None:
+    run_dir = truncation_runs["2"].run_dir
     lines = (run_dir / "history.jsonl").read_bytes().splitlines()
     ops = [json.loads(line) for line in lines]
     assert [op["index"] for op in ops] == list(range(len(ops)))
@@ -110,8 +137,8 @@ def test_the_merged_history_is_one_history(truncation_runs: dict[int, RunResult]
 
 
 def test_a_worker_killed_mid_run_makes_the_verdict_unknown(tmp_path: Path) -> None:
-    """Three workers, one of them joining "from elsewhere" (its ops streamed to the master); a
-    worker the harness started is SIGKILLed mid-run."""
+    """Three workers: one the harness started is SIGKILLed mid-run (its process ends), and the
+    one that joined "from elsewhere" is stopped with SIGSTOP (it stops heartbeating)."""
     (tmp_path / "scenario.yaml").write_text(CORRECT, encoding="utf-8")
     port = _free_port()
     argv = ["run", "scenario.yaml", "--runs-dir", "runs", "--no-report", "--workers", "3"]
@@ -122,34 +149,54 @@ def test_a_worker_killed_mid_run_makes_the_verdict_unknown(tmp_path: Path) -> No
     try:
         _await_load(tmp_path / "runs", harness)
         time.sleep(2.0)
-        victim = _local_worker(harness.pid)
-        os.kill(victim, signal.SIGKILL)
+        os.kill(_local_worker(harness.pid), signal.SIGKILL)
+        os.kill(remote.pid, signal.SIGSTOP)
         harness.wait(timeout=180)
     finally:
-        for process in (harness, remote):
-            if process.poll() is None:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        _end(harness, remote)
     output = (tmp_path / "harness.log").read_text(encoding="utf-8")
     result = _result(tmp_path, harness.returncode, output)
     assert result.code == 2, result.output
     assert result.verdict["verdict"] == "unknown"
     lost = [r for r in result.verdict["reasons"] if "was lost" in r]
-    assert len(lost) == 1 and "of 3 was lost at" in lost[0], result.verdict["reasons"]
-    assert "killed by SIGKILL" in lost[0]
-    assert result.counts["lost"] == 0 and result.counts["corrupt"] == 0
+    assert len(lost) == 2, result.verdict["reasons"]
+    assert all(" of 3 was lost at " in reason for reason in lost)
+    assert sum("killed by SIGKILL" in reason for reason in lost) == 1
+    assert sum("stopped heartbeating" in reason for reason in lost) == 1
+    # The stopped worker's last ops never reached the master (a hole in the history): a write
+    # the service applied may then look like damage, which the hole makes unknown, not false.
+    assert result.counts["lost"] == 0
+    assert all(r["valid"] is not False for r in result.verdict["results"])
     meta = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
     assert meta["workers_lost"] == lost
-    assert remote.returncode == 0, "the remote worker quits when the master does"
-    # The remote worker's ops reached the history through the master.
-    processes = {
-        json.loads(line)["process"]
-        for line in (result.run_dir / "history.jsonl").read_bytes().splitlines()
-    }
-    assert {p % 3 for p in processes if isinstance(p, int)} == {0, 1, 2}
+
+
+def test_shards_merge_by_time_and_the_writer_continues(tmp_path: Path) -> None:
+    main = HistoryWriter(tmp_path / "history.jsonl", started_ns=0)
+    shards = [tmp_path / "history.worker-0.jsonl", tmp_path / "history.worker-1.jsonl"]
+    main_line = b'{"index":0,"time":%d,"process":"nemesis","type":"ok","f":"start"}\n'
+    os.write(main._fd, main_line % 15)
+    shards[0].write_bytes(b"".join(_line(i, t, 100) for i, t in enumerate((10, 20, 20))))
+    torn = b'{"index":2,"time":99,"proc'
+    shards[1].write_bytes(_line(0, 5, 200) + _line(1, 20, 200) + torn)
+    report = merge_shards(main, shards)
+    main.record("harness", "ok", "end")
+    main.close()
+    ops = [json.loads(line) for line in (tmp_path / "history.jsonl").read_bytes().splitlines()]
+    assert [op["index"] for op in ops] == list(range(7))
+    assert [op["time"] for op in ops[:6]] == [5, 10, 15, 20, 20, 20]
+    assert [op["process"] for op in ops[:6]] == [200, 100, "nemesis", 100, 100, 200]
+    assert ops[-1]["f"] == "end" and report.lines == 6
+    assert [s.torn for s in report.shards] == [False, True]
+    assert not any(shard.exists() for shard in shards)
+
+
+def _line(index: int, time_ns: int, process: int) -> bytes:
+    return b'{"index":%d,"time":%d,"process":%d,"type":"ok","f":"read"}\n' % (
+        index,
+        time_ns,
+        process,
+    )
 
 
 @pytest.mark.parametrize(
@@ -183,6 +230,18 @@ def _start(cwd: Path, *args: str, log: str) -> subprocess.Popen[bytes]:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def _end(*processes: subprocess.Popen[bytes]) -> None:
+    """End what this test started, by PID (a stopped one is continued first)."""
+    for process in processes:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _free_port() -> int:
