@@ -1,6 +1,6 @@
 """Time ``render_run`` on a large synthetic run and print the figures.
 
-Targets: a run of 1,000,000 operations renders in at most 10 s into a page of at most 5 MB.
+Targets: a run of 1,000,000 operations renders in at most 3 s into a page of at most 5 MB.
 The run (history through the real HistoryWriter, verdict with thousands of anomalies, run.json,
 directory.json, final read) is generated into a temporary folder first; that part is not timed.
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.rep
 from ackguard.reports import render_run
 from tests.reports.runbuilder import synthetic_run
 
-TARGET_S = 10.0
+TARGET_S = 3.0
 TARGET_BYTES = 5 * 1024 * 1024
 
 
@@ -48,11 +48,12 @@ def main() -> int:
             f"{made.acknowledged:,} acknowledged, {len(made.lost):,} lost, "
             f"{len(made.corrupt):,} corrupt, history {history_mb:.0f} MB"
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         rendered = render_run(run_dir)
         elapsed = time.perf_counter() - started
         size = rendered.html.stat().st_size
-        print(f"render_run: {elapsed:.2f} s (target {TARGET_S:.0f} s)")
+        cpu_s = time.process_time() - cpu
+        print(f"render_run: {elapsed:.2f} s, CPU {cpu_s:.2f} s (target {TARGET_S:.0f} s)")
         print(f"report.html: {size / 1e6:.2f} MB (target {TARGET_BYTES / 1e6:.1f} MB)")
         print(f"impact.csv: {rendered.impact_csv.stat().st_size / 1e6:.2f} MB")
         print(f"junit.xml: {rendered.junit.stat().st_size / 1e3:.1f} kB")

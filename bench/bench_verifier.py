@@ -3,8 +3,10 @@
 Generates a history of N operations (default 1,000,000: creates, updates, reads, lists, some
 indeterminate and failed, fault starts and stops) and its final read into a temporary run
 directory, with a few records deliberately lost and damaged, then verifies it from the files
-the way ``ackguard verify`` does (read_history + load_final_read + compose) in a child process,
-so that its peak memory is the verification's alone.
+the way ``ackguard verify`` does (load_final_read, then compose_file: the shared history reader,
+:mod:`harness.history_read`, streamed into the index) in a child process, so that its peak memory
+is the verification's alone. Wall time on a machine others share swings by 2-3 times: the CPU
+time of the child is printed too, and ``uptime`` should be noted with any figure.
 
 Example:
     .venv/bin/python bench/bench_verifier.py                 # 1,000,000 ops
@@ -218,6 +220,7 @@ def _verify(run_dir: Path, typed: bool) -> None:
     """Child process: verify from the files, print one JSON line of figures. ``typed`` reads
     :class:`Op` objects through read_history + compose; otherwise compose_file's row path."""
     started = time.perf_counter()
+    cpu = time.process_time()
     final_read = load_final_read(run_dir)
     loaded = time.perf_counter()
     chosen = verifiers_named(["records", "read_your_writes"])
@@ -231,6 +234,7 @@ def _verify(run_dir: Path, typed: bool) -> None:
         "final_read_s": loaded - started,
         "history_and_verifiers_s": done - loaded,
         "total_s": done - started,
+        "cpu_s": time.process_time() - cpu,
         "verdict": verdict.valid,
         "counts": dict(verdict.counts),
         "anomalies": len(verdict.anomalies),
@@ -243,9 +247,10 @@ def _report(label: str, ops: int, figures: dict[str, Any]) -> None:
     print(f"{label}:")
     print(f"  final read load:          {figures['final_read_s']:.2f} s")
     print(f"  history read + verifiers: {figures['history_and_verifiers_s']:.2f} s")
-    print(f"  total verification:       {figures['total_s']:.2f} s (target <= 20 s)")
+    print(f"  total verification:       {figures['total_s']:.2f} s (target <= 3 s at 1M)")
+    print(f"  CPU time:                 {figures['cpu_s']:.2f} s (a busy machine bends it least)")
     print(f"  throughput:               {ops / figures['total_s']:,.0f} ops/s")
-    print(f"  peak RSS:                 {figures['rss_peak_mb']:.0f} MB")
+    print(f"  peak RSS:                 {figures['rss_peak_mb']:.0f} MB (target <= 200 MB at 1M)")
     print(f"  verdict: {figures['verdict']}, {figures['anomalies']} anomalies")
 
 

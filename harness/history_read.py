@@ -34,7 +34,7 @@ from ackguard.harness.history import (
     _decode,
 )
 
-__all__ = ["BLOCK_BYTES", "Line", "paused_gc", "read_batches", "read_lines_fast"]
+__all__ = ["BLOCK_BYTES", "Line", "paused_gc", "read_batches", "read_lines_fast", "value_of"]
 
 BLOCK_BYTES = 4 << 20
 """Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback."""
@@ -70,6 +70,22 @@ class _Typed(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Typed)
+_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(value_type: Any) -> msgspec.json.Decoder[Any]:
+    """A block decoder whose client values are decoded as ``value_type`` (cached per type)."""
+    if value_type is None:
+        return _DECODER
+    found = _DECODERS.get(value_type)
+    if found is None:
+        typed = msgspec.defstruct(
+            "_TypedValue", [("value", value_type, None)], bases=(_Typed,), gc=False
+        )
+        found = _DECODERS[value_type] = msgspec.json.Decoder(typed)
+    return found
+
+
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
 _NUMBER_LEAD = frozenset(b":,[")
@@ -84,15 +100,23 @@ def _from_json(data: Any) -> Line:
     )  # fmt: skip
 
 
-def read_batches(path: Path, reading: HistoryReading | None = None) -> Iterator[list[Any]]:
+def read_batches(
+    path: Path, reading: HistoryReading | None = None, *, value_type: Any = None
+) -> Iterator[list[Any]]:
     """The ops of ``path`` in order, a block at a time (lists of :class:`Line`-like objects:
     ``index``, ``time``, ``process``, ``type``, ``f``, ``key``, ``value``, ``error``). Damage is
-    said in ``reading`` as :func:`harness.history.read_lines` says it."""
+    said in ``reading`` as :func:`harness.history.read_lines` says it.
+
+    ``value_type`` (a msgspec type) is for readers that want little of the values: a client
+    op's ``value`` is then decoded as that type (``msgspec.Raw``: left undecoded, see
+    :func:`value_of`; a Struct: only its fields), or, in a block where one does not fit, in full
+    as JSON. The ``nemesis`` and ``harness`` ops in ``reading.system_ops`` are always whole."""
     found = HistoryReading() if reading is None else reading
+    decoder = _decoder(value_type)
     number = 0  # lines before the current block
     for block, last in _blocks(path):
         count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        lines = _decode_block(block, count, number, found)
+        lines = _decode_block(decoder, block, count, number, found)
         if lines is None:
             lines = _decode_slowly(path, block, number, last, found, strict=reading is None)
         number += count
@@ -105,6 +129,13 @@ def read_lines_fast(path: Path, reading: HistoryReading | None = None) -> Iterat
     """:func:`read_batches`, one line at a time."""
     for batch in read_batches(path, reading):
         yield from batch
+
+
+def value_of(value: Any) -> Any:
+    """An op's ``value``, decoded if :func:`read_batches` left it raw."""
+    if value.__class__ is msgspec.Raw:
+        return msgspec.json.decode(value)
+    return value
 
 
 @contextmanager
@@ -144,11 +175,13 @@ def _blocks(path: Path) -> Iterator[tuple[bytes, bool]]:
             yield pending, True
 
 
-def _decode_block(block: bytes, count: int, before: int, found: HistoryReading) -> list[Any] | None:
+def _decode_block(
+    decoder: msgspec.json.Decoder[Any], block: bytes, count: int, before: int, found: HistoryReading
+) -> list[Any] | None:
     """Every line of ``block`` in one call, or ``None`` when one of them is not as the writer
     writes it (then the block is read line by line)."""
     try:
-        typed = _DECODER.decode_lines(block)
+        typed = decoder.decode_lines(block)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if len(typed) != count:
@@ -158,10 +191,15 @@ def _decode_block(block: bytes, count: int, before: int, found: HistoryReading) 
     if _long_number(block):
         return None  # the reference's JSON parser refuses integers beyond 64 bits
     system = found.system_ops
+    lines: list[bytes] | None = None
     for offset, op in enumerate(typed):
         if op.process.__class__ is str:
             kind: Any = op.type  # any text, as the reference reader keeps it
-            whole = Op(op.index, op.time, op.process, kind, op.f, op.key, op.value, op.error)
+            value = op.value
+            if decoder is not _DECODER:  # the value as a client's was decoded: decode it whole
+                lines = block.split(b"\n") if lines is None else lines
+                value = msgspec.json.decode(lines[offset]).get("value")
+            whole = Op(op.index, op.time, op.process, kind, op.f, op.key, value, op.error)
             system.append((before + offset + 1, whole))
     found.last_time = typed[-1].time
     return typed
@@ -185,7 +223,8 @@ def _decode_slowly(
         else:
             found.damaged_lines.append(number)
             if strict:
-                raise ValueError(f"{path}:{number}: damaged history line: {line[:80]!r}")
+                shown = (line + b"\n")[:80]  # as the reference shows it: with its newline
+                raise ValueError(f"{path}:{number}: damaged history line: {shown!r}")
     return out
 
 
