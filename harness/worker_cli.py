@@ -54,7 +54,13 @@ class _Share:
         self._flushing = False
 
     def on_setup(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
-        data = msg.data
+        try:
+            self._setup(msg.data)
+        except Exception as exc:  # said to the master, which ends the run with it
+            self.runner.send_message(READY, {"error": f"{type(exc).__name__}: {exc}"})
+            raise
+
+    def _setup(self, data: Any) -> None:
         k, of = int(data["k"]), int(data["of"])
         scenario = parse_scenario(
             data["scenario"],

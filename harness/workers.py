@@ -99,6 +99,7 @@ class _Worker:
     local: bool
     k: int = -1
     ready: bool = False
+    error: str | None = None
     flushed: int | None = None
     lost: str | None = None
 
@@ -182,6 +183,9 @@ class DistributedLoad:
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         while not done():
             self._check_children(before_load=True)
+            for worker in self._workers.values():
+                if worker.error is not None:
+                    raise RuntimeError(f"a Locust worker could not start: {worker.error}")
             if time.monotonic() > deadline:
                 joined = len(self._workers)
                 raise RuntimeError(
@@ -347,7 +351,8 @@ class DistributedLoad:
     def _on_ready(self, msg: Any) -> None:
         worker = self._workers.get(msg.node_id)
         if worker is not None:
-            worker.ready = True
+            worker.error = (msg.data or {}).get("error")
+            worker.ready = worker.error is None
 
     def _on_ops(self, msg: Any, run_dir: Path) -> None:
         worker = self._workers.get(msg.node_id)
