@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ackguard.harness.history import NEMESIS, HistoryReading, Op
-from ackguard.harness.history_read import read_batches
+from ackguard.harness.history_read import paused_gc, read_batches
 
 __all__ = ["TYPE_CODES", "Columns", "scan_history"]
 
@@ -54,6 +54,11 @@ class Columns:
 
 
 def scan_history(path: Path) -> Columns:
+    with paused_gc():  # millions of short-lived lines: no cycles to find among them
+        return _scan(path)
+
+
+def _scan(path: Path) -> Columns:
     reading = HistoryReading()
     f_table: dict[Any, int] = {}
     times: list[npt.NDArray[np.int64]] = []
