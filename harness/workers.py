@@ -77,6 +77,10 @@ FLUSH_TIMEOUT_S = 30.0
 """How long a worker has to stop its users and answer the flush (ops in flight take up to the
 environment's stop_timeout)."""
 QUIT_TIMEOUT_S = 10.0
+MISSING_GRACE_S = 5.0
+"""How long a worker Locust marked missing (no heartbeat for 3 s) may stay so before it is lost:
+a worker starved of CPU for a moment comes back with nothing lost (its ops are in its shard or
+in messages on their way)."""
 _TICK_S = 0.2
 PROGRESS_EVERY_S = 5.0
 
@@ -100,6 +104,7 @@ class _Worker:
     k: int = -1
     ready: bool = False
     error: str | None = None
+    missing_since: float | None = None
     flushed: int | None = None
     lost: str | None = None
 
@@ -263,6 +268,7 @@ class DistributedLoad:
         waiting = [w for w in self._workers.values() if w.lost is None and w.k >= 0]
         while any(w.flushed is None and w.lost is None for w in waiting):
             self._check_children(before_load=False)  # here a worker that never joined is moot
+            self._check_heartbeats(master)
             if time.monotonic() > deadline:
                 break
             gevent.sleep(0.05)
@@ -317,19 +323,30 @@ class DistributedLoad:
                 self._lose(worker, f"its process {how}")
 
     def _check_heartbeats(self, master: MasterRunner) -> None:
+        now = time.monotonic()
         for worker in self._workers.values():
             node = master.clients.get(worker.client_id)
-            if worker.lost is None and (node is None or node.state == STATE_MISSING):
-                self._lose(worker, "it stopped heartbeating" if node else "it left the master")
+            if worker.lost is not None or worker.flushed is not None:
+                continue
+            if node is None:
+                self._lose(worker, "it left the master")
+            elif node.state != STATE_MISSING:
+                worker.missing_since = None
+            elif worker.missing_since is None:
+                worker.missing_since = now
+            elif now - worker.missing_since > MISSING_GRACE_S:
+                self._lose(worker, "it stopped heartbeating", at=worker.missing_since)
 
-    def _lose(self, worker: _Worker, how: str, *, at_end: bool = False) -> None:
+    def _lose(
+        self, worker: _Worker, how: str, *, at_end: bool = False, at: float | None = None
+    ) -> None:
         if worker.lost is not None:
             return
         number = f"worker {worker.k + 1} of {self.total}" if worker.k >= 0 else "a worker"
         if at_end or self._load_started is None:
             when = "at the end of the load" if at_end else "before the load"
         else:
-            when = f"at {time.monotonic() - self._load_started:.1f} s"
+            when = f"at {(at or time.monotonic()) - self._load_started:.1f} s"
         worker.lost = (
             f"{number} was lost {when} ({how}): the history may lack ops of the practitioners "
             "it drove"
