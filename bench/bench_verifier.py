@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             f"generated {generator.index:,} ops ({size_mb:.0f} MB), {len(generator.landed):,} "
             f"records in {time.perf_counter() - began:.1f}s: {run_dir}"
         )
-        paths: list[tuple[str, list[str]]] = [("compose_file (rows, orjson)", [])]
+        paths: list[tuple[str, list[str]]] = [("compose_file (the shared history reader)", [])]
         if args.typed:
             paths.append(("read_history + compose (Op objects)", ["--verify-typed"]))
         for label, extra_args in paths:

@@ -36,7 +36,7 @@ from ackguard.harness.history import (
 
 __all__ = ["BLOCK_BYTES", "Line", "paused_gc", "read_batches", "read_lines_fast", "value_of"]
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 """Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback."""
 
 
