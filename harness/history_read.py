@@ -14,7 +14,8 @@ numbers, and ``last_time`` is the time of the last line read as an operation.
 :func:`read_batches` streams the history as lists of lines, one block at a time, so memory holds
 one block (a few MB) besides what the caller keeps. :func:`paused_gc` is for callers that build
 millions of small objects from it: the cyclic garbage collector would otherwise walk the
-growing heap again and again (it tripled the verification time), and JSON makes no cycles.
+growing heap again and again (a quarter of the CPU time of building the index of 1,000,000
+ops: 8.8 s against 6.8 s), and JSON makes no cycles.
 """
 
 from __future__ import annotations
