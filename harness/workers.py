@@ -4,7 +4,9 @@ The harness is Locust's master. It starts the system, registers everyone, runs t
 schedule, reads everything back at the end and verifies, as in a run without workers; the
 practitioners are driven by ``N`` Locust worker processes (Locust's own MasterRunner and
 WorkerRunner). Worker ``k`` of ``N`` (0-based) drives the practitioners whose index mod ``N`` is
-``k``; its fresh process ids start at ``k * 10**9 + practitioners``, so no two workers share one.
+``k``; its fresh process ids start at ``(k + 1) * 10**9 + practitioners``, so no two workers
+share one, nor with the harness's own (its live verifier's read-backs count from
+``practitioners``).
 
 The conversation, besides Locust's own (users are dispatched and stopped by Locust):
 
@@ -220,7 +222,7 @@ class DistributedLoad:
                 "started_ns": history.started_ns,
                 "started_wall_ns": started_wall_ns,
                 "stream": not worker.local,
-                "first_free_process": k * PROCESS_BASE + scenario.practitioners,
+                "first_free_process": (k + 1) * PROCESS_BASE + scenario.practitioners,
             }
             master.send_message(SETUP, data, client_id=worker.client_id)
 
