@@ -65,8 +65,17 @@ def _connect_args(settings: DatabaseSettings) -> dict[str, Any]:
     return {}
 
 
-def make_engine(settings: DatabaseSettings, *, pool_size: int, pre_ping: bool) -> Engine:
+def make_engine(
+    settings: DatabaseSettings, *, pool_size: int, pre_ping: bool, single_statements: bool = False
+) -> Engine:
+    """``single_statements``: every use of a connection is one statement (the reads), so on
+    PostgreSQL it runs in autocommit, seeing what was committed when it starts as a
+    one-statement transaction would, without the BEGIN and ROLLBACK round trips around it
+    (two of a read's four round trips, and more than half its CPU in profiles)."""
     url = settings.parsed
+    extra: dict[str, Any] = {}
+    if single_statements and url.get_backend_name() == "postgresql":
+        extra["isolation_level"] = "AUTOCOMMIT"
     engine = create_engine(
         url,
         connect_args=_connect_args(settings),
@@ -74,6 +83,7 @@ def make_engine(settings: DatabaseSettings, *, pool_size: int, pre_ping: bool) -
         max_overflow=0,
         pool_timeout=settings.request_timeout_s,
         pool_pre_ping=pre_ping,
+        **extra,
     )
     if url.get_backend_name() == "sqlite":
         busy_ms = settings.busy_timeout_ms

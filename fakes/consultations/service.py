@@ -52,7 +52,9 @@ class Service:
         self.defects = config.defects
         self.timeout_s = config.database.request_timeout_s
         pool = config.database.read_pool_size
-        self.read_engine: Engine = make_engine(config.database, pool_size=pool, pre_ping=True)
+        self.read_engine: Engine = make_engine(
+            config.database, pool_size=pool, pre_ping=True, single_statements=True
+        )
         self._write_engine = make_engine(config.database, pool_size=1, pre_ping=False)
         self._readers = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="reader")
         self.writer = Writer(self._write_engine, lambda: self.defects)
