@@ -127,6 +127,7 @@ def run_scenario(
         finally:
             if distributed is not None:  # the live verifier saw only the harness's own ops
                 meta.workers_lost = list(distributed.lost)
+                meta.load_started_at = distributed.load_started_at or meta.load_started_at
             live.stop()  # before the heal and the final read
             meta.stopped_by = live.stopped_by
             progress("load stopped; healing every fault")

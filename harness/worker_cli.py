@@ -10,6 +10,7 @@ before this module (the command line does it).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +53,8 @@ class _Share:
         self._sent = 0
         self._streamer: gevent.Greenlet | None = None
         self._flushing = False
+        self.temporary: Path | None = None
+        """A remote worker's shard folder, deleted when the worker ends."""
 
     def on_setup(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
         try:
@@ -72,7 +75,7 @@ class _Share:
         )
         config = workload_config(scenario)
         if data["stream"] or self.shard_dir is None:
-            folder = Path(tempfile.mkdtemp(prefix="ackguard-worker-"))
+            folder = self.temporary = Path(tempfile.mkdtemp(prefix="ackguard-worker-"))
             # Another machine's monotonic clock is its own: the origin travels in wall time.
             started_ns = time.monotonic_ns() - (time.time_ns() - int(data["started_wall_ns"]))
         else:
@@ -145,5 +148,9 @@ def worker_main(master: str, shard_dir: Path | None) -> int:
     runner.register_message(FLUSH, share.on_flush)
     hello = {"shard_dir": None if shard_dir is None else str(shard_dir), "pid": os.getpid()}
     runner.send_message(HELLO, hello)
-    runner.greenlet.join()
+    try:
+        runner.greenlet.join()
+    finally:
+        if share.temporary is not None:  # its lines are in the master's run directory now
+            shutil.rmtree(share.temporary, ignore_errors=True)
     return 0

@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -135,6 +136,8 @@ class DistributedLoad:
         self._children: list[tuple[subprocess.Popen[bytes], ProcessRef, IO[bytes]]] = []
         self._streams: dict[int, IO[bytes]] = {}
         self._load_started: float | None = None
+        self.load_started_at: datetime | None = None
+        """When the workers' load began (after they joined and built their practitioners)."""
         self._lock = threading.Lock()
 
     # -- the phase ----------------------------------------------------------------------------
@@ -242,6 +245,7 @@ class DistributedLoad:
         )
         prepared.faults.start()  # first: the windows due at 0 s are in place before any request
         self._load_started = time.monotonic()
+        self.load_started_at = datetime.now(UTC)
         master.start(users, spawn_rate=max(users, 1))
         deadline = self._load_started + scenario.duration
         next_report = self._load_started + PROGRESS_EVERY_S

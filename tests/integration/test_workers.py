@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,8 +103,11 @@ def truncation_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunRe
     """The same seed with 1 worker, 2 local workers, and 2 workers one of which is remote."""
     base = tmp_path_factory.mktemp("workers")
     runs = {f"{n}": _run(base / f"w{n}", TRUNCATION, "--workers", str(n)) for n in (1, 2)}
+    temporary = set(Path(tempfile.gettempdir()).glob("ackguard-worker-*"))
     runs["remote"], code = _run_with_remote(base / "remote", TRUNCATION, 2)
     assert code == 0, "the remote worker quits when the master does"
+    left = set(Path(tempfile.gettempdir()).glob("ackguard-worker-*")) - temporary
+    assert not left, "the remote worker removes its temporary shard"
     return runs
 
 
