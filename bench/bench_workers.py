@@ -91,7 +91,8 @@ def main() -> None:
         for workers in options.workers:
             runs = Path(folder) / f"runs-{workers}"
             count, rate, elapsed = _run(workers, scenario, runs)
-            who = "in the harness" if workers == 0 else f"on {workers} workers"
+            plural = "s" if workers > 1 else ""
+            who = "in the harness" if workers == 0 else f"on {workers} worker{plural}"
             print(
                 f"{who:>16}: {rate:7.0f} ops/s ({count} ops completed; whole run "
                 f"{elapsed:.0f} s; {_load()})"
