@@ -9,13 +9,14 @@ row order (SQLite's rowid is one past the largest; the ORDER BY fixes the order 
 drawn in, as SQLAlchemy's own sorted insertmanyvalues relies on), so the returned ids, sorted,
 are the rows' ids in order. Other databases: ``None``, the caller inserts its own way.
 
-The writer uses it for a batch of creates that nothing bends (:func:`insert_creates_together`):
+The writer uses it for the creates of a batch that nothing bends (:func:`insert_creates_together`):
 on PostgreSQL one round trip instead of one per create, which is what bounded a batch's time
 (each round trip waits for the server process to be scheduled, long on a busy machine).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Integer, Table
@@ -32,29 +33,36 @@ _DIALECTS = ("sqlite", "postgresql")
 
 def insert_creates_together(
     connection: Connection, context: WriteContext, jobs: Sequence[WriteJob]
-) -> list[Answer] | None:
-    """The answers of a batch made only of creates that nothing bends (see
-    :meth:`~.jobs.CreateConsultation.plain_row`; distinct keys), inserted in one statement;
-    ``None`` for any other batch, which the writer runs job by job as before (nothing has been
-    written then)."""
-    if len(jobs) < 2 or connection.dialect.name not in _DIALECTS:
-        return None
-    creates = [job for job in jobs if isinstance(job, CreateConsultation)]
-    if len(creates) != len(jobs) or len({job.key for job in creates}) != len(creates):
-        return None
+) -> dict[int, Answer]:
+    """The answers, by position in ``jobs``, of the batch's creates that nothing bends (see
+    :meth:`~.jobs.CreateConsultation.plain_row`; a key no other create of the batch carries),
+    inserted in one statement when there are two or more. The writer runs them first and the
+    other jobs after, in order, as it would have had they come in that order (the batch's
+    requests are concurrent: none can depend on another's answer)."""
+    if connection.dialect.name not in _DIALECTS:
+        return {}
+    keys = Counter(job.key for job in jobs if isinstance(job, CreateConsultation))
+    chosen: list[tuple[int, CreateConsultation]] = []
     rows = []
-    for job in creates:
+    for index, job in enumerate(jobs):
+        if not isinstance(job, CreateConsultation) or keys[job.key] > 1:
+            continue
         try:
             row = job.plain_row(connection, context)
-        except ApiError:  # e.g. an id the database refuses: job by job, it is answered there
-            return None
-        if row is None:
-            return None
-        rows.append(row)
+        except ApiError:  # e.g. an id the database refuses: run alone, it is answered there
+            continue
+        if row is not None:
+            chosen.append((index, job))
+            rows.append(row)
+    if len(rows) < 2:
+        return {}
     ids = insert_rows(connection, consultations, rows)
     if ids is None:
-        return None
-    return [job.inserted(new_id, context) for job, new_id in zip(creates, ids, strict=True)]
+        return {}
+    return {
+        index: job.inserted(new_id, context)
+        for (index, job), new_id in zip(chosen, ids, strict=True)
+    }
 
 
 def insert_rows(

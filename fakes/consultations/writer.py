@@ -7,8 +7,9 @@ requests. A job refused by validation (4xx) writes nothing and does not disturb 
 database fails, a batch whose error came from one job (an integrity error) is retried job by job;
 one whose database is unavailable is answered 503 at once.
 
-A batch of creates that no defect covers is inserted in one statement
-(:func:`.multirow.insert_creates_together`), answered and committed the same way.
+The creates of a batch that no defect covers are inserted first, in one statement
+(:func:`.multirow.insert_creates_together`), then the other jobs run; all are answered after the
+one commit as before.
 
 Defects change exactly this sequence (see :mod:`.jobs` and the defect modules): a deferred job
 is answered before the commit, a job with a fallback is answered 2xx although its write failed,
@@ -182,10 +183,9 @@ class Writer:
             for index, pending in enumerate(live):
                 current = pending
                 try:
+                    done = together.get(index)
                     answers[id(pending)] = (
-                        together[index]
-                        if together is not None
-                        else pending.job.execute(connection, context)
+                        done if done is not None else pending.job.execute(connection, context)
                     )
                 except ApiError as refused:
                     answers[id(pending)] = refused.answer()

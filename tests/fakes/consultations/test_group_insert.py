@@ -1,7 +1,8 @@
 """Creates arriving together are inserted together (one statement per writer batch on SQLite and
-PostgreSQL): under concurrent load every acknowledged create names its own key, practitioner and
-patient, is stored exactly as answered under the id it was answered with, and a key sent twice
-at once still makes one record; a covered practitioner's creates are still bent by the defect."""
+PostgreSQL, PATCHes of the same batch run after): under concurrent load every acknowledged create
+names its own key, practitioner and patient, is stored exactly as answered under the id it was
+answered with, and a key sent twice at once still makes one record; a covered practitioner's
+creates are still bent by the defect; the PATCHes in between are stored as answered."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.fakes.consultations.conftest import STARTED_AT, Database, StartServic
 THREADS = 24
 CREATES = 480
 REPEATS = 40  # the last requests repeat earlier keys, with their body, of an uncovered doctor
+PATCHES = 30
 
 
 def original(n: int) -> int:
@@ -55,8 +57,20 @@ def test_concurrent_creates_are_stored_as_answered(
         )
         return n, answer
 
+    targets = [
+        service.create(f"before-{n}", doctors[0], patients[0], visit_reason="avant").json()["id"]
+        for n in range(PATCHES)
+    ]
+
+    def patch(n: int) -> requests.Response:
+        return session.patch(
+            f"{service.url}/v1/consultations/{targets[n]}", json={"conclusion": f"c{n}"}, timeout=15
+        )
+
     with ThreadPoolExecutor(THREADS) as pool:
+        patched = [pool.submit(patch, n) for n in range(PATCHES)]
         answers = list(pool.map(create, range(CREATES)))
+        patches = [future.result() for future in patched]
     session.close()
 
     by_id: dict[str, dict[str, Any]] = {}
@@ -73,6 +87,10 @@ def test_concurrent_creates_are_stored_as_answered(
         by_id.setdefault(record["id"], record)
         assert by_id[record["id"]] == record, "one id, one record, whoever asked"
     stored = {r["id"]: r for r in service.export()}
+    for n, answer in enumerate(patches):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["version"] == 2 and answer.json()["conclusion"] == f"c{n}"
+        assert stored.pop(targets[n]) == answer.json()
     assert len(stored) == CREATES - REPEATS, "a key sent twice makes one record"
     assert set(stored) == set(by_id)
     for record_id, record in by_id.items():
