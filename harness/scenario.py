@@ -18,7 +18,7 @@ without a ``seed`` gets a random one, drawn here and kept in :attr:`Scenario.see
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -31,7 +31,7 @@ from ackguard.fakes.consultations.defects.params import CohortParams
 from ackguard.harness.faults.base import FaultParams
 from ackguard.harness.live.options import LiveSpec, StopWhen
 from ackguard.harness.scenario_checks import check_scenario, real_proxy_reason
-from ackguard.harness.scenario_fields import describe, dotted, parse_duration
+from ackguard.harness.scenario_fields import describe, parse_duration
 from ackguard.harness.scenario_model import (
     VERIFIERS,
     DatabaseSpec,
@@ -198,7 +198,7 @@ def parse_scenario(
         model = ScenarioFile.model_validate(root.plain())
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise _located(root, first["loc"], describe(first)) from None
+        raise root.error_at(first["loc"], describe(first)) from None
     effective = model.duration
     if duration is not None:
         if not 1.0 <= duration <= 7 * 86400.0 or duration != duration:
@@ -213,22 +213,9 @@ def parse_scenario(
         real_proxy=real_proxy,
     )
     for loc, problem in findings if cross_checks else ():
-        raise _located(root, loc, problem)
+        raise root.error_at(loc, problem)
     chosen = seed if seed is not None else model.seed
     return _scenario(model, root, text, source, effective, chosen, source_dir)
-
-
-def _located(root: Located, loc: Sequence[str | int], problem: str) -> ScenarioError:
-    """The error at the deepest value of ``loc`` the file has (its line), naming ``loc``."""
-    at = root
-    for part in loc:
-        value = at.value
-        found = isinstance(value, dict) and part in value
-        found = found or (isinstance(value, list) and isinstance(part, int) and part < len(value))
-        if not found:
-            break
-        at = value[part]
-    return at.error(problem, field=dotted(loc))
 
 
 def _scenario(

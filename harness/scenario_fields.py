@@ -17,6 +17,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from ackguard.harness.scenario_yaml import dotted
+
 __all__ = [
     "Command",
     "Seconds",
@@ -227,15 +229,6 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {_short(value)}"
 
 
-def dotted(loc: Sequence[str | int]) -> str:
-    """``("faults", 0, "params", "signal")`` -> ``faults[0].params.signal``."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path
 
 
 def describe(error: ErrorDetails) -> str:

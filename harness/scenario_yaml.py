@@ -25,6 +25,7 @@ __all__ = [
     "MAX_NODES",
     "Located",
     "ScenarioError",
+    "dotted",
     "load_located",
     "read_text",
 ]
@@ -51,6 +52,17 @@ class ScenarioError(ValueError):
         self.problem = problem
 
 
+def dotted(loc: Sequence[str | int]) -> str:
+    """``("faults", 0, "params", "signal")`` -> ``faults[0].params.signal``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
 @dataclass(frozen=True, slots=True)
 class Located:
     """A parsed YAML value with its 1-based line and its dotted path from the document root."""
@@ -62,6 +74,20 @@ class Located:
 
     def error(self, problem: str, *, field: str | None = None) -> ScenarioError:
         return ScenarioError(self.source, self.line, field or self.path, problem)
+
+    def error_at(self, loc: Sequence[str | int], problem: str) -> ScenarioError:
+        """The error at the deepest value of ``loc`` the file has (its line), naming ``loc``."""
+        at = self
+        for part in loc:
+            value = at.value
+            found = isinstance(value, dict) and part in value
+            found = found or (
+                isinstance(value, list) and isinstance(part, int) and part < len(value)
+            )
+            if not found:
+                break
+            at = value[part]
+        return at.error(problem, field=dotted(loc))
 
     def mapping(self) -> dict[str, Located]:
         if not isinstance(self.value, dict):

@@ -28,13 +28,12 @@ from pydantic import BeforeValidator, ValidationError
 from ackguard.harness.scenario_fields import (
     Strict,
     describe,
-    dotted,
     maybe,
     seconds,
     text,
     whole,
 )
-from ackguard.harness.scenario_yaml import Located, ScenarioError, load_located, read_text
+from ackguard.harness.scenario_yaml import ScenarioError, load_located, read_text
 from ackguard.harness.verifiers.result import Valid
 
 __all__ = [
@@ -120,7 +119,7 @@ def parse_suite(text_: str, source: str, *, base_dir: Path | None = None) -> Sui
         model = SuiteModel.model_validate(root.plain())
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise _located(root, first["loc"], describe(first)) from None
+        raise root.error_at(first["loc"], describe(first)) from None
     folder = base_dir if base_dir is not None else Path(source).parent
     items = root.mapping()["suite"].sequence()
     entries = tuple(
@@ -143,19 +142,6 @@ def _resolve(name: str, folder: Path) -> str:
         path = Path(name)
         return str(path if path.is_absolute() else folder / path)
     return name
-
-
-def _located(root: Located, loc: Sequence[str | int], problem: str) -> ScenarioError:
-    """The error at the deepest value of ``loc`` the file has (its line), naming ``loc``."""
-    at = root
-    for part in loc:
-        value = at.value
-        found = isinstance(value, dict) and part in value
-        found = found or (isinstance(value, list) and isinstance(part, int) and part < len(value))
-        if not found:
-            break
-        at = value[part]
-    return at.error(problem, field=dotted(loc))
 
 
 def collect_entries(
