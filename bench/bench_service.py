@@ -5,6 +5,12 @@ The service runs as its own process (``python -m ackguard.fakes.consultations``)
 generator is another process: an asyncio HTTP/1.1 client on keep-alive connections (uvloop),
 bounded by ``--duration`` and ``--max-requests`` per phase. Only 2xx answers count as acknowledged.
 
+"service CPU ... us each" is the service process's CPU time per acknowledged request, which a
+busy machine distorts less than requests per second. These phases are creates and reads alone;
+the practitioners' own mix (``bench_workload.py``: about two PATCHes per create, day listings)
+costs the service more per request: measured on 2 busy cores, ~340 us (SQLite) and ~480 us
+(PostgreSQL) per operation, against ~400-450 us of load-generator CPU per request.
+
 Example:
     .venv/bin/python bench/bench_service.py --db sqlite --duration 10 --connections 64
     .venv/bin/python bench/bench_service.py --db both
