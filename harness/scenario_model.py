@@ -51,7 +51,13 @@ __all__ = [
 
 MAX_FAULTS = 100
 MAX_DEFECTS = 20
-MAX_PATIENTS = 200_000
+# The population bounds keep a typo from asking for a run that cannot end: the harness holds
+# the whole directory (every practitioner and patient, a few hundred bytes each) in memory in
+# every process that drives practitioners, and registers it before the load (in bulk, some
+# 30,000 a second). 1,000,000 practitioners and 3,000,000 patients still fit both: the reference
+# incident's 300,000 practitioners (examples/full-scale/) with room to spare.
+MAX_PRACTITIONERS = 1_000_000
+MAX_PATIENTS = 3_000_000
 _WEEK = 7 * 86400.0
 _CENTURY = 36_500 * 86400.0
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -355,7 +361,7 @@ class ScenarioFile(Strict):
     description: Annotated[str, BeforeValidator(text(10_000))] = ""
     seed: Annotated[int | None, BeforeValidator(maybe(whole(0, 2**63 - 1)))] = None
     duration: Annotated[float, BeforeValidator(seconds(1.0, _WEEK))]
-    practitioners: Annotated[int, BeforeValidator(whole(1, 100_000))]
+    practitioners: Annotated[int, BeforeValidator(whole(1, MAX_PRACTITIONERS))]
     users: Annotated[int | None, BeforeValidator(maybe(whole(1, 10_000)))] = None
     patients_per_practitioner: Annotated[int, BeforeValidator(whole(1, 10_000))] = 30
     time_scale: Annotated[float, BeforeValidator(number(1e-6, 86_400.0))] = 3600.0

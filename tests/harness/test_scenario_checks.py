@@ -120,12 +120,12 @@ def test_load_scenario_asks_which_proxy_a_run_would_use(monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ("practitioners: 1000000000", "practitioners", "between 1 and 100,000, got 1000000000"),
-        ("practitioners: 100000", "practitioners", "= 3,000,000 patients; at most 200,000"),
+        ("practitioners: 1000001", "practitioners", "between 1 and 1,000,000, got 1000001"),
+        ("practitioners: 100001", "practitioners", "= 3,000,030 patients; at most 3,000,000"),
         ("practitioners: 2\npatients_per_practitioner: 10000\nusers: 99999", "users",
          "between 1 and 10,000"),
-        ("practitioners: 1000\npatients_per_practitioner: 1000", "patients_per_practitioner",
-         "at most 200,000"),
+        ("practitioners: 3001\npatients_per_practitioner: 1000", "patients_per_practitioner",
+         "= 3,001,000 patients; at most 3,000,000"),
         ("practitioners: 2\nduration: .inf", "duration", "must be a finite duration"),
         ("practitioners: 2\ntime_scale: .inf", "time_scale", "must be a finite number"),
         ("practitioners: 2\ntime_scale: 0", "time_scale", "between"),
@@ -151,6 +151,15 @@ def test_sizes_are_bounded_with_the_bound_in_the_message(
     error = refusal(text)
     assert error.field == field, str(error)
     assert words in error.problem, str(error)
+
+
+def test_the_population_bounds_admit_the_reference_incident_at_full_scale() -> None:
+    at_the_bounds = "practitioners: 1000000\npatients_per_practitioner: 3"
+    assert parse_scenario(HEAD.replace("practitioners: 2", at_the_bounds), "s.yaml").practitioners
+    example = Path(__file__).parents[2] / "examples" / "full-scale" / "incident-full-scale.yaml"
+    scenario = load_scenario(str(example))
+    assert (scenario.practitioners, scenario.expect) == (300_000, False)
+    assert scenario.name not in catalogue(), "minutes long: not part of the default test run"
 
 
 def test_a_long_name_is_refused_not_crashed() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ackguard.harness.cohort_writes import consultation_times, writers_in_window
 from ackguard.harness.faults.schedule import plan
 from ackguard.harness.scenario import catalogue, load_scenario
 from tests.integration.conftest import RunResult, ackguard
@@ -169,14 +170,14 @@ def test_incident_finds_exactly_the_cohort_and_the_window(catalogue_suite: dict[
     window = [datetime.fromisoformat(cohort["practice_window"][end]) for end in ("from", "until")]
     # The scenario's window is 1h..19h of simulated practice time, not of wall-clock time.
     assert [(w - sim_start).total_seconds() / 3600 for w in window] == [1.0, 19.0]
-    practice = _consultation_times(result.run_dir)
+    practice = consultation_times(result.run_dir / "history.jsonl")
     damaged = result.anomalies()
     assert {a["practitioner_id"] for a in damaged} <= members
     for anomaly in damaged:  # every damaged consultation took place inside the window
         assert window[0] <= practice[anomaly["key"]] < window[1]
     before = [key for key, moment in practice.items() if moment < window[0]]
     assert before, "the run has consultations before the window: they must stay intact"
-    writers = _cohort_members_who_wrote_notes(result.run_dir, members, window, practice)
+    writers = writers_in_window(result.run_dir / "history.jsonl", members, window, practice)
     assert writers and writers == {a["practitioner_id"] for a in damaged}
     assert cohort["window"] is not None, "the report draws the window where its consultations were"
 
@@ -188,30 +189,6 @@ def _history(run_dir: Path) -> list[dict[str, Any]]:
 
 def _keys_of(run_dir: Path, f: str, type_: str) -> set[str]:
     return {op["key"] for op in _history(run_dir) if op["f"] == f and op["type"] == type_}
-
-
-def _consultation_times(run_dir: Path) -> dict[str, datetime]:
-    """The simulated moment of every consultation the practitioners created, by key."""
-    return {
-        op["key"]: datetime.fromisoformat(op["value"]["started_at"])
-        for op in _history(run_dir)
-        if op["f"] == "create" and op["type"] == "invoke"
-    }
-
-
-def _cohort_members_who_wrote_notes(
-    run_dir: Path, members: set[str], window: list[datetime], practice: dict[str, datetime]
-) -> set[str]:
-    """Cohort members with an acknowledged non-empty note on a consultation inside the window."""
-    writers: set[str] = set()
-    for op in _history(run_dir):
-        if op["type"] != "ok" or op["f"] not in ("create", "update"):
-            continue
-        value = op["value"]
-        inside = window[0] <= practice[op["key"]] < window[1]
-        if inside and value["practitioner_id"] in members and any(value["fields"].values()):
-            writers.add(value["practitioner_id"])
-    return writers
 
 
 def test_scenarios_lists_the_catalogue(tmp_path: Path) -> None:
