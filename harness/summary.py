@@ -96,6 +96,7 @@ def summary(run_dir: Path, verdict: Verdict, status: str, report: Path | None) -
             if kind not in ("indeterminate", "failed")  # operations, on the lines above
         ),
         *_verdict_lines(verdict),
+        *_live_lines(verdict.live),
     ]
     if verdict.expected is not None:
         matched = "as expected" if verdict.matched else "NOT as expected"
@@ -105,6 +106,27 @@ def summary(run_dir: Path, verdict: Verdict, status: str, report: Path | None) -
     if report is not None:
         lines.append(f"report: {report}")
     return "\n".join(lines)
+
+
+def _live_lines(live: Mapping[str, object]) -> list[str]:
+    """What the live read-backs caught while the load ran, and how fast."""
+    if not live or not live.get("reads"):
+        return []
+    line = (
+        f"live: {live.get('reads', 0):,} read-backs caught {live.get('detected', 0):,} of "
+        f"{live.get('damaged', 0):,} damaged records while the load ran"
+    )
+    if live.get("median_time_to_detect_s") is not None:
+        line += (
+            f"; time to detect median {live['median_time_to_detect_s']} s, "
+            f"max {live['max_time_to_detect_s']} s"
+        )
+    if live.get("median_after_service_back_s") is not None:
+        line += f" ({live['median_after_service_back_s']} s after the service was back)"
+    lines = [line]
+    if live.get("unconfirmed"):
+        lines.append(f"  live alarms the final read did not confirm: {live['unconfirmed']}")
+    return lines
 
 
 def _verdict_lines(verdict: Verdict) -> list[str]:

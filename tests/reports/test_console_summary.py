@@ -96,3 +96,27 @@ def test_unknown_prints_every_reason_and_an_interrupted_run_says_so(tmp_path: Pa
     assert all(f"  - {reason}" in text for reason in reasons)
     one = Verdict("unknown", {}, (result,), reasons=reasons[:1])
     assert f"verdict: UNKNOWN: {reasons[0]}" in summary(tmp_path, one, "completed", None)
+
+
+def test_the_live_line_says_what_the_read_backs_caught_and_any_unconfirmed_alarm(
+    tmp_path: Path,
+) -> None:
+    result = Result("records", False, {"acknowledged": 40, "lost": 3})
+    live = {
+        "reads": 532,
+        "damaged": 3,
+        "detected": 2,
+        "median_time_to_detect_s": 0.088,
+        "max_time_to_detect_s": 0.84,
+        "median_after_service_back_s": 0.065,
+        "unconfirmed": 1,
+    }
+    verdict = Verdict(False, {"acknowledged": 40, "lost": 3}, (result,), live=live)
+    text = summary(tmp_path, verdict, "completed", None)
+    assert (
+        "live: 532 read-backs caught 2 of 3 damaged records while the load ran; time to detect "
+        "median 0.088 s, max 0.84 s (0.065 s after the service was back)" in text
+    )
+    assert "live alarms the final read did not confirm: 1" in text
+    quiet = Verdict(True, {"acknowledged": 40}, (Result("records", True, {}),))
+    assert "live:" not in summary(tmp_path, quiet, "completed", None)
