@@ -4,9 +4,10 @@ An ``OK`` scenario passes (an expected FAIL that failed as expected included); a
 a ``failure`` naming the expected and the actual verdict and the damage; an ``UNKNOWN`` is an
 ``error`` with the verdict's reasons; a scenario ``NOT RUN`` is an ``error`` too, so a suite cut
 short is never a green build. Each case's counts (every record class of its verdict), run
-directory, report and replay command are properties named ``<scenario>.<what>``: the common
-JUnit schema allows properties only on the test suite, not on a test case. The same facts are
-in each case's ``system-out`` for the dashboards that show it.
+directory, report and replay command are the case's own properties (``count.lost``, ...), as
+Jenkins' JUnit plugin, GitLab and pytest's xunit1 read them, and again on the test suite named
+``<scenario>.<what>`` for the readers that look only there. The same facts are in each case's
+``system-out`` for the dashboards that show it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def _case(suite_name: str, done: ScenarioOutcome) -> ET.Element:
     case = ET.Element(
         "testcase", classname=suite_name, name=_clean(done.label), time=f"{done.duration_s:.3f}"
     )
+    own = ET.SubElement(case, "properties")
+    for key, value in _facts(done):
+        ET.SubElement(own, "property", name=key, value=_clean(value))
     damage = _damage(done)
     got = "no verdict" if done.verdict is None else expect_word(done.verdict)
     wanted = expect_word(done.expected)

@@ -246,7 +246,10 @@ def test_suite_junit_one_case_per_scenario_and_valid(tmp_path: Path) -> None:
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "2")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert list(cases) == ["crash", "durable", "<b>net</b>", "later"]
-    assert [child.tag for child in cases["crash"]] == ["system-out"]  # expected FAIL passes
+    # an expected FAIL passes, with its damage counts as the case's own properties
+    assert [child.tag for child in cases["crash"]] == ["properties", "system-out"]
+    own = {p.get("name"): p.get("value") for p in cases["crash"].iter("property")}
+    assert own["count.lost"] == "3" and own["outcome"] == "OK"
     failure = cases["durable"].find("failure")
     assert failure is not None
     assert failure.get("message") == "expected PASS, got FAIL: 3 lost, 1 misattributed"
