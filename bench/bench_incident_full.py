@@ -1,0 +1,184 @@
+"""The reference incident at its real size: wall time per phase, and the impact list against the
+cohort.
+
+Runs ``examples/full-scale/incident-full-scale.yaml`` (300,000 practitioners, 1.3% cohort,
+18-hour practice window) through ``python -m ackguard run``, timing each phase from the moment
+its progress line appears (start, which builds the practice, registration, the workers joining
+if any, load, heal, final read) and, for the phases the run prints nothing about, from what it
+leaves: run.json ``ended_at`` (verification starts), verdict.json and report.html (their mtimes).
+Then it checks the run's impact list: the cohort (run.json ``cohorts``), the cohort members who
+wrote a note inside the practice window (from the history, :mod:`harness.cohort_writes`, the
+same rule the catalogue test applies at 3,000), and the practitioners impact.csv names. Nobody
+may be named outside that set and nobody in it may be missed; the exit code is 1 if either
+happens (or the verdict is not FAIL), 0 otherwise.
+
+``--practitioners N`` runs a copy of the scenario with N practitioners (users scaled alike) to
+extrapolate; ``--check RUN_DIR`` only checks a finished run. Prints the machine's load average
+before and after: on 2 shared cores the service, the harness and its workers compete for CPU.
+
+examples:
+  .venv/bin/python bench/bench_incident_full.py                         # 300,000, ~11 minutes
+  .venv/bin/python bench/bench_incident_full.py --practitioners 30000 --duration 54s
+  .venv/bin/python bench/bench_incident_full.py --check runs/20261130T010000-incident-full-scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from ackguard.harness.cohort_writes import consultation_times, writers_in_window
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "examples" / "full-scale" / "incident-full-scale.yaml"
+RUN_TIMEOUT_S = 3600
+# The phase each progress line of ``ackguard run`` opens, by how the line starts. The run prints
+# nothing between the final read and its summary: the end of the final read, of verification and
+# of the report are read from run.json ``ended_at``, verdict.json and report.html (their mtimes).
+PHASES = (
+    ("run ", "start"),
+    ("registering ", "registration"),
+    ("Locust master", "workers join"),
+    ("load: ", "load"),
+    ("load stopped", "heal"),
+    ("final read", "final read"),
+)
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def _scenario(practitioners: int | None, folder: Path) -> Path:
+    """The full-scale scenario, or a copy of it with ``practitioners`` (users scaled alike)."""
+    if practitioners is None:
+        return SCENARIO
+    data = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
+    users = max(1, data["users"] * practitioners // data["practitioners"])
+    data.update(name=f"incident-{practitioners}", practitioners=practitioners, users=users)
+    copy = folder / f"incident-{practitioners}.yaml"
+    copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return copy
+
+
+def _run(scenario: Path, runs: Path, workers: int, duration: str | None) -> tuple[Path, int]:
+    """Run the scenario, echoing its output; print each phase's wall time. (run dir, exit)."""
+    argv = [sys.executable, "-m", "ackguard", "run", str(scenario), "--runs-dir", str(runs)]
+    argv += [*(["--workers", str(workers)] if workers else [])]
+    argv += [*(["--duration", duration] if duration else [])]
+    began = time.time()
+    marks: list[tuple[str, float]] = []
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # ends when the run ends (or RUN_TIMEOUT_S kills it)
+        now = time.time()
+        print(f"  {now - began:7.1f}s | {line.rstrip()}", flush=True)
+        if now - began > RUN_TIMEOUT_S:
+            process.kill()
+            break
+        for prefix, phase in PHASES:
+            if line.startswith(prefix) and phase not in dict(marks):
+                marks.append((phase, now))
+    code = process.wait()
+    ended = time.time()
+    found = sorted(path.parent for path in runs.glob("*/run.json"))  # named by start time
+    if not found:
+        raise SystemExit(f"the run left no run directory in {runs}")
+    marks += _file_marks(found[-1])
+    print(f"\nwall time {ended - began:.1f}s ({(ended - began) / 60:.1f} min), exit code {code}")
+    for (phase, start), end in zip(marks, [m[1] for m in marks[1:]] + [ended], strict=True):
+        print(f"  {phase:<24} {end - start:7.1f}s")
+    return found[-1], code
+
+
+def _file_marks(run_dir: Path) -> list[tuple[str, float]]:
+    """When verification and the report began and the index (after the report) began, from
+    what the run left; a missing file leaves its phase out."""
+    marks: list[tuple[str, float]] = []
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if run.get("ended_at"):  # written once the system is stopped, just before verification
+        marks.append(("verification", datetime.fromisoformat(run["ended_at"]).timestamp()))
+    for name, phase in (("verdict.json", "report"), ("report.html", "index and exit")):
+        if (run_dir / name).is_file():
+            marks.append((phase, (run_dir / name).stat().st_mtime))
+    return marks
+
+
+def check(run_dir: Path) -> bool:
+    """Print the impact list's counts against the cohort; True if they match exactly."""
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    verdict = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    cohort = run["cohorts"][0]
+    members = set(cohort["practitioner_ids"])
+    window = [datetime.fromisoformat(cohort["practice_window"][end]) for end in ("from", "until")]
+    history = run_dir / "history.jsonl"
+    started = time.monotonic()
+    practice = consultation_times(history)
+    writers = writers_in_window(history, members, window, practice)
+    with (run_dir / "impact.csv").open(encoding="utf-8", newline="") as rows:
+        impact = list(csv.DictReader(rows))
+    named = {row["practitioner_id"] for row in impact}
+    wrote = {k for k, moment in practice.items() if moment < window[1]}
+    inside = sum(window[0] <= moment < window[1] for moment in practice.values())
+    print(f"\nimpact check of {run_dir} ({time.monotonic() - started:.1f}s to read the history)")
+    shown = {True: "PASS", False: "FAIL"}.get(verdict.get("verdict"), "UNKNOWN")
+    print(f"  verdict                                  {shown:>9}")
+    print(f"  practitioners                            {run['practitioners']:>9,}")
+    print(f"  consultations created (before the end)   {len(practice):>9,} ({len(wrote):,})")
+    print(f"  consultations inside the window          {inside:>9,}")
+    if practice:
+        print(f"  last consultation (practice time)        {max(practice.values()).isoformat()}")
+    print(f"  cohort size                              {len(members):>9,}")
+    print(f"  cohort who wrote in the window           {len(writers):>9,}")
+    print(f"  damaged records in impact.csv            {len(impact):>9,}")
+    print(f"  practitioners named in impact.csv        {len(named):>9,}")
+    print(f"  named, in the cohort-and-window set      {len(named & writers):>9,}")
+    print(f"  named outside it (must be 0)             {len(named - writers):>9,}")
+    print(f"  missed (must be 0)                       {len(writers - named):>9,}")
+    return verdict.get("verdict") is False and named == writers and bool(writers)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--practitioners", type=int, help="run a copy with this many")
+    parser.add_argument("--duration", help="override the scenario's duration, e.g. 60s")
+    # In-process by default: at 300,000 practitioners each Locust worker builds its share for
+    # longer than Locust's heartbeat allows, is marked missing, and the master's start is refused.
+    parser.add_argument("--workers", type=int, default=0, help="Locust workers (0: in-process)")
+    parser.add_argument("--runs-dir", type=Path, help="where the run goes (default: a temp dir)")
+    parser.add_argument("--check", type=Path, metavar="RUN_DIR", help="only check this run")
+    args = parser.parse_args()
+    if args.practitioners is not None and args.practitioners < 1:
+        parser.error(f"--practitioners must be at least 1, got {args.practitioners}")
+    if args.check is not None:
+        if not (args.check / "run.json").is_file():
+            parser.error(f"--check {args.check}: not a run directory (no run.json)")
+        return 0 if check(args.check) else 1
+    print(_load(), flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-incident-") as temp:
+        runs = args.runs_dir or Path(temp) / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        scenario = _scenario(args.practitioners, Path(temp))
+        run_dir, code = _run(scenario, runs, args.workers, args.duration)
+        print(_load())
+        if code not in (0, 1) or not (run_dir / "verdict.json").is_file():
+            print(f"the run did not reach a verdict (exit {code}): see {run_dir}")
+            return 1
+        return 0 if check(run_dir) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
