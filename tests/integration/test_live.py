@@ -150,7 +150,7 @@ def test_stop_when_lost_ends_the_load_soon_after_the_first_loss(stopped_run: Run
         op["time"] / 1e9 for op in ops if op["type"] == "invoke" and op["process"] != "nemesis"
     ]
     assert max(began) < stopped["time_s"] + 6.5
-    assert stopped["after_s"] < 20
+    assert stopped["after_s"] < 40 - 6.5  # before the planned end, in-flight operations included
     faults = run.verdict["evidence"]["faults"]
     assert faults["started"] == faults["healed"] >= 1
     assert "load stopped early: stop_when lost: 1 reached" in run.output
