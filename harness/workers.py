@@ -163,6 +163,9 @@ class DistributedLoad:
             self._await(lambda: len(self._workers) >= self.total, "join the master")
             self._setup(master, prepared)
             self._await(lambda: all(w.ready for w in self._workers.values()), "get ready")
+            # A worker building many practitioners sends no heartbeat meanwhile and Locust marks
+            # it missing; Locust would start the load on the others only, or on none at all.
+            self._await(lambda: master.worker_count >= self.total, "answer heartbeats again")
             self._load(master, prepared, interrupted, progress)
         finally:
             try:
@@ -247,6 +250,11 @@ class DistributedLoad:
         self._load_started = time.monotonic()
         self.load_started_at = datetime.now(UTC)
         master.start(users, spawn_rate=max(users, 1))
+        if master.target_user_count != users or master.worker_count < self.total:
+            raise RuntimeError(
+                f"Locust did not start the load on all {self.total} workers "
+                f"({master.worker_count} were ready)"
+            )
         deadline = self._load_started + scenario.duration
         next_report = self._load_started + PROGRESS_EVERY_S
         while not interrupted.is_set() and time.monotonic() < deadline:
