@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -203,6 +203,27 @@ def _inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def _new_record(
+    key: str, body: ConsultationIn, notes: Mapping[str, str | None]
+) -> ConsultationRecord:
+    """The first version of a consultation (``id`` is the database's to give)."""
+    stamp = utc_now_iso()
+    return ConsultationRecord(
+        id="",
+        idempotency_key=key,
+        practitioner_id=body.practitioner_id,
+        patient_id=body.patient_id,
+        started_at=body.started_at,
+        visit_reason=notes["visit_reason"],
+        exam_report=notes["exam_report"],
+        conclusion=notes["conclusion"],
+        prescription=notes["prescription"],
+        version=1,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+
 def _same_request(record: ConsultationRecord, body: ConsultationIn) -> bool:
     """Does a replayed create carry the body the record was created from? Observation fields
     are compared only while the record is unchanged since (version 1)."""
@@ -252,22 +273,7 @@ class CreateConsultation(WriteJob):
             return None
         if context.defects.covering(rpps, context.now, practice_time(body.started_at)):
             return None
-        stamp = utc_now_iso()
-        notes = body.notes()
-        self._plain = ConsultationRecord(
-            id="",
-            idempotency_key=self.key,
-            practitioner_id=body.practitioner_id,
-            patient_id=body.patient_id,
-            started_at=body.started_at,
-            visit_reason=notes["visit_reason"],
-            exam_report=notes["exam_report"],
-            conclusion=notes["conclusion"],
-            prescription=notes["prescription"],
-            version=1,
-            created_at=stamp,
-            updated_at=stamp,
-        )
+        self._plain = _new_record(self.key, body, body.notes())
         values: dict[str, Any] = {
             **self._plain,
             "practitioner_id": practitioner_id,
@@ -314,21 +320,7 @@ class CreateConsultation(WriteJob):
                         409, "this Idempotency-Key was used with another body", "Idempotency-Key"
                     )
                 return json_answer(200, record)
-        stamp = utc_now_iso()
-        record = ConsultationRecord(
-            id="",
-            idempotency_key=self.key,
-            practitioner_id=body.practitioner_id,
-            patient_id=body.patient_id,
-            started_at=body.started_at,
-            visit_reason=notes["visit_reason"],
-            exam_report=notes["exam_report"],
-            conclusion=notes["conclusion"],
-            prescription=notes["prescription"],
-            version=1,
-            created_at=stamp,
-            updated_at=stamp,
-        )
+        record = _new_record(self.key, body, notes)
         self.defer_s = call.defer_s
         if call.answer_on_error:
             self.fallback = json_answer(201, {**record, "id": str(context.predict_id())})
