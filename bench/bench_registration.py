@@ -1,5 +1,7 @@
 """Registration before a run: practitioners and patients registered per second, one at a time
-(``SupportsRegistration``) against in bulk (``SupportsBulkRegistration``, the batch endpoints),
+(``SupportsRegistration``, the built-in target through ``one_at_a_time``) against in bulk
+(``SupportsBulkRegistration``, the batch endpoints), the latter also through an adapter's checked
+wrapper (``adapter``: the built-in target named as a scenario's adapter, every answer checked),
 through the workload's registration (what ``Workload.setup`` runs before it builds the agents)
 against the built-in service on SQLite (or PostgreSQL). Prints figures; not a test.
 
@@ -20,79 +22,42 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 
 from bench_service import service
 
 from ackguard.harness.workload import (
-    ConsultationRecord,
+    AdapterFactory,
     HttpTarget,
-    PatientEntry,
-    PatientProfile,
-    PractitionerEntry,
-    PractitionerProfile,
-    Target,
-    TargetAnswer,
+    OneAtATime,
+    SupportsBulkRegistration,
     TargetContext,
     Workload,
     WorkloadConfig,
+    one_at_a_time,
 )
 from ackguard.harness.workload.registration import register_everyone
 
-
-class OneAtATime:
-    """The built-in target without its bulk ability."""
-
-    def __init__(self, context: TargetContext) -> None:
-        self.inner = HttpTarget(context)
-
-    def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer:
-        return self.inner.register_practitioner(practitioner)
-
-    def register_patient(self, patient: PatientProfile) -> TargetAnswer:
-        return self.inner.register_patient(patient)
-
-    def create(
-        self,
-        practitioner: PractitionerEntry,
-        patient: PatientEntry,
-        key: str,
-        started_at: datetime,
-        fields: Mapping[str, str | None],
-    ) -> TargetAnswer:
-        return self.inner.create(practitioner, patient, key, started_at, fields)
-
-    def update(self, record_ref: str, fields: Mapping[str, str | None]) -> TargetAnswer:
-        return self.inner.update(record_ref, fields)
-
-    def read(self, record_ref: str) -> TargetAnswer:
-        return self.inner.read(record_ref)
-
-    def export(self) -> Iterator[ConsultationRecord]:
-        return self.inner.export()
+PATHS = ("bulk", "adapter", "single")
 
 
-def one_at_a_time(context: TargetContext) -> Target:
-    return OneAtATime(context)
-
-
-def measure(
-    label: str, db_url: str, workdir: Path, workload: Workload, bulk: bool
-) -> tuple[float, int]:
+def measure(path: str, db_url: str, workdir: Path, workload: Workload) -> tuple[float, int]:
     """Seconds of the registration and the number of people it registered."""
     workdir.mkdir(parents=True)
-    factory = HttpTarget if bulk else one_at_a_time
     with service(db_url, workdir, []) as (port, _pid):
-        target = factory(TargetContext(f"http://127.0.0.1:{port}", 5.0))
-        assert isinstance(target, HttpTarget | OneAtATime)
+        context = TargetContext(f"http://127.0.0.1:{port}", 5.0)
+        if path == "adapter":
+            adapter = AdapterFactory("bench:HttpTarget", HttpTarget, {})(context)
+            assert isinstance(adapter, SupportsBulkRegistration)
+            target: HttpTarget | SupportsBulkRegistration | OneAtATime = adapter
+        else:
+            target = HttpTarget(context) if path == "bulk" else one_at_a_time(HttpTarget(context))
         start = time.perf_counter()
         doctors, patients = register_everyone(target, workload.practice, timeout_s=120)
         seconds = time.perf_counter() - start
     people = len(doctors) + len(patients)
     print(
-        f"  {label:6s} {seconds:7.1f} s  {people / seconds:9.0f} registrations/s ({people} people)",
+        f"  {path:7s} {seconds:7.1f} s  {people / seconds:9.0f} registrations/s ({people} people)",
         flush=True,
     )
     return seconds, people
@@ -129,17 +94,15 @@ def main(argv: list[str] | None = None) -> int:
                 built = time.perf_counter() - start
                 print(f"== {size} practitioners x {args.patients} patients ({args.db}); "
                       f"practice built in {built:.1f} s")  # fmt: skip
-                for bulk in (True, False):
-                    if not bulk and size > args.single_max:
+                for path in PATHS:
+                    if path == "single" and size > args.single_max:
                         if single_rate:
                             people = size * (1 + args.patients)
                             print(f"  single  ~{people / single_rate:.0f} s  (estimated)")
                         continue
-                    url = _database(args.db, root / f"{run}-{bulk}", cluster)
-                    seconds, people = measure(
-                        "bulk" if bulk else "single", url, root / f"{run}-{bulk}", workload, bulk
-                    )
-                    if not bulk:
+                    url = _database(args.db, root / f"{run}-{path}", cluster)
+                    seconds, people = measure(path, url, root / f"{run}-{path}", workload)
+                    if path == "single":
                         single_rate = people / seconds
         finally:
             if cluster is not None:

@@ -10,6 +10,7 @@ from ackguard.harness.workload.directory import Directory, PatientEntry, Practit
 from ackguard.harness.workload.http_target import ExportError, HttpTarget
 from ackguard.harness.workload.identity import in_cohort, valid_nir, valid_rpps
 from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
+from ackguard.harness.workload.one_at_a_time import OneAtATime, one_at_a_time
 from ackguard.harness.workload.target import (
     ConsultationRecord,
     Outcome,
@@ -39,6 +40,7 @@ __all__ = [
     "Directory",
     "ExportError",
     "HttpTarget",
+    "OneAtATime",
     "Outcome",
     "PatientEntry",
     "PatientProfile",
@@ -62,6 +64,7 @@ __all__ = [
     "classify_status",
     "in_cohort",
     "load_adapter",
+    "one_at_a_time",
     "transport_for",
     "valid_nir",
     "valid_rpps",

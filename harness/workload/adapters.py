@@ -5,13 +5,17 @@ The contract: ackguard builds the class as ``Class(context, **options)``, with a
 :class:`~harness.workload.TargetContext` and the scenario's ``system.target.options`` as keyword
 arguments, once for setup and export and once per Locust user. The class has the four methods of
 :class:`~harness.workload.Target` and, if it likes, the optional abilities
-(:class:`~harness.workload.SupportsRegistration`, :class:`~harness.workload.SupportsDayListing`).
+(:class:`~harness.workload.SupportsRegistration`,
+:class:`~harness.workload.SupportsBulkRegistration`, :class:`~harness.workload.SupportsDayListing`).
+The checked wrapper has exactly the abilities of the class it wraps, so the workload's setup
+registers in bulk through an adapter that can.
 
 What can be checked before the load is checked by :func:`load_adapter` (the import, the class,
 its methods and how they are called, the options); what an adapter answers is checked on every
-call: a method that answers something other than a :class:`~harness.workload.TargetAnswer`, or
-an export item without the fields the final read needs, is an :class:`AdapterError` naming the
-method and the shape expected. The first one is kept in :attr:`AdapterFactory.violation` so the
+call: a method that answers something other than a :class:`~harness.workload.TargetAnswer`, an
+export item without the fields the final read needs, or a bulk registration without one id of its
+own for each item, is an :class:`AdapterError` naming the method (and the item) and the shape
+expected. The first one is kept in :attr:`AdapterFactory.violation` so the
 run can end with it even when it happened inside a Locust user.
 """
 
@@ -22,10 +26,11 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
 from ackguard.harness.workload.model import PatientProfile, PractitionerProfile
@@ -47,11 +52,14 @@ _CALLS: dict[str, tuple[str, ...]] = {
     "export": (),
     "register_practitioner": ("practitioner",),
     "register_patient": ("patient",),
+    "register_practitioners": ("practitioners",),
+    "register_patients": ("patients",),
     "list_day": ("practitioner", "day"),
 }
 REQUIRED_METHODS = ("create", "update", "read", "export")
 _ABILITIES = {
     "registration": ("register_practitioner", "register_patient"),
+    "bulk registration": ("register_practitioners", "register_patients"),
     "day listing": ("list_day",),
 }
 EXPORT_KEYS = ("id", "idempotency_key", "practitioner_id", "patient_id")
@@ -92,13 +100,7 @@ class AdapterFactory:
                 f"{self.label}: {self.cls.__name__}(context, **options) raised "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        checked = {
-            (): CheckedTarget,
-            ("registration",): _CheckedRegistering,
-            ("day listing",): _CheckedListing,
-            ("registration", "day listing"): _CheckedFull,
-        }[self.abilities]
-        return checked(inner, self)
+        return _checked_class(self.abilities)(inner, self)
 
     def broken(self, message: str) -> AdapterError:
         """An :class:`AdapterError`, remembered when it is the first one."""
@@ -331,13 +333,74 @@ class _ListingChecks(CheckedTarget):
         return checked
 
 
-class _CheckedRegistering(_RegistrationChecks):
-    pass
+class _BulkRegistrationChecks(CheckedTarget):
+    def _registered_many(
+        self, method: str, kind: str, items: Sequence[object], answer: object
+    ) -> TargetAnswer:
+        """An ``ok`` answer must give one id of its own to each item, in the items' order."""
+        checked = self._answer(method, answer)
+        if checked.outcome != "ok":
+            return checked
+        label = f"{self._factory.label}.{method}"
+        shape = f"expected TargetAnswer('ok', entity_ids=(<the id of each of the {kind}>, ...))"
+        ids = checked.entity_ids
+        if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
+            raise self._factory.broken(
+                f"{label} answered ok with entity_ids of type {type(ids).__name__}; {shape}"
+            )
+        if len(ids) != len(items):
+            raise self._factory.broken(
+                f"{label} answered ok with {len(ids)} entity_ids for {len(items)} {kind}; "
+                f"{shape}, in the order they were given"
+            )
+        first: dict[str, int] = {}
+        for position, (entity_id, item) in enumerate(zip(ids, items, strict=True)):
+            if not isinstance(entity_id, str) or not entity_id:
+                also = ""
+            elif entity_id in first:
+                also = f", the id of item {first[entity_id]} too"
+            else:
+                first[entity_id] = position
+                continue
+            raise self._factory.broken(
+                f"{label} answered ok with entity_ids[{position}] = {entity_id!r} for item "
+                f"{position} ({_who(item)}){also}; {shape}, each a non-empty text of its own"
+            )
+        return checked
+
+    def register_practitioners(self, practitioners: Sequence[PractitionerProfile]) -> TargetAnswer:
+        answer = self.inner.register_practitioners(practitioners)
+        return self._registered_many(
+            "register_practitioners", "practitioners", practitioners, answer
+        )
+
+    def register_patients(self, patients: Sequence[PatientProfile]) -> TargetAnswer:
+        answer = self.inner.register_patients(patients)
+        return self._registered_many("register_patients", "patients", patients, answer)
 
 
-class _CheckedListing(_ListingChecks):
-    pass
+def _who(item: object) -> str:
+    """A registered person in words, for an error."""
+    if isinstance(item, PractitionerProfile):
+        return f"practitioner {item.name}, RPPS {item.rpps}"
+    if isinstance(item, PatientProfile):
+        return f"patient {item.name}, NIR {item.national_id}"
+    return repr(item)
 
 
-class _CheckedFull(_RegistrationChecks, _ListingChecks):
-    pass
+_CHECKS: dict[str, type[CheckedTarget]] = {
+    "registration": _RegistrationChecks,
+    "bulk registration": _BulkRegistrationChecks,
+    "day listing": _ListingChecks,
+}
+
+
+@cache
+def _checked_class(abilities: tuple[str, ...]) -> type[CheckedTarget]:
+    """The checked wrapper with exactly these abilities (a target's abilities are seen by what
+    methods it has: a wrapper must not claim one the adapter lacks)."""
+    if not abilities:
+        return CheckedTarget
+    bases = tuple(_CHECKS[ability] for ability in abilities)
+    name = "Checked" + "".join(ability.title().replace(" ", "") for ability in abilities)
+    return cast(type[CheckedTarget], type(name, bases, {}))

@@ -4,6 +4,7 @@ the optional abilities is driven."""
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from ackguard.harness.workload import (
     AdapterError,
     HttpTarget,
+    SupportsBulkRegistration,
     SupportsDayListing,
     SupportsRegistration,
     Target,
@@ -21,6 +23,7 @@ from ackguard.harness.workload import (
     Workload,
     WorkloadConfig,
     load_adapter,
+    one_at_a_time,
 )
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
 
@@ -123,6 +126,79 @@ def test_half_an_ability_is_refused(tmp_path: Path) -> None:
     message = refused("adapter.py:Minimal", tmp_path)
     assert "has register_practitioner but not register_patient(patient)" in message
     assert "the registration ability needs register_practitioner and register_patient" in message
+
+
+def test_half_the_bulk_ability_or_a_bulk_method_ackguard_cannot_call_is_refused(
+    tmp_path: Path,
+) -> None:
+    adapter_file(tmp_path, MINIMAL + "\n    def register_patients(self, patients): ...\n")
+    message = refused("adapter.py:Minimal", tmp_path)
+    assert "has register_patients but not register_practitioners(practitioners)" in message
+    assert "the bulk registration ability needs register_practitioners and register_patients" in (
+        message
+    )
+    bulk = "\n    def register_practitioners(self): ...\n    def register_patients(self, p): ...\n"
+    adapter_file(tmp_path, MINIMAL + bulk, "uncallable.py")
+    message = refused("uncallable.py:Minimal", tmp_path)
+    assert (
+        "register_practitioners(self) cannot be called as register_practitioners(practitioners)"
+        in (message)
+    )
+
+
+ABILITIES = {
+    "registration": "\n    def register_practitioner(self, practitioner): ...\n"
+    "    def register_patient(self, patient): ...\n",
+    "bulk registration": "\n    def register_practitioners(self, practitioners): ...\n"
+    "    def register_patients(self, patients): ...\n",
+    "day listing": "\n    def list_day(self, practitioner, day): ...\n",
+}
+PROTOCOLS = {
+    "registration": SupportsRegistration,
+    "bulk registration": SupportsBulkRegistration,
+    "day listing": SupportsDayListing,
+}
+
+
+@pytest.mark.parametrize(
+    "abilities",
+    [(), *[(a,) for a in ABILITIES], *itertools.combinations(ABILITIES, 2), tuple(ABILITIES)],
+)
+def test_the_checked_adapter_has_exactly_the_abilities_of_the_class(
+    tmp_path: Path, abilities: tuple[str, ...]
+) -> None:
+    adapter_file(tmp_path, MINIMAL + "".join(ABILITIES[a] for a in abilities))
+    factory = load_adapter("adapter.py:Minimal", base_dir=tmp_path)
+    assert factory.abilities == abilities
+    target = factory(CONTEXT)
+    assert isinstance(target, Target)
+    for ability, protocol in PROTOCOLS.items():
+        assert isinstance(target, protocol) == (ability in abilities), ability
+
+
+def test_one_at_a_time_hides_bulk_registration_and_keeps_the_rest() -> None:
+    built = HttpTarget(CONTEXT)
+    assert isinstance(built, SupportsBulkRegistration)
+    single = one_at_a_time(built)
+    assert single.inner is built
+    assert isinstance(single, Target) and isinstance(single, SupportsRegistration)
+    assert isinstance(single, SupportsDayListing)
+    assert not isinstance(single, SupportsBulkRegistration)
+
+
+def test_one_at_a_time_lists_a_day_only_when_the_target_can(tmp_path: Path) -> None:
+    adapter_file(tmp_path, MINIMAL + ABILITIES["registration"] + ABILITIES["bulk registration"])
+    single = one_at_a_time(load_adapter("adapter.py:Minimal", base_dir=tmp_path)(CONTEXT))
+    assert isinstance(single, SupportsRegistration)
+    assert not isinstance(single, SupportsDayListing | SupportsBulkRegistration)
+    assert single.create(DOCTOR, PATIENT, "k-1", STARTED, {}).outcome == "ok"
+
+
+def test_one_at_a_time_refuses_a_target_that_cannot_register(tmp_path: Path) -> None:
+    adapter_file(tmp_path, MINIMAL)
+    target = load_adapter("adapter.py:Minimal", base_dir=tmp_path)(CONTEXT)
+    with pytest.raises(TypeError, match="CheckedTarget cannot register one at a time"):
+        one_at_a_time(target)
 
 
 def test_options_the_constructor_does_not_take_are_refused(tmp_path: Path) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,10 +20,10 @@ from ackguard.harness.workload import (
     TargetContext,
     Workload,
     WorkloadConfig,
+    one_at_a_time,
     valid_nir,
 )
 from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
-from ackguard.harness.workload.target import ConsultationRecord
 from tests.workload.reference_server import ReferenceServer
 
 STARTED = datetime(2026, 1, 5, 8, 10, tzinfo=ZoneInfo("Europe/Paris"))
@@ -109,12 +108,14 @@ def test_setup_registers_everyone_and_describes_the_directory(reference: Referen
     assert Directory.from_json(shape) == directory
 
 
-class RestartingTarget:
+class RestartingTarget(HttpTarget):
     """Stops the service after a few registrations and restarts it once a registration has
-    been refused: setup must ride through the outage."""
+    been refused: setup must ride through the outage (registering one person per call, through
+    :func:`one_at_a_time`, so the outage falls between registrations)."""
 
-    def __init__(self, inner: Target, server: list[ReferenceServer], db: Path) -> None:
-        self.inner, self.server, self.db = inner, server, db
+    def __init__(self, context: TargetContext, server: list[ReferenceServer], db: Path) -> None:
+        super().__init__(context)
+        self.server, self.db = server, db
         self.lock = threading.Lock()
         self.done = 0
         self.refused = 0
@@ -134,32 +135,10 @@ class RestartingTarget:
         return answer
 
     def register_practitioner(self, practitioner: PractitionerProfile) -> TargetAnswer:
-        return self._observe(self.inner.register_practitioner(practitioner))
+        return self._observe(super().register_practitioner(practitioner))
 
     def register_patient(self, patient: PatientProfile) -> TargetAnswer:
-        return self._observe(self.inner.register_patient(patient))
-
-    def create(
-        self,
-        practitioner: PractitionerEntry,
-        patient: PatientEntry,
-        key: str,
-        started_at: datetime,
-        fields: Mapping[str, str | None],
-    ) -> TargetAnswer:
-        return self.inner.create(practitioner, patient, key, started_at, fields)
-
-    def update(self, record_ref: str, fields: Mapping[str, str | None]) -> TargetAnswer:
-        return self.inner.update(record_ref, fields)
-
-    def read(self, record_ref: str) -> TargetAnswer:
-        return self.inner.read(record_ref)
-
-    def list_day(self, practitioner: PractitionerEntry, day: date) -> TargetAnswer:
-        return self.inner.list_day(practitioner, day)
-
-    def export(self) -> Iterator[ConsultationRecord]:
-        return self.inner.export()
+        return self._observe(super().register_patient(patient))
 
 
 def test_setup_survives_a_service_restart(tmp_path: Path) -> None:
@@ -168,8 +147,8 @@ def test_setup_survives_a_service_restart(tmp_path: Path) -> None:
     wrappers: list[RestartingTarget] = []
 
     def factory(context: TargetContext) -> Target:
-        wrappers.append(RestartingTarget(HttpTarget(context), server, db))
-        return wrappers[-1]
+        wrappers.append(RestartingTarget(context, server, db))
+        return one_at_a_time(wrappers[-1])
 
     try:
         workload = Workload(
