@@ -118,14 +118,14 @@ def run_scenario(
         prepared = _prepare(scenario, stack, history, meta, progress, target_factory)
         meta.load_started_at = datetime.now(UTC)
         meta.write(run_dir)  # run.json says the load runs: a test beside it can start
-        live = start_live(prepared, progress)  # read-backs and stop conditions, for any load
+        live = start_live(prepared, progress, workers=workers)  # read-backs, stop conditions
         try:
             if distributed is not None:
                 distributed.run(prepared, interrupted, progress)
             else:
                 (load_phase or _timed_load)(prepared, interrupted, progress)
         finally:
-            if distributed is not None:  # the live verifier saw only the harness's own ops
+            if distributed is not None:
                 meta.workers_lost = list(distributed.lost)
                 meta.load_started_at = distributed.load_started_at or meta.load_started_at
             live.stop()  # before the heal and the final read

@@ -28,7 +28,8 @@ shards into ``history.jsonl`` (:mod:`.shards`) before it heals the faults.
 
 A worker lost during the load (its process ended, it stopped heartbeating, it did not answer the
 flush, or its shard lacks lines it wrote) is recorded in ``run.json`` ``workers_lost`` in words,
-and the verdict is unknown. The live verifier sees the harness's ops only, not the workers'.
+and the verdict is unknown. The live verifier and the stop conditions follow the shards in the
+run directory while the load runs (:class:`~harness.live.feed.ShardFeed`).
 """
 
 from __future__ import annotations

@@ -138,6 +138,14 @@ class ExpectedState:
             or _differs(seen_patient, state.patient_id)
         ):
             return self._damage(state, read, "misattributed", ())
+        return self.corrupt(read)
+
+    def corrupt(self, read: ReadBack) -> LiveDamage | None:
+        """The corrupt part of :meth:`judge` alone, for an answered read-back that found the
+        record: judged again once more writes are known (the workers' ops arrive late)."""
+        state = self.records.get(read.key)
+        if state is None or state.ack_time is None or read.invoked <= state.ack_time:
+            return None
         wrong = tuple(
             name
             for name in OBSERVATION_FIELDS

@@ -4,7 +4,9 @@ scenario says ``live: false``) and the stop conditions (``stop_when``).
 :func:`start_live` is called by the orchestrator just before the load, whichever drives it
 (``ackguard run`` or ``ackguard web``); :meth:`LiveSession.stop` after it, before the faults
 are healed and the final read begins. A stop condition sets ``prepared.stop_reason``, which the
-load phases watch.
+load phases watch. With ``workers``, both also follow the workers' history shards
+(:class:`~harness.live.feed.ShardFeed`): the practitioners' ops are there, not in the harness's
+history.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ackguard.harness.live.feed import ShardFeed
 from ackguard.harness.live.stop import StopWatch
 from ackguard.harness.live.verifier import LiveVerifier
 from ackguard.harness.workload.recorder import OpRecorder
@@ -30,19 +33,26 @@ class LiveSession:
     watch: StopWatch | None
     stopped_by: dict[str, Any] | None = None
     """``reason``, ``time_s`` (history time) and ``after_s`` (of load) once a condition fired."""
+    feed: ShardFeed | None = None
 
     def stop(self) -> None:
         if self.watch is not None:
             self.watch.stop()
         if self.verifier is not None:
             self.verifier.stop()
+        if self.feed is not None:
+            self.feed.stop()
 
 
-def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
-    """Start what the scenario asks for; the load starts right after."""
+def start_live(prepared: Prepared, say: Callable[[str], None], *, workers: int = 0) -> LiveSession:
+    """Start what the scenario asks for; the load starts right after (on ``workers`` Locust
+    workers, if any)."""
     scenario = prepared.scenario
     history = prepared.history
     session = LiveSession(None, None)
+    feed = None
+    if workers and (scenario.live is not None or scenario.stop_when is not None):
+        feed = ShardFeed(prepared.stack.run_dir, workers)
     load_started = history.now()
 
     def fire(reason: str, at_ns: int) -> None:
@@ -69,6 +79,7 @@ def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
             sweep_reads_per_second=scenario.live.sweep_reads_per_second,
             found=prepared.live_damage,
             say=say,
+            caught_up=feed.caught_up if feed is not None else lambda _time_ns: True,
         )
     watch: StopWatch | None = None
     if scenario.stop_when is not None:
@@ -82,7 +93,13 @@ def start_live(prepared: Prepared, say: Callable[[str], None]) -> LiveSession:
         if verifier is not None:
             verifier.on_damage = watch.damage
         watch.start()
+        if feed is not None and watch.follows_ops:
+            feed.listen(watch.observe)
     if verifier is not None:
         verifier.start()
-    session.verifier, session.watch = verifier, watch
+        if feed is not None:
+            feed.listen(verifier.observe)
+    if feed is not None:
+        feed.start()
+    session.verifier, session.watch, session.feed = verifier, watch, feed
     return session

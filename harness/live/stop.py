@@ -50,8 +50,13 @@ class StopWatch:
         self._done: deque[tuple[int, int, bool]] = deque()  # (completion, latency ns, failed)
         self._checker: gevent.Greenlet | None = None
 
+    @property
+    def follows_ops(self) -> bool:
+        """Whether a window condition needs the practitioners' ops (:meth:`observe`)."""
+        return self.conditions.error_rate is not None or self.conditions.p99_latency is not None
+
     def start(self) -> None:
-        if self.conditions.error_rate is not None or self.conditions.p99_latency is not None:
+        if self.follows_ops:
             self.history.listen(self.observe)
             self._checker = gevent.spawn(self._check_every)
 

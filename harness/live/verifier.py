@@ -18,6 +18,12 @@ recorder (a fresh one after an ``info``, as for practitioners), so the verifiers
 :mod:`harness.live.detect` finds them again offline. A read-back begun after an acknowledgement
 that misses the record or shows it damaged is a :class:`LiveDamage`: appended to the run's list,
 handed to ``on_damage`` (stop conditions) and said once on the console.
+
+With workers, the practitioners' ops reach the verifier through a
+:class:`~harness.live.feed.ShardFeed`, late: a read-back that looks corrupt is held
+until ``caught_up`` says every op up to its completion is known (a write invoked just before
+could allow what it read), then judged again; one still held when the verifier stops raises no
+alarm (the final verdict judges it with the whole history).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class LiveVerifier:
         found: list[LiveDamage],
         say: Callable[[str], None],
         on_damage: Callable[[LiveDamage], None] = lambda _damage: None,
+        caught_up: Callable[[int], bool] = lambda _time_ns: True,
     ) -> None:
         self.history = history
         self.recorder = recorder
@@ -70,6 +77,8 @@ class LiveVerifier:
         self.found = found
         self.say = say
         self.on_damage = on_damage
+        self.caught_up = caught_up
+        self._held: list[ReadBack] = []  # looked corrupt before every write up to it was known
         self.expected = ExpectedState(round(confirm_after_s * 1e9))
         self._confirm: list[tuple[int, str]] = []  # (history ns when due, key): a heap
         self._confirming: set[str] = set()
@@ -131,6 +140,7 @@ class LiveVerifier:
 
     def _work(self, process: int) -> None:
         while not self._stopping:
+            self._judge_held()
             self._wait_for_slot()
             key = self._next_key()
             if key is None:
@@ -192,20 +202,42 @@ class LiveVerifier:
         observed, read = _observed(record_id, key, answer)
         index = self.history.record(process, "ok", "read", key=key, value=observed)
         completed = self._times[process]
-        damage = self.expected.judge(read(invoked, completed, index))
+        answered = read(invoked, completed, index)
+        damage = self.expected.judge(answered)
+        if damage is not None and damage.kind == "corrupt" and not self.caught_up(completed):
+            self._held.append(answered)
+            damage = None
         due = self.expected.confirm_due(key)
         if damage is None and due is not None and key not in self._confirming:
             self._confirming.add(key)
             heapq.heappush(self._confirm, (due, key))
-        if damage is not None and key not in self._alarmed:
-            self._alarmed.add(key)
-            self.found.append(damage)
-            if len(self.found) <= SAID_ONE_BY_ONE:
-                self.say(self._words(damage))
-            if len(self.found) == SAID_ONE_BY_ONE:
-                self.say("live: further detections are counted on the progress line")
-            self.on_damage(damage)
+        if damage is not None:
+            self._alarm(damage)
         return process
+
+    def _judge_held(self) -> None:
+        """Judge again the read-backs held until the workers' ops caught up with them."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        for answered in held:
+            if not self.caught_up(answered.completed):
+                self._held.append(answered)
+                continue
+            damage = self.expected.corrupt(answered)
+            if damage is not None:
+                self._alarm(damage)
+
+    def _alarm(self, damage: LiveDamage) -> None:
+        if damage.key in self._alarmed:
+            return
+        self._alarmed.add(damage.key)
+        self.found.append(damage)
+        if len(self.found) <= SAID_ONE_BY_ONE:
+            self.say(self._words(damage))
+        if len(self.found) == SAID_ONE_BY_ONE:
+            self.say("live: further detections are counted on the progress line")
+        self.on_damage(damage)
 
     def _words(self, damage: LiveDamage) -> str:
         what = damage.kind if not damage.fields else f"{damage.kind} ({', '.join(damage.fields)})"
