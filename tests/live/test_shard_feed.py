@@ -1,6 +1,7 @@
 """Following the workers' history shards while the load runs: every complete line handed on once,
-in each shard's order; how far the feed has caught up; and why a read-back that looks corrupt
-waits for it (a write a worker invoked before the read-back completed may not be known yet)."""
+in each shard's order; how far the feed has caught up; why a read-back that looks corrupt waits
+for it (a write a worker invoked before the read-back completed may not be known yet); and the
+stop conditions counting the workers' operations."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, HistoryWri
 from ackguard.harness.history import digest_fields as digests
 from ackguard.harness.live.expected import ExpectedState, ReadBack
 from ackguard.harness.live.feed import ShardFeed
+from ackguard.harness.live.options import StopWhen
+from ackguard.harness.live.stop import MIN_OPERATIONS, StopWatch
 from ackguard.harness.shards import shard_path
 
 NOTE = {"visit_reason": "cough", "exam_report": "clear", "conclusion": "cold", "prescription": None}
@@ -79,3 +82,33 @@ def test_a_read_back_that_looks_corrupt_is_judged_once_the_feed_caught_up(tmp_pa
     assert expected.corrupt(read) is None  # the update in flight allows it
     feed.stop()
     worker.close()
+
+
+def test_the_error_rate_counts_the_workers_operations(tmp_path: Path) -> None:
+    """The harness's history holds none of the practitioners' ops: the feed brings them."""
+    worker, other = shards(tmp_path, 2)
+    with HistoryWriter(tmp_path / "history.jsonl", started_ns=worker.started_ns) as harness:
+        feed = ShardFeed(tmp_path, 2)
+        fired: list[str] = []
+        watch = StopWatch(
+            StopWhen(error_rate=0.5),
+            harness,
+            lambda reason, _at: fired.append(reason),
+            load_started_ns=0,
+        )
+        assert watch.follows_ops
+        feed.listen(watch.observe)
+        for n in range(MIN_OPERATIONS):
+            writer = worker if n % 2 else other
+            writer.record(n, "invoke", "create", key=f"k{n}")
+            writer.record(n, "info", "create", key=f"k{n}")
+        watch.check()
+        assert fired == []  # not read yet
+        feed.poll()
+        watch.check()
+    assert len(fired) == 1 and fired[0].startswith(
+        f"stop_when error_rate: 0.5 reached: {MIN_OPERATIONS} of {MIN_OPERATIONS} operations"
+    )
+    feed.stop()
+    worker.close()
+    other.close()
