@@ -230,6 +230,7 @@ def workload_config(scenario: Scenario) -> WorkloadConfig:
         time_scale=scenario.time_scale,
         sim_start=scenario.sim_start or DEFAULT_SIM_START,
         consultations_per_practitioner=scenario.consultations_per_practitioner,
+        consultation_steps=scenario.consultation_steps,
     )
 
 
@@ -249,6 +250,9 @@ def _timed_load(prepared: Prepared, interrupted: threading.Event, progress: Prog
                 break
             if prepared.workload.target_error is not None:
                 break  # the adapter broke its contract: the run ends with that error
+            if scenario.until_agendas_end and prepared.workload.agendas_ended():
+                progress("load stopped early: every practitioner's agenda has ended")
+                break
             gevent.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
             if time.monotonic() >= next_report:
                 next_report += PROGRESS_EVERY_S

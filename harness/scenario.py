@@ -146,6 +146,13 @@ class Scenario:
     consultations_per_practitioner: int | None = None
     """Each practitioner's agenda ends after this many consultations (None: it never ends), so
     what is written does not depend on how fast the load ran."""
+    consultation_steps: Literal["full", "create_only"] = "full"
+    until_agendas_end: bool = False
+    """The load stops once every practitioner's (bounded) agenda has ended: ``duration`` is then
+    the longest it may run."""
+    """What each consultation writes: ``full`` (the day's list, the create, the notes written
+    during it, reads and amendments now and then) or ``create_only`` (the create with its visit
+    reason, one operation)."""
 
 
 def catalogue() -> dict[str, str]:
@@ -267,6 +274,8 @@ def _scenario(
         live=model.live,
         stop_when=model.stop_when,
         consultations_per_practitioner=model.consultations_per_practitioner,
+        consultation_steps=model.consultation_steps,
+        until_agendas_end=model.until_agendas_end,
     )
 
 

@@ -368,6 +368,8 @@ class ScenarioFile(Strict):
     consultations_per_practitioner: Annotated[
         int | None, BeforeValidator(maybe(whole(1, 1_000_000)))
     ] = None
+    consultation_steps: Literal["full", "create_only"] = "full"
+    until_agendas_end: bool = False
     sim_start: Annotated[datetime | None, BeforeValidator(maybe(_sim_start))] = None
     min_acknowledged: Annotated[int, BeforeValidator(whole(1, 1_000_000_000))] = 1
     system: SystemSpec = Field(default_factory=SystemSpec)
@@ -403,6 +405,17 @@ class ScenarioFile(Strict):
                 ("stop_when", kind),
                 f"counts the live verifier's detections, and this scenario turns it off "
                 f"(live: false): remove stop_when.{kind} or live: false",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _agendas_that_end(self) -> ScenarioFile:
+        """Only bounded agendas end."""
+        if self.until_agendas_end and self.consultations_per_practitioner is None:
+            raise problem(
+                ("until_agendas_end",),
+                "stops the load when every practitioner's agenda has ended, and agendas end only "
+                "with consultations_per_practitioner: set it, or remove until_agendas_end",
             )
         return self
 

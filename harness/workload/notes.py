@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from ackguard.harness.workload.catalogue import Specialty
 
-__all__ = ["ConsultationNotes", "write_notes"]
+__all__ = ["ConsultationNotes", "visit_reason", "write_notes"]
 
 _GENERAL_HISTORY = (
     "Le patient rapporte une gêne progressive, sans facteur déclenchant clairement identifié.",
@@ -80,7 +80,7 @@ class ConsultationNotes:
 def write_notes(
     rng: random.Random, specialty: Specialty, day: date, *, amend_probability: float
 ) -> ConsultationNotes:
-    reason = rng.choice(specialty.reasons)
+    reason = visit_reason(rng, specialty)
     report = _exam_report(rng, specialty, _report_length(rng))
     if rng.random() < 0.35:  # saved once mid-consultation, then completed
         cut = report.rfind("\n", 0, max(1, len(report) // 2))
@@ -102,6 +102,11 @@ def write_notes(
     if rng.random() < amend_probability:
         amendment = _amendment(rng, day, report, conclusion, prescription)
     return ConsultationNotes(reason, reports, conclusion, prescription, amendment)
+
+
+def visit_reason(rng: random.Random, specialty: Specialty) -> str:
+    """The first text of a consultation, the first thing :func:`write_notes` draws."""
+    return rng.choice(specialty.reasons)
 
 
 def _report_length(rng: random.Random) -> int:

@@ -13,18 +13,37 @@ import random
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from ackguard.harness.history import OBSERVATION_FIELDS, JSONValue
 from ackguard.harness.workload.clock import SimClock
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
 from ackguard.harness.workload.model import PractitionerProfile
 from ackguard.harness.workload.recorder import OpRecorder
-from ackguard.harness.workload.schedule import Slot, consultation_slots, plan_consultation
+from ackguard.harness.workload.schedule import (
+    Slot,
+    consultation_slots,
+    plan_consultation,
+    plan_create,
+)
 from ackguard.harness.workload.target import SupportsDayListing, Target, TargetAnswer
 
-__all__ = ["AgentSettings", "PractitionerAgent", "PractitionerGroup"]
+__all__ = [
+    "CONSULTATION_STEPS",
+    "AgentSettings",
+    "ConsultationSteps",
+    "PractitionerAgent",
+    "PractitionerGroup",
+]
 
 Fields = dict[str, str | None]
+ConsultationSteps = Literal["full", "create_only"]
+"""What a practitioner does in a consultation. ``full``: the day's list when a day starts, a past
+note reopened now and then, the create with the visit reason, the exam report, conclusion and
+prescription written during it, an amendment hours later now and then. ``create_only``: only
+the create, with the visit reason (one operation: the smallest write that is evidence of a note
+kept or lost, for a population too large to write every note of)."""
+CONSULTATION_STEPS: tuple[ConsultationSteps, ...] = ("full", "create_only")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,7 @@ class AgentSettings:
     sim_start: datetime
     amend_probability: float
     read_probability: float
+    steps: ConsultationSteps = "full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +104,10 @@ class PractitionerAgent:
             yield from self._consultation(slot)
 
     def _consultation(self, slot: Slot) -> Generator[datetime, None, None]:
+        if self.settings.steps == "create_only":
+            key, fields = plan_create(self.settings.seed, self.profile, slot)
+            self._create(key, self.patients[slot.patient], slot.start, fields)
+            return
         day = slot.start.date()
         if day != self._listed_day:
             self._listed_day = day
@@ -248,3 +272,9 @@ class PractitionerGroup:
     clock: SimClock
     lives: dict[int, Generator[datetime, None, None]] = field(default_factory=dict)
     next_at: dict[int, datetime] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)
+    """The practitioners (indexes into ``agents``) whose bounded agenda has ended."""
+
+    @property
+    def agendas_ended(self) -> bool:
+        return len(self.ended) == len(self.agents)

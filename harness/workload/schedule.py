@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ackguard.harness.workload.model import PractitionerProfile
-from ackguard.harness.workload.notes import ConsultationNotes, write_notes
+from ackguard.harness.workload.notes import ConsultationNotes, visit_reason, write_notes
 
-__all__ = ["ConsultationPlan", "Slot", "WriteStep", "consultation_slots", "plan_consultation"]
+__all__ = [
+    "ConsultationPlan",
+    "Slot",
+    "WriteStep",
+    "consultation_slots",
+    "plan_consultation",
+    "plan_create",
+]
 
 ObservationWrite = dict[str, str | None]
 
@@ -89,8 +96,8 @@ def plan_consultation(
     """The writes of one consultation, as a real one goes: created with the visit reason, the
     exam report written during it (once, or a draft then the full text), conclusion and
     prescription at the end, sometimes amended hours later."""
-    rng = random.Random(f"{seed}:{profile.index}:c{slot.number}")
-    key = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    rng = _consultation_rng(seed, profile, slot)
+    key = _key(rng)
     notes = write_notes(
         rng, profile.specialty, slot.start.date(), amend_probability=amend_probability
     )
@@ -112,3 +119,23 @@ def plan_consultation(
     return ConsultationPlan(
         key, slot, notes, {"visit_reason": notes.visit_reason}, tuple(steps), amendment
     )
+
+
+def plan_create(
+    seed: int, profile: PractitionerProfile, slot: Slot
+) -> tuple[str, ObservationWrite]:
+    """The idempotency key and the fields of the consultation's create, as
+    :func:`plan_consultation` gives them, without drawing the texts written after it (the
+    practitioners of a ``create_only`` scenario write nothing else, and the exam report's text
+    is most of a plan's cost)."""
+    rng = _consultation_rng(seed, profile, slot)
+    key = _key(rng)
+    return key, {"visit_reason": visit_reason(rng, profile.specialty)}
+
+
+def _consultation_rng(seed: int, profile: PractitionerProfile, slot: Slot) -> random.Random:
+    return random.Random(f"{seed}:{profile.index}:c{slot.number}")
+
+
+def _key(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))

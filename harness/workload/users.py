@@ -60,10 +60,12 @@ class _Driver:
         """A fresh agenda generator for one practitioner; it continues with its next slot."""
         life = self.group.agents[index].life()
         when = next(life, None)  # life() yields before its first operation
-        if when is not None:
-            self.group.lives[index] = life
-            self.group.next_at[index] = when
-            heapq.heappush(self._queue, (when, index))
+        if when is None:
+            self.group.ended.add(index)
+            return
+        self.group.lives[index] = life
+        self.group.next_at[index] = when
+        heapq.heappush(self._queue, (when, index))
 
     def delay(self) -> float:
         """Real seconds until the next action is due (Locust's wait between tasks)."""
@@ -88,6 +90,7 @@ class _Driver:
         try:
             upcoming = life.send(None)
         except StopIteration:
+            self.group.ended.add(index)
             return
         except Exception:
             self._begin(index)  # a bug in one action must not stop the practitioner; Locust logs it

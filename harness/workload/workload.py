@@ -37,6 +37,7 @@ from ackguard.harness.workload.http_target import HttpTarget
 from ackguard.harness.workload.model import PractitionerProfile, build_practice
 from ackguard.harness.workload.practitioner import (
     AgentSettings,
+    ConsultationSteps,
     PractitionerAgent,
     PractitionerGroup,
 )
@@ -58,7 +59,8 @@ DEFAULT_SIM_START = datetime(2026, 1, 5, 7, 30, tzinfo=ZoneInfo("Europe/Paris"))
 class WorkloadConfig:
     """``time_scale``: simulated seconds per real second. ``max_idle_s``: the longest real
     sleep between two actions of a user (nights and weekends pass in that time).
-    ``request_timeout_s``: per request; past it the outcome is indeterminate."""
+    ``request_timeout_s``: per request; past it the outcome is indeterminate.
+    ``consultation_steps``: what each consultation writes (see ``ConsultationSteps``)."""
 
     seed: int
     practitioners: int
@@ -70,6 +72,7 @@ class WorkloadConfig:
     read_probability: float = 0.3
     max_idle_s: float = DEFAULT_MAX_IDLE_S
     consultations_per_practitioner: int | None = None
+    consultation_steps: ConsultationSteps = "full"
 
 
 @dataclass
@@ -176,6 +179,11 @@ class Workload:
         factory = self.target_factory
         return factory.violation if isinstance(factory, AdapterFactory) else None
 
+    def agendas_ended(self) -> bool:
+        """Every practitioner this workload drives has come to the end of its agenda (bounded by
+        ``consultations_per_practitioner``; never, without it)."""
+        return self._setup is not None and all(g.agendas_ended for g in self._setup.groups)
+
     def simulated_now(self) -> datetime:
         """The furthest simulated moment the practitioners' agendas have reached."""
         if self._setup is None or not self._setup.groups:
@@ -190,7 +198,11 @@ class Workload:
     ) -> list[PractitionerGroup]:
         config = self.config
         settings = AgentSettings(
-            config.seed, config.sim_start, config.amend_probability, config.read_probability
+            config.seed,
+            config.sim_start,
+            config.amend_probability,
+            config.read_probability,
+            config.consultation_steps,
         )
         each = config.patients_per_practitioner
         groups: list[list[PractitionerAgent]] = [[] for _ in range(self.users)]

@@ -40,6 +40,9 @@ def test_a_valid_scenario_parses_into_typed_fields() -> None:
     assert scenario.defects[0].cohort is not None and scenario.defects[0].cohort.fraction == 0.5
     assert scenario.faults[0].schedule.interval == 5.0
     assert scenario.expect is False
+    assert scenario.consultation_steps == "full"
+    brief = parse_scenario(VALID + "consultation_steps: create_only\n", "t.yaml")
+    assert brief.consultation_steps == "create_only"
 
 
 def test_every_catalogue_scenario_is_valid() -> None:
@@ -77,6 +80,12 @@ def test_every_catalogue_scenario_is_valid() -> None:
         ),
         (("expect: false", "expect: maybe"), 15, "expect", "true, false or unknown"),
         (("seed: 3", "seed: 3\ncolour: blue"), 3, "colour", "unknown field"),
+        (
+            ("seed: 3", "seed: 3\nconsultation_steps: create"),
+            3,
+            "consultation_steps",
+            "one of full, create_only",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(

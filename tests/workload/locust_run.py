@@ -20,6 +20,7 @@ from locust.env import Environment
 
 from ackguard.harness.history import HistoryWriter
 from ackguard.harness.workload import Workload, WorkloadConfig
+from ackguard.harness.workload.practitioner import CONSULTATION_STEPS
 
 
 def main() -> None:
@@ -33,6 +34,8 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=7200.0)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--force-stop", action="store_true", help="kill users mid-request")
+    parser.add_argument("--steps", choices=CONSULTATION_STEPS, default="full")
+    parser.add_argument("--consultations", type=int, help="each agenda's length (default: no end)")
     args = parser.parse_args()
     config = WorkloadConfig(
         seed=args.seed,
@@ -42,6 +45,8 @@ def main() -> None:
         request_timeout_s=args.timeout,
         amend_probability=0.5,
         read_probability=0.5,
+        consultations_per_practitioner=args.consultations,
+        consultation_steps=args.steps,
     )
     with HistoryWriter(args.out / "history.jsonl") as history:
         workload = Workload(config, history, users=args.users)

@@ -18,6 +18,7 @@ from ackguard.harness.workload.schedule import (
     ConsultationPlan,
     consultation_slots,
     plan_consultation,
+    plan_create,
 )
 
 START = DEFAULT_SIM_START
@@ -43,6 +44,13 @@ def test_another_seed_gives_other_practitioners_patients_and_notes() -> None:
     assert [p.rpps for p in one] != [p.rpps for p in other]
     assert [p.patients for p in one] != [p.patients for p in other]
     assert [x.key for x in plans(1, one[0], 10)] != [x.key for x in plans(2, other[0], 10)]
+
+
+def test_a_create_only_plan_is_the_full_plans_create() -> None:
+    for profile in practice(5, 4):
+        for slot in itertools.islice(consultation_slots(profile, 5, START), 40):
+            plan = plan_consultation(5, profile, slot, amend_probability=0.2)
+            assert plan_create(5, profile, slot) == (plan.key, plan.created_fields)
 
 
 def test_adding_practitioners_does_not_change_the_first_ones() -> None:
