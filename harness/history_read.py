@@ -23,10 +23,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import orjson
 
 from ackguard.harness.history import (
     _DAMAGED,
@@ -34,8 +36,18 @@ from ackguard.harness.history import (
     Op,
     _decode,
 )
+from ackguard.harness.history_values import TypedLine
 
-__all__ = ["BLOCK_BYTES", "Line", "paused_gc", "read_batches", "read_lines_fast", "value_of"]
+__all__ = [
+    "BLOCK_BYTES",
+    "Line",
+    "TypedBatch",
+    "paused_gc",
+    "read_batches",
+    "read_lines_fast",
+    "read_typed_batches",
+    "value_of",
+]
 
 BLOCK_BYTES = 1 << 20
 """Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback."""
@@ -126,6 +138,43 @@ def read_batches(
     found.lines = number
 
 
+@dataclass(frozen=True, slots=True)
+class TypedBatch:
+    """One block of :func:`read_typed_batches`. ``typed``: every line is a
+    :class:`~harness.history_values.TypedLine` (``block`` holds them, one line each, in order);
+    otherwise the block did not fit and its lines are :class:`Line` with values whole."""
+
+    lines: list[Any]
+    typed: bool
+    block: bytes
+
+    def line_value(self, offset: int) -> Any:
+        """The whole ``value`` of the line at ``offset`` of a typed batch, as the reference
+        decoder reads it (for a line whose value a reader finds does not fit its types)."""
+        return orjson.loads(self.block.split(b"\n")[offset]).get("value")
+
+
+def read_typed_batches(path: Path, reading: HistoryReading | None = None) -> Iterator[TypedBatch]:
+    """:func:`read_batches` for the verifiers: a block of whole lines whose client values fit
+    :class:`~harness.history_values.OpValue` comes as typed lines (no dict per value, fields
+    left raw); any other block as the reference decoder reads it, line by line. Damage is said
+    in ``reading`` by the same rules, and ``reading.system_ops`` hold the reference decoder's
+    ops. Parts of a line the types do not name are skipped unread (what the verifiers never
+    look at), so a block is typed only when it is valid UTF-8 throughout."""
+    found = HistoryReading() if reading is None else reading
+    number = 0
+    for block, last in _blocks(path):
+        count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        lines = _decode_typed(block, count, number, found)
+        typed = lines is not None
+        if lines is None:
+            lines = _decode_slowly(path, block, number, last, found, strict=reading is None)
+        number += count
+        if lines:
+            yield TypedBatch(lines, typed, block)
+    found.lines = number
+
+
 def read_lines_fast(path: Path, reading: HistoryReading | None = None) -> Iterator[Any]:
     """:func:`read_batches`, one line at a time."""
     for batch in read_batches(path, reading):
@@ -202,6 +251,42 @@ def _decode_block(
                 value = msgspec.json.decode(lines[offset]).get("value")
             whole = Op(op.index, op.time, op.process, kind, op.f, op.key, value, op.error)
             system.append((before + offset + 1, whole))
+    found.last_time = typed[-1].time
+    return typed
+
+
+_TYPED_DECODER = msgspec.json.Decoder(TypedLine)
+
+
+def _decode_typed(
+    block: bytes, count: int, before: int, found: HistoryReading
+) -> list[TypedLine] | None:
+    """Every line of ``block`` as a :class:`TypedLine`, or ``None`` when one does not fit (or
+    the block is not valid UTF-8: the skipped parts of a line are not checked by the parser)."""
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        typed = _TYPED_DECODER.decode_lines(block)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if len(typed) != count:
+        return None  # a blank line: msgspec skips it, the reference calls it damaged
+    if not typed:
+        return typed
+    system: list[tuple[int, Op]] = []
+    lines: list[bytes] | None = None
+    for offset, op in enumerate(typed):
+        if op.process.__class__ is str:
+            lines = block.split(b"\n") if lines is None else lines
+            try:  # kept whole, as the reference decoder reads it
+                whole = Op.from_json(orjson.loads(lines[offset]))
+            except (ValueError, KeyError, TypeError):
+                return None
+            system.append((before + offset + 1, whole))
+    found.system_ops.extend(system)
     found.last_time = typed[-1].time
     return typed
 
