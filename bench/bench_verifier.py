@@ -1,15 +1,25 @@
-"""Benchmark of the verifiers on a large run directory; prints figures, asserts nothing.
+"""Benchmark of the verifiers on large run directories; prints figures, asserts nothing.
 
-Generates a history of N operations (default 1,000,000: creates, updates, reads, lists, some
-indeterminate and failed, fault starts and stops) and its final read into a temporary run
-directory, with a few records deliberately lost and damaged, then verifies it from the files
-the way ``ackguard verify`` does (load_final_read, then compose_file: the shared history reader,
-:mod:`harness.history_read`, streamed into the index) in a child process, so that its peak memory
-is the verification's alone. Wall time on a machine others share swings by 2-3 times: the CPU
-time of the child is printed too, and ``uptime`` should be noted with any figure.
+Generates a history of N operations (creates, updates, reads, lists, some indeterminate and
+failed, fault starts and stops) and its final read into a temporary run directory, with a few
+records deliberately lost and damaged, then verifies it from the files the way ``ackguard
+verify`` does (load_final_read, then compose_file: the typed history reader streamed into the
+index) in a child process, so that its peak memory is the verification's alone. Wall time on a
+machine others share swings by 2-3 times: the CPU time of the child is printed too, and
+``uptime`` should be noted with any figure.
+
+Several sizes are measured in one run (``--ops 1000000 10000000``). A simulated run of up to
+1,000,000 operations (the *base*) is generated once, with placeholders in its ids, keys,
+processes and times; a larger history is the base written again and again with each copy's
+placeholders filled in (copy ``r``: keys ``k<r>-...``, its own practitioners, patients, record
+ids and processes, times after the previous copy's), which takes seconds instead of a minute
+per million operations. Each copy is a run of its own practitioners, so the verdict of ``n``
+copies counts ``n`` times the base's anomalies. Generated files are deleted afterwards (10M
+operations are ~3.4 GB) unless ``--keep``.
 
 Example:
-    .venv/bin/python bench/bench_verifier.py                 # 1,000,000 ops
+    .venv/bin/python bench/bench_verifier.py                           # 1,000,000 ops
+    .venv/bin/python bench/bench_verifier.py --ops 1000000 10000000    # both sizes
     .venv/bin/python bench/bench_verifier.py --ops 200000 --keep
 """
 
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -24,8 +35,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ackguard.harness.final_read import FinalRead, FinalRecord, load_final_read, write_final_read
 from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, read_history
@@ -34,6 +49,15 @@ from ackguard.harness.verifiers import compose, compose_file, verifiers_named
 MS = 1_000_000
 LANES = 200  # concurrent practitioners
 FAULT_EVERY = 20_000  # ops between fault starts
+BASE_OPS = 1_000_000  # the simulated run a larger history repeats
+
+# Placeholders of the base, filled per copy by _fill: "~" in ids and keys; a leading 9 (of a
+# fixed number of digits) in indexes, times and client processes.
+PLACE = "~"
+INDEX_MARK = 9 * 10**10
+TIME_MARK = 9 * 10**15
+PROCESS_MARK = 9 * 10**9
+_MARKED = (b'"index":9', b'"time":9', b'"process":9')
 
 
 class _Generator:
@@ -56,23 +80,27 @@ class _Generator:
         self.fault_on = False
 
     def run(self, path: Path) -> None:
-        dumps = json.JSONEncoder(separators=(",", ":")).encode
-        with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
-            lines: list[str] = []
+        """Writes the base history (with placeholders) to ``path``."""
+        dumps = orjson.dumps
+        with path.open("wb", buffering=1 << 20) as out:
+            lines: list[bytes] = []
             while self.index < self.target:
                 for line in self._step():
                     lines.append(dumps(line))
                 if len(lines) >= 10_000:
-                    out.write("\n".join(lines) + "\n")
+                    out.write(b"\n".join(lines) + b"\n")
                     lines.clear()
             if lines:
-                out.write("\n".join(lines) + "\n")
+                out.write(b"\n".join(lines) + b"\n")
 
     def _op(
         self, process: object, type_: str, f: str, key: str | None, value: Any
     ) -> dict[str, Any]:
         self.time += self.rng.randint(20_000, 400_000)
-        op = {"index": self.index, "time": self.time, "process": process, "type": type_, "f": f}
+        if isinstance(process, int):
+            process += PROCESS_MARK
+        op = {"index": INDEX_MARK + self.index, "time": TIME_MARK + self.time}
+        op |= {"process": process, "type": type_, "f": f}
         op |= {"key": key, "value": value, "error": None}
         self.index += 1
         return op
@@ -115,10 +143,11 @@ class _Generator:
         roll = self.rng.random()
         mine = self.acked[lane]
         if roll < 0.2 or not mine:
-            key = f"k{self.next_key}"
+            key = f"k{PLACE}{self.next_key}"
             self.next_key += 1
             names = OBSERVATION_FIELDS[: self.rng.randint(2, 4)]
-            value = {"practitioner_id": str(lane), "patient_id": str(self.rng.randrange(30))}
+            value = {"practitioner_id": f"{PLACE}{lane}"}
+            value["patient_id"] = f"{PLACE}{self.rng.randrange(30)}"
             value["fields"] = self._fields(names) | dict.fromkeys(OBSERVATION_FIELDS[len(names) :])
             self.in_flight[lane] = ("create", key, value, "")
             return self._op(process, "invoke", "create", key, value)
@@ -126,7 +155,7 @@ class _Generator:
         stored = self.landed[key]
         if roll < 0.45:
             names = tuple(self.rng.sample(OBSERVATION_FIELDS, self.rng.randint(1, 2)))
-            value = {"id": stored["id"], "practitioner_id": str(lane)}
+            value = {"id": stored["id"], "practitioner_id": f"{PLACE}{lane}"}
             value |= {"patient_id": stored["patient_id"], "fields": self._fields(names)}
             self.in_flight[lane] = ("update", key, value, "")
             return self._op(process, "invoke", "update", key, value)
@@ -134,7 +163,7 @@ class _Generator:
             self.in_flight[lane] = ("read", key, {"id": stored["id"]}, "")
             return self._op(process, "invoke", "read", key, {"id": stored["id"]})
         # a practitioner reopens one patient's notes
-        query = {"practitioner_id": str(lane), "patient_id": stored["patient_id"]}
+        query = {"practitioner_id": f"{PLACE}{lane}", "patient_id": stored["patient_id"]}
         self.in_flight[lane] = ("list", None, query, "")
         return self._op(process, "invoke", "list", None, query)
 
@@ -175,7 +204,7 @@ class _Generator:
         if lands and key not in self.landed:
             self.next_id += 1
             self.landed[key] = {
-                "id": str(self.next_id),
+                "id": f"{PLACE}{self.next_id}",
                 "practitioner_id": value["practitioner_id"],
                 "patient_id": value["patient_id"],
                 "fields": dict(value["fields"]),
@@ -184,7 +213,7 @@ class _Generator:
             if key not in self.landed:  # an earlier indeterminate attempt did not land
                 self.next_id += 1
                 self.landed[key] = {
-                    "id": str(self.next_id),
+                    "id": f"{PLACE}{self.next_id}",
                     "practitioner_id": value["practitioner_id"],
                     "patient_id": value["patient_id"],
                     "fields": dict(value["fields"]),
@@ -196,7 +225,9 @@ class _Generator:
             self.retry[lane] = (key, value)
         return self._op(process, outcome, "create", key, value)
 
-    def final_read(self, damage: int) -> FinalRead:
+    def final_records(self, damage: int) -> list[FinalRecord]:
+        """The base's records as a final read finds them, ``damage`` of them lost or with a
+        field missing."""
         acked = [k for lane in self.acked for k in lane]
         victims = set(self.rng.sample(acked, min(damage, len(acked))))
         records: list[FinalRecord] = []
@@ -213,7 +244,60 @@ class _Generator:
                     stored["id"], key, stored["practitioner_id"], stored["patient_id"], 2, fields
                 )
             )
-        return FinalRead("database", True, records, None, self.time + MS)
+        return records
+
+
+def _final_read(base: list[FinalRecord], copies: int, base_end: int) -> FinalRead:
+    """The final read of ``copies`` copies of the base (the same records lost or damaged in
+    each), begun after the last copy's last op (``base_end``: the base's last time)."""
+    records: list[FinalRecord] = []
+    for copy in range(copies):
+        place = f"{copy}-"
+        for r in base:
+            records.append(
+                FinalRecord(
+                    r.id.replace(PLACE, place),
+                    None if r.key is None else r.key.replace(PLACE, place),
+                    r.practitioner_id.replace(PLACE, place),
+                    r.patient_id.replace(PLACE, place),
+                    r.version,
+                    r.fields,
+                )
+            )
+    return FinalRead("database", True, records, None, copies * 10**15 + base_end + MS)
+
+
+def _fill(data: bytes, copy: int) -> bytes:
+    """Lines of the base as copy ``copy`` writes them: placeholders filled (see PLACE)."""
+    lead = b"%d" % (copy + 1)
+    for mark in _MARKED:
+        data = data.replace(mark, mark[:-1] + lead)
+    return data.replace(PLACE.encode(), b"%d-" % copy)
+
+
+def _write_copies(base: Path, path: Path, copies: int) -> int:
+    """Writes ``copies`` copies of ``base`` to ``path``, placeholders filled; returns the lines."""
+    lines = 0
+    with path.open("wb") as out:
+        for copy in range(copies):
+            for block in _chunks(base):
+                lines += block.count(b"\n")
+                out.write(_fill(block, copy))
+    return lines
+
+
+def _chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
+    """``path`` in blocks of whole lines."""
+    with path.open("rb") as source:
+        carry = b""
+        while chunk := source.read(size):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if cut:
+                yield data[:cut]
+        if carry:
+            yield carry
 
 
 def _verify(run_dir: Path, typed: bool) -> None:
@@ -244,24 +328,34 @@ def _verify(run_dir: Path, typed: bool) -> None:
 
 
 def _report(label: str, ops: int, figures: dict[str, Any]) -> None:
-    print(f"{label}:")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{label}: (load average {load})")
     print(f"  final read load:          {figures['final_read_s']:.2f} s")
     print(f"  history read + verifiers: {figures['history_and_verifiers_s']:.2f} s")
-    print(f"  total verification:       {figures['total_s']:.2f} s (target <= 3 s at 1M)")
+    print(f"  total verification:       {figures['total_s']:.2f} s (target 3 s per 1M)")
     print(f"  CPU time:                 {figures['cpu_s']:.2f} s (a busy machine bends it least)")
     print(f"  throughput:               {ops / figures['total_s']:,.0f} ops/s")
-    print(f"  peak RSS:                 {figures['rss_peak_mb']:.0f} MB (target <= 200 MB at 1M)")
+    print(f"  peak RSS:                 {figures['rss_peak_mb']:.0f} MB (target 200 MB at 1M)")
     print(f"  verdict: {figures['verdict']}, {figures['anomalies']} anomalies")
+    print(f"  counts: {figures['counts']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--ops", type=int, default=1_000_000, help="history lines (default 1e6)")
+    parser.add_argument(
+        "--ops", type=int, nargs="+", default=[1_000_000], help="history lines (default 1e6)"
+    )
     parser.add_argument("--damage", type=int, default=20, help="records lost or damaged (20)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the generated run directory")
+    parser.add_argument(
+        "--base-ops",
+        type=int,
+        default=BASE_OPS,
+        help="the largest run simulated; a larger size is copies of it (default 1e6)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated run directories")
     parser.add_argument(
         "--typed", action="store_true", help="also time read_history + compose (Op objects)"
     )
@@ -271,37 +365,74 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify_only is not None:
         _verify(args.verify_only, args.verify_typed)
         return 0
-    run_dir = Path(tempfile.mkdtemp(prefix="ackguard-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="ackguard-bench-"))
     try:
-        began = time.perf_counter()
-        generator = _Generator(args.ops, args.seed)
-        generator.run(run_dir / "history.jsonl")
-        write_final_read(run_dir, generator.final_read(args.damage))
-        size_mb = (run_dir / "history.jsonl").stat().st_size / 1e6
-        print(
-            f"generated {generator.index:,} ops ({size_mb:.0f} MB), {len(generator.landed):,} "
-            f"records in {time.perf_counter() - began:.1f}s: {run_dir}"
-        )
-        paths: list[tuple[str, list[str]]] = [("compose_file (the shared history reader)", [])]
-        if args.typed:
-            paths.append(("read_history + compose (Op objects)", ["--verify-typed"]))
-        for label, extra_args in paths:
-            child = subprocess.run(
-                [sys.executable, __file__, "--verify-only", str(run_dir), *extra_args],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            figures = json.loads(child.stdout)
-            _report(label, generator.index, figures)
-        print(f"counts: {figures['counts']}")
+        bases: dict[int, _Base] = {}
+        for ops in args.ops:
+            size = min(ops, args.base_ops)
+            if size not in bases:
+                bases[size] = _Base.generate(work / f"base-{size}.jsonl", size, args)
+            base = bases[size]
+            copies = max(1, round(ops / base.lines))
+            run_dir = work / f"run-{ops}"
+            _measure(run_dir, base, copies, args.typed)
+            if not args.keep:
+                shutil.rmtree(run_dir)
         print("(2 shared cores, others' tests running: figures are pessimistic)")
     finally:
         if args.keep:
-            print(f"kept {run_dir}")
+            print(f"kept {work}")
         else:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+@dataclass(frozen=True)
+class _Base:
+    """A generated simulated run with placeholders: its history file and final records."""
+
+    path: Path
+    lines: int
+    records: list[FinalRecord]
+    end: int  # time of its last op
+
+    @classmethod
+    def generate(cls, path: Path, ops: int, args: argparse.Namespace) -> _Base:
+        began = time.perf_counter()
+        generator = _Generator(ops, args.seed)
+        generator.run(path)
+        records = generator.final_records(args.damage)
+        print(
+            f"generated a base of {generator.index:,} ops, {len(generator.landed):,} records "
+            f"in {time.perf_counter() - began:.1f} s"
+        )
+        return cls(path, generator.index, records, generator.time)
+
+
+def _measure(run_dir: Path, base: _Base, copies: int, typed: bool) -> None:
+    """Writes a run directory of ``copies`` copies of ``base``, verifies it in a child and
+    prints the figures (the caller deletes the directory unless --keep)."""
+    began = time.perf_counter()
+    run_dir.mkdir()
+    path = run_dir / "history.jsonl"
+    ops = _write_copies(base.path, path, copies)
+    write_final_read(run_dir, _final_read(base.records, copies, base.end))
+    size_mb = path.stat().st_size / 1e6
+    print(
+        f"wrote {ops:,} ops ({size_mb:,.0f} MB, {copies} cop{'y' if copies == 1 else 'ies'} of "
+        f"the base) in {time.perf_counter() - began:.1f} s"
+    )
+    paths: list[tuple[str, list[str]]] = [(f"{ops:,} ops, compose_file", [])]
+    if typed:
+        paths.append((f"{ops:,} ops, read_history + compose (Op objects)", ["--verify-typed"]))
+    for label, extra_args in paths:
+        child = subprocess.run(
+            [sys.executable, __file__, "--verify-only", str(run_dir), *extra_args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        _report(label, ops, json.loads(child.stdout))
 
 
 if __name__ == "__main__":
