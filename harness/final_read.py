@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest
+from ackguard.harness.history_read import paused_gc
+from ackguard.harness.run_files import FinalReadMeta, RunFileError, read_file, write_file
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -37,6 +41,7 @@ __all__ = [
     "final_read_from_records",
     "final_record",
     "load_final_read",
+    "load_records",
     "own_database_url",
     "read_database",
     "write_final_read",
@@ -46,17 +51,19 @@ RECORDS_FILE = "final_read.jsonl"
 META_FILE = "final_read.json"
 
 
-@dataclass(frozen=True, slots=True)
-class FinalRecord:
+class FinalRecord(msgspec.Struct, frozen=True):
     """One consultation as found at the end. ``fields`` maps each observation field that has a
-    value to its digest; a field that is empty (null) in the store is absent."""
+    value to its digest; a field that is empty (null) in the store is absent.
+
+    A msgspec struct: ``final_read.jsonl`` decodes straight into it, digests included, with no
+    intermediate dicts (a final read holds one record per consultation of the run)."""
 
     id: str
     key: str | None
     practitioner_id: str
     patient_id: str
-    version: int
-    fields: Mapping[str, FieldDigest] = field(default_factory=dict)
+    version: int = 0
+    fields: Mapping[str, FieldDigest] = {}
     started_at: str | None = None  # the consultation's start as stored (ISO 8601)
 
     def to_json(self) -> dict[str, object]:
@@ -72,6 +79,7 @@ class FinalRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FinalRecord:
+        """The lenient reading (ids as numbers, absent keys), for files the typed one refuses."""
         return cls(
             id=str(data["id"]),
             key=data.get("key"),
@@ -94,42 +102,69 @@ class FinalRead:
     time: int | None = None  # ns since run start when the read began
 
 
+_BLOCK_BYTES = 8 << 20  # records decoded per call: one block of whole lines at a time
+_DECODE = msgspec.json.Decoder(FinalRecord)
+_ENCODE = msgspec.json.Encoder()
+
+
 def write_final_read(run_dir: Path, read: FinalRead) -> None:
-    with (run_dir / RECORDS_FILE).open("w", encoding="utf-8") as out:
-        for record in read.records:
-            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-    meta = {
-        "source": read.source,
-        "complete": read.complete,
-        "records": len(read.records),
-        "error": read.error,
-        "time": read.time,
-    }
-    (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    with (run_dir / RECORDS_FILE).open("wb") as out:
+        for start in range(0, len(read.records), 10_000):
+            out.write(_ENCODE.encode_lines(read.records[start : start + 10_000]))
+    meta = FinalReadMeta(read.source, read.complete, len(read.records), read.error, read.time)
+    write_file(run_dir / META_FILE, meta)
 
 
 def load_final_read(run_dir: Path) -> FinalRead | None:
-    """The stored final read, or ``None`` when the run never got one."""
+    """The stored final read, or ``None`` when the run never got one. Raises
+    :class:`RunFileError` naming the file and the line or field when it cannot be read."""
     meta_path = run_dir / META_FILE
     if not meta_path.exists():
         return None
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_file(meta_path, FinalReadMeta)
     records_path = run_dir / RECORDS_FILE
-    records = list(_records(records_path)) if records_path.exists() else []
-    return FinalRead(
-        meta["source"], bool(meta["complete"]), records, meta.get("error"), meta.get("time")
-    )
+    records = load_records(records_path) if records_path.exists() else []
+    return FinalRead(meta.source, meta.complete, records, meta.error, meta.time)
 
 
-def _records(path: Path) -> Iterable[FinalRecord]:
-    with path.open(encoding="utf-8") as lines:
-        yield from _parse_lines(lines)
+def load_records(path: Path) -> list[FinalRecord]:
+    """Every record of a ``final_read.jsonl``, a block of lines per decoder call. A block the
+    typed decoder refuses (a file from an older writer) is read line by line, leniently."""
+    records: list[FinalRecord] = []
+    line = 1  # of the block's first line
+    with paused_gc(), path.open("rb") as source:  # acyclic records: no cycles to look for
+        for block in _blocks(source):
+            try:
+                records += _DECODE.decode_lines(block)
+            except msgspec.DecodeError:
+                records += _lenient(path, block, line)
+            line += block.count(b"\n")
+    return records
 
 
-def _parse_lines(lines: Iterable[str]) -> Iterator[FinalRecord]:
-    for line in lines:
-        if line.strip():
+def _blocks(source: BinaryIO) -> Iterator[bytes]:
+    """The file in blocks of whole lines (the last may lack its newline)."""
+    carry = b""
+    while chunk := source.read(_BLOCK_BYTES):
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            carry += chunk
+            continue
+        yield carry + chunk[:cut]
+        carry = chunk[cut:]
+    if carry:
+        yield carry
+
+
+def _lenient(path: Path, block: bytes, first_line: int) -> Iterator[FinalRecord]:
+    for number, line in enumerate(block.split(b"\n"), first_line):
+        if not line.strip():
+            continue
+        try:
             yield FinalRecord.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            problem = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise RunFileError(path.name, f"line {number}: {problem}") from None
 
 
 BATCH_ROWS = 2000

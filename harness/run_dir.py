@@ -8,7 +8,6 @@ a run still ``running`` whose harness is gone is known to have died.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sqlite3
@@ -16,8 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
 
+import msgspec
+
+from ackguard.harness.run_files import (
+    STATUSES,
+    CohortEntry,
+    RunFile,
+    RunFileError,
+    RunStatus,
+    read_file,
+    write_file,
+)
 from ackguard.harness.scenario import Scenario
 
 __all__ = [
@@ -28,11 +37,10 @@ __all__ = [
     "harness_alive",
     "load_run_info",
     "make_run_dir",
+    "read_run_file",
     "versions",
 ]
 
-RunStatus: TypeAlias = Literal["running", "completed", "interrupted", "error"]
-STATUSES: tuple[RunStatus, ...] = ("running", "completed", "interrupted", "error")
 RUN_FILE = "run.json"
 
 
@@ -65,7 +73,8 @@ def versions(database: str) -> dict[str, str]:
 
 @dataclass
 class RunMeta:
-    """What ``run.json`` holds; see the run directory contract in DESIGN.md."""
+    """The run as the harness keeps it while it runs; :meth:`write` saves it as ``run.json``
+    (:class:`harness.run_files.RunFile`, the one definition of that file)."""
 
     scenario: Scenario
     command: str
@@ -89,39 +98,36 @@ class RunMeta:
     """How each worker lost mid-run was lost, in words: each makes the verdict unknown."""
 
     def write(self, run_dir: Path) -> None:
+        write_file(run_dir / RUN_FILE, self.to_file())
+
+    def to_file(self) -> RunFile:
+        """This run as ``run.json`` says it (:class:`harness.run_files.RunFile`)."""
         ended = self.ended_at
-        data = {
-            "scenario": self.scenario.name,
-            "description": self.scenario.description,
-            "seed": self.scenario.seed,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": ended.isoformat() if ended else None,
-            "duration_s": (ended - self.started_at).total_seconds() if ended else None,
-            "status": self.status,
-            "error": self.error,
-            "harness_pid": self.harness_pid,
-            "load_duration_s": self.scenario.duration,
-            "load_started_at": _iso(self.load_started_at),
-            "interrupted_at": _iso(self.interrupted_at),
-            "stopped_by": self.stopped_by,
-            "service_url": self.service_url,
-            "command": self.command,
-            "versions": versions(self.database),
-            "time_scale": self.scenario.time_scale,
-            "sim_start": self.sim_start.isoformat() if self.sim_start else None,
-            "expected": self.scenario.expect,
-            "practitioners": self.scenario.practitioners,
-            "cohorts": self.cohorts,
-            "workers": self.workers,
-            "workers_lost": self.workers_lost,
-        }
-        tmp = run_dir / "run.json.tmp"
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(run_dir / "run.json")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+        return RunFile(
+            scenario=self.scenario.name,
+            description=self.scenario.description,
+            seed=self.scenario.seed,
+            started_at=self.started_at,
+            ended_at=ended,
+            duration_s=(ended - self.started_at).total_seconds() if ended else None,
+            status=self.status,
+            error=self.error,
+            harness_pid=self.harness_pid,
+            load_duration_s=self.scenario.duration,
+            load_started_at=self.load_started_at,
+            interrupted_at=self.interrupted_at,
+            stopped_by=self.stopped_by,
+            service_url=self.service_url,
+            command=self.command,
+            versions=versions(self.database),
+            time_scale=self.scenario.time_scale,
+            sim_start=self.sim_start.isoformat() if self.sim_start else None,
+            expected=self.scenario.expect,
+            practitioners=self.scenario.practitioners,
+            cohorts=msgspec.convert(self.cohorts, list[CohortEntry]),
+            workers=self.workers,
+            workers_lost=list(self.workers_lost),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,28 +157,31 @@ class RunInfo:
 
 
 def load_run_info(run_dir: Path) -> RunInfo | None:
-    """``run.json`` of ``run_dir``, or ``None`` when there is none or it cannot be read."""
+    """``run.json`` of ``run_dir``, or ``None`` when there is none or it cannot be read (a
+    :class:`harness.run_files.RunFileError` from :func:`read_run_file` says why)."""
     try:
-        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_run_file(run_dir)
+    except (OSError, RunFileError):
         return None
-    if not isinstance(data, dict):
-        return None
+    stopped = data.stopped_by or {}
     return RunInfo(
-        status=str(data.get("status")),
-        error=_str(data.get("error")),
-        harness_pid=_int(data.get("harness_pid")),
-        seed=_int(data.get("seed")),
-        load_duration_s=_float(data.get("load_duration_s")),
-        started_at=_moment(data.get("started_at")),
-        load_started_at=_moment(data.get("load_started_at")),
-        interrupted_at=_moment(data.get("interrupted_at")),
-        ended_at=_moment(data.get("ended_at")),
-        stopped_by=_str((data.get("stopped_by") or {}).get("reason"))
-        if isinstance(data.get("stopped_by"), dict)
-        else None,
-        workers_lost=tuple(str(line) for line in data.get("workers_lost") or ()),
+        status=str(data.status),
+        error=data.error,
+        harness_pid=data.harness_pid,
+        seed=data.seed,
+        load_duration_s=data.load_duration_s,
+        started_at=data.started_at,
+        load_started_at=data.load_started_at,
+        interrupted_at=data.interrupted_at,
+        ended_at=data.ended_at,
+        stopped_by=None if stopped.get("reason") is None else str(stopped["reason"]),
+        workers_lost=tuple(data.workers_lost),
     )
+
+
+def read_run_file(run_dir: Path) -> RunFile:
+    """``run_dir``'s ``run.json``; :class:`harness.run_files.RunFileError` names a bad field."""
+    return read_file(run_dir / RUN_FILE, RunFile)
 
 
 def harness_alive(info: RunInfo) -> bool | None:
@@ -212,26 +221,3 @@ def _process_start(pid: int) -> float | None:
     except (IndexError, ValueError):
         return None
     return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)

@@ -11,10 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from ackguard.harness.final_read import META_FILE as FINAL_READ_META
-from ackguard.harness.verifiers.result import VERDICT_FILE, Valid, Verdict, load_verdict
+from ackguard.harness.run_files import (
+    DirectoryFile,
+    FinalReadMeta,
+    PatientRow,
+    PractitionerRow,
+    RunFile,
+    RunFileError,
+    Span,
+    read_file,
+)
+from ackguard.harness.verifiers.result import VERDICT_FILE, Valid, Verdict
 
 __all__ = [
     "Cohort",
@@ -76,36 +86,16 @@ class RunInfo:
         return self.started_at + timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class Practitioner:
-    id: str
-    rpps: str
-    name: str
-    specialty: str
-
-
-@dataclass(frozen=True, slots=True)
-class Patient:
-    id: str
-    name: str
-    national_id: str
+Practitioner: TypeAlias = PractitionerRow
+Patient: TypeAlias = PatientRow
 
 
 @dataclass(frozen=True, slots=True)
 class Directory:
+    """``directory.json`` by server id."""
+
     practitioners: Mapping[str, Practitioner] = field(default_factory=dict)
     patients: Mapping[str, Patient] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FinalReadMeta:
-    """``final_read.json``: where the final read came from, and when it began (s since start)."""
-
-    source: str
-    complete: bool
-    records: int
-    error: str | None
-    time_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +147,23 @@ def load_run(run_dir: Path) -> RunData:
         try:
             return load()
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            problems.append(f"{name} could not be read: {exc}")
+            detail = exc.detail if isinstance(exc, RunFileError) else exc
+            problems.append(f"{name} could not be read: {detail}")
             return None
 
-    info = attempt(RUN_FILE, lambda: _run_info(_json(run_dir / RUN_FILE)))
-    directory = attempt(DIRECTORY_FILE, lambda: _directory(_json(run_dir / DIRECTORY_FILE)))
-    verdict = attempt(VERDICT_FILE, lambda: load_verdict(run_dir))
-    reasons = attempt(VERDICT_FILE, lambda: _reasons(_json(run_dir / VERDICT_FILE))) or ()
-    final_read = attempt(FINAL_READ_META, lambda: _final_read(_json(run_dir / FINAL_READ_META)))
+    info = attempt(RUN_FILE, lambda: _run_info(read_file(run_dir / RUN_FILE, RunFile)))
+    directory = attempt(
+        DIRECTORY_FILE, lambda: _directory(read_file(run_dir / DIRECTORY_FILE, DirectoryFile))
+    )
+    verdict_json = attempt(VERDICT_FILE, lambda: _json_object(run_dir / VERDICT_FILE))
+    verdict = (
+        attempt(VERDICT_FILE, lambda: Verdict.from_json(verdict_json))
+        if verdict_json is not None
+        else None
+    )
+    final_read = attempt(
+        FINAL_READ_META, lambda: read_file(run_dir / FINAL_READ_META, FinalReadMeta)
+    )
     scenario_text = attempt(
         SCENARIO_FILE, lambda: (run_dir / SCENARIO_FILE).read_text(encoding="utf-8")
     )
@@ -174,7 +173,7 @@ def load_run(run_dir: Path) -> RunData:
         info=info,
         directory=directory,
         verdict=verdict,
-        reasons=reasons,
+        reasons=_reasons(verdict_json) if verdict is not None else (),
         final_read=final_read,
         scenario_text=scenario_text,
         has_history=HISTORY_FILE in present,
@@ -183,96 +182,59 @@ def load_run(run_dir: Path) -> RunData:
     )
 
 
-def _json(path: Path) -> Mapping[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _json_object(path: Path) -> Mapping[str, Any]:
+    data = json.loads(path.read_bytes())  # json, not msgspec: verdicts may hold NaN
     if not isinstance(data, Mapping):
         raise ValueError("not a JSON object")
     return data
 
 
-def _time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _reasons(data: Mapping[str, Any]) -> tuple[str, ...]:
-    """Older verdict files have no ``reasons``: an empty tuple, and the page falls back."""
+    """The verdict's reasons as the file says them: older verdict files have none, and the
+    page then falls back to the verifiers' own."""
     found = data.get("reasons") or ()
     return tuple(str(reason) for reason in found) if isinstance(found, list | tuple) else ()
 
 
-def _optional_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _time(moment: datetime | None) -> datetime | None:
+    """A moment of ``run.json``; one written without an offset is UTC (as the harness writes)."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _optional_str(value: object) -> str | None:
-    return None if value is None else str(value)
+def _span(span: Span | None) -> tuple[datetime, datetime] | None:
+    if span is None or not span.start or not span.until:
+        return None
+    start, until = (datetime.fromisoformat(text) for text in (span.start, span.until))
+    return (_time(start) or start, _time(until) or until)
 
 
-def _optional_float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _run_info(data: Mapping[str, Any]) -> RunInfo:
-    cohorts = []
-    for entry in data.get("cohorts") or []:
-        window = entry.get("window")
-        start, until = (
-            (_time(window.get("from")), _time(window.get("until"))) if window else (None, None)
-        )
-        cohorts.append(
-            Cohort(
-                name=str(entry.get("name", "")),
-                defect=str(entry.get("defect", "")),
-                window=(start, until) if start and until else None,
-                practitioner_ids=frozenset(str(p) for p in entry.get("practitioner_ids") or ()),
-            )
-        )
-    expected = data.get("expected")
+def _run_info(data: RunFile) -> RunInfo:
     return RunInfo(
-        scenario=_optional_str(data.get("scenario")),
-        description=_optional_str(data.get("description")),
-        seed=_optional_int(data.get("seed")),
-        started_at=_time(data.get("started_at")),
-        ended_at=_time(data.get("ended_at")),
-        duration_s=_optional_float(data.get("duration_s")),
-        status=_optional_str(data.get("status")),
-        error=_optional_str(data.get("error")),
-        command=_optional_str(data.get("command")),
-        versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
-        time_scale=_optional_float(data.get("time_scale")),
-        sim_start=_optional_str(data.get("sim_start")),
-        expected=expected if expected in (True, False, "unknown") else None,
-        cohorts=tuple(cohorts),
-        harness_pid=_optional_int(data.get("harness_pid")),
+        scenario=data.scenario,
+        description=data.description,
+        seed=data.seed,
+        started_at=_time(data.started_at),
+        ended_at=_time(data.ended_at),
+        duration_s=data.duration_s,
+        status=data.status,
+        error=data.error,
+        command=data.command,
+        versions=data.versions,
+        time_scale=data.time_scale,
+        sim_start=data.sim_start,
+        expected=data.expected,
+        cohorts=tuple(
+            Cohort(c.name, c.defect, _span(c.window), frozenset(c.practitioner_ids))
+            for c in data.cohorts
+        ),
+        harness_pid=data.harness_pid,
     )
 
 
-def _directory(data: Mapping[str, Any]) -> Directory:
-    practitioners = {
-        str(p["id"]): Practitioner(
-            str(p["id"]),
-            str(p.get("rpps", "")),
-            str(p.get("name", "")),
-            str(p.get("specialty", "")),
-        )
-        for p in data.get("practitioners") or []
-    }
-    patients = {
-        str(p["id"]): Patient(str(p["id"]), str(p.get("name", "")), str(p.get("national_id", "")))
-        for p in data.get("patients") or []
-    }
-    return Directory(practitioners, patients)
-
-
-def _final_read(data: Mapping[str, Any]) -> FinalReadMeta:
-    time_ns = data.get("time")
-    return FinalReadMeta(
-        source=str(data.get("source", "")),
-        complete=bool(data.get("complete")),
-        records=int(data.get("records") or 0),
-        error=_optional_str(data.get("error")),
-        time_s=time_ns / 1e9 if isinstance(time_ns, int | float) else None,
+def _directory(data: DirectoryFile) -> Directory:
+    return Directory(
+        {p.id: p for p in data.practitioners},
+        {p.id: p for p in data.patients},
     )
