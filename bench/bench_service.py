@@ -1,15 +1,23 @@
-"""Throughput of the consultation service: acknowledged creates/s and reads/s, p50/p99 latency,
-on SQLite and on a throwaway PostgreSQL cluster. Prints figures; not a test.
+"""Is the consultation service ever the bottleneck? Its throughput (acknowledged creates/s and
+reads/s, p50/p99 latency) and its CPU per request, beside the load generator's, on SQLite and on
+a throwaway PostgreSQL cluster. Prints figures; not a test.
 
-The service runs as its own process (``python -m ackguard.fakes.consultations``); the load
-generator is another process: an asyncio HTTP/1.1 client on keep-alive connections (uvloop),
-bounded by ``--duration`` and ``--max-requests`` per phase. Only 2xx answers count as acknowledged.
+The service runs as its own process (``python -m ackguard.fakes.consultations``). Three phases
+per database, each bounded by ``--duration`` (and ``--max-requests``):
 
-"service CPU ... us each" is the service process's CPU time per acknowledged request, which a
-busy machine distorts less than requests per second. These phases are creates and reads alone;
-the practitioners' own mix (``bench_workload.py``: about two PATCHes per create, day listings)
-costs the service more per request: measured on 2 busy cores, ~340 us (SQLite) and ~480 us
-(PostgreSQL) per operation, against ~400-450 us of load-generator CPU per request.
+* creates, then reads and PATCHes of the records created: an asyncio HTTP/1.1 client of its
+  own (uvloop, keep-alive connections), far cheaper per request than the practitioners, so the
+  service is the limit;
+* mix: the real load generator, the Locust practitioners in one process as ``ackguard run``
+  drives them (``bench_workload.py``, their own mix: about two PATCHes per create, reads of
+  records, day listings), against the same service.
+
+Only 2xx answers count as acknowledged. On a shared 2-core machine requests per second say more
+about the neighbours than about either process, so the verdict is drawn from CPU time per
+request, which a busy machine bends least: the service's (its process, over each phase) and the
+generator's (its process, over the mix). A capacity is one core over that figure; the summary
+sets the generator's beside the service's for creates and for the mix, with their ratio: issue
+12 asks the service to sustain at least twice what the generator sends.
 
 Example:
     .venv/bin/python bench/bench_service.py --db sqlite --duration 10 --connections 64
@@ -146,7 +154,17 @@ def _run_phase(
             payload_cache[int(record_id)] = cached
         return cached
 
-    make = create if kind == "create" else read
+    def patch(n: int) -> bytes:
+        record_id = rng.choice(pid_or_ids)
+        body = json.dumps({"exam_report": f"amended {n} " + "exam " * (n % 50)}).encode()
+        return (
+            f"PATCH /v1/consultations/{record_id} HTTP/1.1\r\nHost: b\r\n".encode()
+            + b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+    make = {"create": create, "read": read, "patch": patch}[kind]
     out: tuple[list[float], list[int], list[str]] = ([], [], [])
     budget = [max_requests]
 
@@ -183,6 +201,55 @@ def run_phase(
     return Phase(name, len(latencies), len(errors), seconds, latencies), ids
 
 
+# -- the real load generator: the Locust practitioners (their own process) ----------------
+
+
+@dataclass
+class Mix:
+    """The practitioners' mix over its measured seconds: requests, each side's CPU time."""
+
+    seconds: float
+    requests: int
+    failures: int
+    generator_cpu_s: float
+    service_cpu_s: float
+    by_name: dict[str, int]
+
+    def lines(self) -> list[str]:
+        rate = self.requests / self.seconds
+        names = ", ".join(f"{n} {name}" for name, n in self.by_name.items())
+        return [
+            f"mix      {rate:8.0f}/s sent by the Locust practitioners "
+            f"({self.requests} requests, {self.failures} failed, {self.seconds:.1f} s: {names})",
+            f"           generator CPU {_us(self.generator_cpu_s, self.requests):5.0f} us each, "
+            f"service CPU {_us(self.service_cpu_s, self.requests):5.0f} us each",
+        ]
+
+
+def _us(cpu_s: float, requests: int) -> float:
+    return 1e6 * cpu_s / max(1, requests)
+
+
+def run_mix(url: str, pid: int, workdir: Path, args: argparse.Namespace) -> Mix:
+    """``bench_workload.py`` against the running service, its figures read back from JSON."""
+    figures = workdir / "mix.json"
+    command = [
+        sys.executable, str(ROOT / "bench" / "bench_workload.py"), "--url", url,
+        "--service-pid", str(pid), "--json", str(figures), "--seconds", f"{args.duration:g}",
+        "--practitioners", str(args.practitioners), "--users", str(args.users),
+    ]  # fmt: skip
+    with (workdir / "mix.log").open("wb") as log:
+        done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              timeout=args.duration + 300, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"the mix failed: {(workdir / 'mix.log').read_text()[-2000:]}")
+    raw = json.loads(figures.read_text())
+    return Mix(
+        raw["seconds"], raw["requests"], raw["failures"],
+        raw["generator_cpu_s"], raw["service_cpu_s"], raw["by_name"],
+    )  # fmt: skip
+
+
 # -- the system under test -----------------------------------------------------------------
 
 
@@ -214,7 +281,17 @@ def service(db_url: str, workdir: Path, extra: list[str]) -> Iterator[tuple[int,
         log.close()
 
 
-def bench(label: str, db_url: str, workdir: Path, args: argparse.Namespace) -> None:
+@dataclass
+class Figures:
+    """One database's figures for the summary."""
+
+    label: str
+    creates: Phase
+    create_cpu_s: float
+    mix: Mix | None
+
+
+def bench(label: str, db_url: str, workdir: Path, args: argparse.Namespace) -> Figures:
     workdir = workdir / label
     workdir.mkdir()
     with service(db_url, workdir, args.service_arg) as (port, pid):
@@ -242,8 +319,45 @@ def bench(label: str, db_url: str, workdir: Path, args: argparse.Namespace) -> N
         after = _cpu_s(pid)
         print("  " + creates.line() + _per_ack(after - used, creates.ok), flush=True)
         if ids:
-            reads, _ = run_phase("reads", "read", port, args, ids)
-            print("  " + reads.line() + _per_ack(_cpu_s(pid) - after, reads.ok), flush=True)
+            for name, kind in (("reads", "read"), ("patches", "patch")):
+                before = _cpu_s(pid)
+                phase, _ = run_phase(name, kind, port, args, ids)
+                print("  " + phase.line() + _per_ack(_cpu_s(pid) - before, phase.ok), flush=True)
+        mix = None
+        if not args.no_mix:
+            mix = run_mix(base, pid, workdir, args)
+            print("".join(f"  {line}\n" for line in mix.lines()), end="", flush=True)
+    return Figures(label, creates, after - used, mix)
+
+
+def summary(figures: list[Figures]) -> list[str]:
+    """Capacities from CPU per request (one core's worth), the generator's beside the
+    service's, with the factor by which the service's exceeds it."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        f"== side by side: capacity = 1 core / CPU per request (load average {load})",
+        f"{'':11s}{'load generator':>24s}{'service: creates':>30s}{'service: mix':>30s}",
+    ]
+    for row in figures:
+        create_us = _us(row.create_cpu_s, row.creates.ok)
+        creates = f"{create_us:5.0f} us = {1e6 / create_us:6,.0f}/s"
+        if row.mix is None:
+            lines.append(f"{row.label:11s}{'(no mix)':>24s}{creates:>30s}")
+            continue
+        generator_us = _us(row.mix.generator_cpu_s, row.mix.requests)
+        mix_us = _us(row.mix.service_cpu_s, row.mix.requests)
+        lines.append(
+            f"{row.label:11s}{generator_us:9.0f} us = {1e6 / generator_us:6,.0f}/s"
+            f"{creates:>20s} (x{generator_us / create_us:.1f})"
+            f"{mix_us:10.0f} us = {1e6 / mix_us:6,.0f}/s (x{generator_us / mix_us:.1f})"
+        )
+        lines.append(
+            f"{'':11s}measured: the practitioners sent {row.mix.requests / row.mix.seconds:,.0f} "
+            f"requests/s; the service acknowledged {row.creates.ok / row.creates.seconds:,.0f} "
+            f"creates/s from the asyncio client"
+        )
+    lines.append("(xN: the service's capacity over the generator's; the item asks for x2 or more)")
+    return lines
 
 
 def _per_ack(cpu_s: float, ok: int) -> str:
@@ -263,21 +377,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
     parser.add_argument("--service-arg", action="append", default=[], help="extra service flag")
     parser.add_argument("--profile-hint", action="store_true", help="print a py-spy command")
+    parser.add_argument("--practitioners", type=int, default=200, help="of the mix (default 200)")
+    parser.add_argument("--users", type=int, default=50, help="Locust users of the mix")
+    parser.add_argument("--no-mix", action="store_true", help="creates and reads only")
     args = parser.parse_args(argv)
     print(
         f"machine: {os.cpu_count()} cores (shared with whatever else runs: figures are pessimistic)"
     )
+    figures: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="ackguard-bench-") as temp:
         workdir = Path(temp)
         if args.db in ("sqlite", "both"):
-            bench("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir, args)
+            figures.append(bench("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir, args))
         if args.db in ("postgres", "both"):
             sys.path.insert(0, str(ROOT))
             from ackguard.harness.services.postgres import ManagedPostgres
 
             with ManagedPostgres(workdir / "pg" / "data") as cluster:
                 cluster.start()
-                bench("postgresql", cluster.url, workdir, args)
+                figures.append(bench("postgresql", cluster.url, workdir, args))
+    print("\n".join(summary(figures)))
     return 0
 
 

@@ -8,7 +8,10 @@ process's ceiling. With a realistic ``--time-scale`` (3600) it shows whether the
 with the practitioners' agendas (see "simulated time covered").
 
 The service runs on the same machine: on 2 shared cores both compete for CPU and the figures are
-pessimistic for the load generator.
+pessimistic for the load generator. Its CPU time over the measured seconds is printed beside the
+generator's (``--service-pid`` names it when ``--url`` is given): per request, the two figures a
+busy machine bends least. ``--json PATH`` writes the figures for ``bench_service.py``, which runs
+this benchmark against its own services to set them side by side.
 
 Examples:
     .venv/bin/python bench/bench_workload.py
@@ -24,6 +27,8 @@ import locust  # noqa: F401  (first: Locust patches the standard library with ge
 # isort: on
 import argparse
 import contextlib
+import json
+import os
 import tempfile
 import time
 from collections import Counter
@@ -41,17 +46,33 @@ from ackguard.harness.workload import Workload, WorkloadConfig
 @contextlib.contextmanager
 def service(url: str | None, workdir: Path) -> Iterator[str]:
     """The URL of the service: the one given, or a fresh ``fakes.consultations`` on SQLite."""
+    with service_process(url, workdir) as (found, _pid):
+        yield found
+
+
+@contextlib.contextmanager
+def service_process(url: str | None, workdir: Path) -> Iterator[tuple[str, int | None]]:
+    """As :func:`service`, with the process id of the service it started (``None`` for a
+    given URL)."""
     if url:
-        yield url
+        yield url, None
         return
     from ackguard.harness.services.service import ConsultationService
 
     started = ConsultationService(workdir, f"sqlite:///{workdir / 'consultations.sqlite'}")
     started.start()
     try:
-        yield started.url
+        yield started.url, started.pid
     finally:
         started.stop()
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far; 0 without a pid."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -60,6 +81,8 @@ class Phase:
     requests: int
     failures: int
     cpu_s: float
+    service_cpu_s: float = 0.0
+    by_name: dict[str, int] | None = None
 
     @property
     def rps(self) -> float:
@@ -69,22 +92,40 @@ class Phase:
     def cpu_us_per_request(self) -> float:
         return 1e6 * self.cpu_s / max(1, self.requests)
 
+    @property
+    def service_cpu_us_per_request(self) -> float:
+        return 1e6 * self.service_cpu_s / max(1, self.requests)
 
-def measure(environment: Environment, users: int, seconds: float, warmup: float) -> Phase:
+
+def measure(
+    environment: Environment,
+    users: int,
+    seconds: float,
+    warmup: float,
+    service_pid: int | None = None,
+) -> Phase:
     """Run ``users`` users; count requests after ``warmup`` seconds for ``seconds``, then stop
-    them (the environment's runner is created once and reused by later phases)."""
+    them (the environment's runner is created once and reused by later phases). The CPU time
+    of process ``service_pid`` over the same seconds is the service's."""
     runner = environment.runner or environment.create_local_runner()
     runner.start(users, spawn_rate=users)
     gevent.sleep(warmup)
-    total = environment.stats.total
+    stats = environment.stats
+    total = stats.total
     requests, failures = total.num_requests, total.num_failures
-    wall, cpu = time.monotonic(), time.process_time()
+    named = {name: entry.num_requests for (name, _), entry in stats.entries.items()}
+    wall, cpu, service_cpu = time.monotonic(), time.process_time(), process_cpu_s(service_pid)
     gevent.sleep(seconds)
     phase = Phase(
         time.monotonic() - wall,
         total.num_requests - requests,
         total.num_failures - failures,
         time.process_time() - cpu,
+        process_cpu_s(service_pid) - service_cpu,
+        {
+            name: entry.num_requests - named.get(name, 0)
+            for (name, _), entry in stats.entries.items()
+        },
     )
     runner.stop()
     return phase
@@ -108,6 +149,14 @@ def arguments(description: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _own_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--service-pid", type=int, help="with --url: the service's process, to time its CPU"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser
+
+
 def config_of(args: argparse.Namespace, seed: int) -> WorkloadConfig:
     return WorkloadConfig(
         seed=seed,
@@ -119,10 +168,10 @@ def config_of(args: argparse.Namespace, seed: int) -> WorkloadConfig:
 
 
 def main() -> None:
-    args = arguments().parse_args()
+    args = _own_arguments(arguments()).parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="ackguard-bench-") as tmp,
-        service(args.url, Path(tmp)) as url,
+        service_process(args.url, Path(tmp)) as (url, started_pid),
     ):
         history_path = Path(tmp) / "history.jsonl"
         with HistoryWriter(history_path) as history:
@@ -131,7 +180,8 @@ def main() -> None:
             workload.setup(url, timeout_s=600)
             setup_s = time.monotonic() - began
             environment = Environment(user_classes=workload.user_classes(), host=url)
-            phase = measure(environment, workload.users, args.seconds, args.warmup)
+            service_pid = started_pid or args.service_pid
+            phase = measure(environment, workload.users, args.seconds, args.warmup, service_pid)
             if environment.runner is not None:
                 environment.runner.quit()
             completions = Counter(
@@ -156,11 +206,29 @@ def main() -> None:
         f"load generator CPU: {phase.cpu_s / phase.seconds:.0%} of one core, "
         f"{phase.cpu_us_per_request:,.0f} µs per request"
     )
+    print(f"requests by name (measured): {phase.by_name}")
+    if service_pid is not None:
+        per_request = phase.service_cpu_us_per_request
+        print(
+            f"service CPU: {phase.service_cpu_s / phase.seconds:.0%} of one core, "
+            f"{per_request:,.0f} µs per request "
+            f"({per_request / phase.cpu_us_per_request:.2f} of the generator's)"
+        )
     print(
         f"simulated time covered: {workload.config.sim_start:%a %d %b %H:%M} -> "
         f"{sim_now:%a %d %b %H:%M}"
     )
     print("note: the service shares the machine's cores with this process; figures are pessimistic")
+    if args.json is not None:
+        figures = {
+            "seconds": phase.seconds,
+            "requests": phase.requests,
+            "failures": phase.failures,
+            "generator_cpu_s": phase.cpu_s,
+            "service_cpu_s": phase.service_cpu_s if service_pid is not None else None,
+            "by_name": phase.by_name,
+        }
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":
