@@ -115,6 +115,16 @@ class Impact:
     live: Mapping[str, object] = field(default_factory=dict)  # verdict.json's live summary
 
 
+def damaged_keys(verdict: Verdict) -> set[str]:
+    """The idempotency keys of the damaged records (those :func:`damaged_records` lists)."""
+    return {
+        anomaly.key
+        for result in verdict.results
+        for anomaly in result.anomalies
+        if anomaly.kind in DAMAGE_KINDS and anomaly.key is not None
+    }
+
+
 def damaged_records(
     run: RunData, verdict: Verdict, faults: tuple[FaultWindow, ...]
 ) -> list[DamagedRecord]:

@@ -22,10 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ackguard.reports.history_scan import TYPE_CODES, scan_history
+from ackguard.reports.history_scan import TYPE_CODES, Columns, scan_history
 from ackguard.reports.rundata import HISTORY_FILE
 
-__all__ = ["CACHE_FILE", "HistoryFigures", "history_figures", "scan_figures"]
+__all__ = [
+    "CACHE_FILE",
+    "HistoryFigures",
+    "figures_of",
+    "history_figures",
+    "history_stamp",
+    "remember_figures",
+    "scan_figures",
+]
 
 CACHE_FILE = "index-cache.json"
 _CACHE_VERSION = 1  # bump when the figures or their meaning change: old caches are ignored
@@ -48,11 +56,9 @@ def history_figures(run_dir: Path) -> HistoryFigures | None:
     """The figures of ``run_dir``'s history, from the cache when the history has not changed;
     ``None`` when the run has no readable history."""
     history = run_dir / HISTORY_FILE
-    try:
-        stat = history.stat()
-    except OSError:
+    key = history_stamp(run_dir)
+    if key is None:
         return None
-    key = {"version": _CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     cached = _read_cache(run_dir / CACHE_FILE, key)
     if cached is not None:
         return cached
@@ -66,7 +72,28 @@ def history_figures(run_dir: Path) -> HistoryFigures | None:
 
 def scan_figures(history: Path) -> HistoryFigures:
     """Compute the figures from ``history`` (no cache)."""
-    columns = scan_history(history)
+    return figures_of(scan_history(history))
+
+
+def history_stamp(run_dir: Path) -> dict[str, int] | None:
+    """What the cache is keyed by: the history's size and modification time (None: no history).
+    Taken before the history is read, so a history that grows meanwhile is read again later."""
+    try:
+        stat = (run_dir / HISTORY_FILE).stat()
+    except OSError:
+        return None
+    return {"version": _CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def remember_figures(run_dir: Path, stamp: dict[str, int] | None, figures: HistoryFigures) -> None:
+    """Cache ``figures``, computed from the history as it was at ``stamp``, for the runs index
+    (the report has the columns at hand: the index then need not read the history again)."""
+    if stamp is not None:
+        _write_cache(run_dir / CACHE_FILE, stamp, figures)
+
+
+def figures_of(columns: Columns) -> HistoryFigures:
+    """The figures of a scanned history."""
     client = np.flatnonzero(columns.process >= 0)
     write_codes = [code for code, name in enumerate(columns.f_names) if name in _WRITES]
     operations = int(np.count_nonzero(columns.type[client] == _INVOKE))

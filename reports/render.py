@@ -12,11 +12,18 @@ from ackguard.harness.verifiers.result import Verdict
 from ackguard.reports.banner import banner
 from ackguard.reports.charts import timeline_svg
 from ackguard.reports.history_scan import scan_history
-from ackguard.reports.impact import DATA_LOSS_KINDS, DamagedRecord, Impact, assess, damaged_records
+from ackguard.reports.impact import (
+    DATA_LOSS_KINDS,
+    DamagedRecord,
+    Impact,
+    assess,
+    damaged_keys,
+    damaged_records,
+)
 from ackguard.reports.impact_csv import write_impact_csv
 from ackguard.reports.junit import write_junit
+from ackguard.reports.latency import figures_of, history_stamp, remember_figures
 from ackguard.reports.page import render_template
-from ackguard.reports.practice_time import consultation_times, practice_window
 from ackguard.reports.rundata import RunData, load_run
 from ackguard.reports.timeline import Timeline, build_timeline
 from ackguard.reports.verifier_words import QUANTILE_WORDS, result_view
@@ -43,12 +50,19 @@ def render_run(run_dir: Path) -> RenderedRun:
 
     Raises :class:`reports.RunDirError` when ``run_dir`` is not a readable run directory."""
     run = load_run(run_dir)
-    timeline = build_timeline(scan_history(run.history_path), run.info) if run.has_history else None
+    stamp = history_stamp(run_dir)
+    columns = (
+        scan_history(run.history_path, damaged_keys(run.verdict) if run.verdict else ())
+        if run.has_history
+        else None
+    )
+    timeline = build_timeline(columns, run.info) if columns is not None else None
+    if columns is not None:  # the runs index reads these figures instead of a second pass
+        remember_figures(run_dir, stamp, figures_of(columns))
     faults = timeline.faults if timeline else ()
     records = damaged_records(run, run.verdict, faults) if run.verdict else []
-    if records and run.has_history:  # only a failing run pays for the second pass
-        keys = {r.key for r in records if r.key is not None}
-        times = consultation_times(run.history_path, keys)
+    if records and columns is not None:
+        times = columns.consultation_times
         records = [replace(r, practice_time=times.get(r.key or "")) for r in records]
     impact = (
         assess(
@@ -61,7 +75,8 @@ def render_run(run_dir: Path) -> RenderedRun:
         else None
     )
     html = run_dir / "report.html"
-    html.write_text(_page(run, timeline, records, impact), encoding="utf-8")
+    practice = columns.practice_window if columns is not None else None
+    html.write_text(_page(run, timeline, practice, records, impact), encoding="utf-8")
     return RenderedRun(
         html=html,
         junit=write_junit(run, run_dir / "junit.xml"),
@@ -70,7 +85,11 @@ def render_run(run_dir: Path) -> RenderedRun:
 
 
 def _page(
-    run: RunData, timeline: Timeline | None, records: list[DamagedRecord], impact: Impact | None
+    run: RunData,
+    timeline: Timeline | None,
+    practice: tuple[datetime, datetime] | None,
+    records: list[DamagedRecord],
+    impact: Impact | None,
 ) -> str:
     verdict = run.verdict
     counts = verdict.counts if verdict else {}
@@ -95,7 +114,7 @@ def _page(
             for name in shown_classes
         ],
         "damage": damage_counts(counts),
-        "practice": practice_window(run.history_path) if run.has_history else None,
+        "practice": practice,
         "timeline": timeline,
         "end_s": timeline.end_s if timeline else 0.0,
         "chart_svg": chart,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ackguard.harness.history import NEMESIS, HistoryReading, read_history
+from ackguard.harness.history import NEMESIS, HistoryReading, HistoryWriter, read_history
 from ackguard.reports.history_scan import TYPE_CODES, scan_history
 from tests.reports.runbuilder import synthetic_run
 
@@ -115,3 +116,29 @@ def test_empty_history(tmp_path: Path) -> None:
     (tmp_path / "history.jsonl").write_bytes(b"")
     columns = scan_history(tmp_path / "history.jsonl")
     assert columns.time.size == 0 and columns.nemesis == ()
+
+
+def test_simulated_times_are_read_in_the_same_pass_whatever_the_layout(tmp_path: Path) -> None:
+    """The practice window spans the first and last create's simulated start, across a change
+    of UTC offset; each asked-for key gets its own create's start, other keys none."""
+    starts = ["2026-03-28T17:00:00+01:00", "2026-03-29T09:00:00+02:00", "2026-03-28T08:30:00+01:00"]
+    history = tmp_path / "history.jsonl"
+    with HistoryWriter(history) as writer:
+        for n, started in enumerate(starts):
+            value = {"practitioner_id": "1", "patient_id": "2", "started_at": started}
+            writer.record(n, "invoke", "create", key=f"k-{n}", value=value)
+            writer.record(n, "ok", "create", key=f"k-{n}", value=value | {"id": str(n)})
+    spaced = tmp_path / "spaced.jsonl"
+    lines = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
+    spaced.write_text(
+        "".join(json.dumps(dict(reversed(list(line.items())))) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    for path in (history, spaced):
+        columns = scan_history(path, keys={"k-1", "k-9"})
+        assert columns.practice_window == (
+            datetime.fromisoformat(starts[2]),
+            datetime.fromisoformat(starts[1]),
+        )
+        assert columns.consultation_times == {"k-1": datetime.fromisoformat(starts[1])}
+    assert scan_history(history).consultation_times == {}

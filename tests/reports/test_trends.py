@@ -84,6 +84,20 @@ def test_the_figures_are_cached_until_the_history_changes(tmp_path: Path) -> Non
     assert json.loads(cache.read_text("utf-8"))["figures"]["operations"] == again.operations
 
 
+def test_the_report_leaves_the_index_its_figures_so_the_history_is_read_once(
+    tmp_path: Path,
+) -> None:
+    run = nightly_run(tmp_path, "nightly", 0, True, write_ms=WRITE_MS, failed_writes=4)
+    reports.render_run(run)
+    cached = json.loads((run / CACHE_FILE).read_text("utf-8"))
+    assert cached["figures"] == {
+        "operations": 15,
+        "acknowledged_writes": 10,
+        "write_p99_ms": pytest.approx(float(np.percentile(WRITE_MS, 99)), abs=1e-6),
+    }
+    assert history_figures(run) == scan_figures(run / "history.jsonl")
+
+
 def test_each_scenario_has_its_runs_in_time_order_with_verdict_changes(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     lost = {"acknowledged": 3, "intact": 1, "lost": 2}
