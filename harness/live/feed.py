@@ -68,6 +68,7 @@ class ShardFeed:
     def __init__(self, run_dir: Path, shards: int) -> None:
         self._shards = [_Shard(shard_path(run_dir, k)) for k in range(shards)]
         self._listeners: list[Callable[[Op], None]] = []
+        self._first: Callable[[Op], None] | None = None
         self._poller: gevent.Greenlet | None = None
         self.ops = 0
         """Ops handed on so far."""
@@ -76,6 +77,10 @@ class ShardFeed:
         """Call ``listener`` with every op of the workers read from now on (in each shard's
         order; shards interleave as they are read)."""
         self._listeners.append(listener)
+
+    def listen_first(self, listener: Callable[[Op], None]) -> None:
+        """Call ``listener`` once, with the first op read, before the other listeners."""
+        self._first = listener
 
     def start(self) -> None:
         self._poller = gevent.spawn(self._poll_forever)
@@ -101,6 +106,9 @@ class ShardFeed:
                     continue  # a damaged line: the verifiers say it, from the merged history
                 shard.last_time = op.time
                 self.ops += 1
+                if self._first is not None:
+                    first, self._first = self._first, None
+                    first(op)
                 for listener in self._listeners:
                     listener(op)
 

@@ -44,6 +44,12 @@ class LiveSession:
             self.feed.stop()
 
 
+def _load_began(at_ns: int, load_started: list[int], watch: StopWatch | None) -> None:
+    load_started[0] = at_ns
+    if watch is not None:
+        watch.load_started_ns = at_ns
+
+
 def start_live(prepared: Prepared, say: Callable[[str], None], *, workers: int = 0) -> LiveSession:
     """Start what the scenario asks for; the load starts right after (on ``workers`` Locust
     workers, if any)."""
@@ -53,13 +59,13 @@ def start_live(prepared: Prepared, say: Callable[[str], None], *, workers: int =
     feed = None
     if workers and (scenario.live is not None or scenario.stop_when is not None):
         feed = ShardFeed(prepared.stack.run_dir, workers)
-    load_started = history.now()
+    load_started = [history.now()]
 
     def fire(reason: str, at_ns: int) -> None:
         session.stopped_by = {
             "reason": reason,
             "time_s": round(at_ns / 1e9, 3),
-            "after_s": round(max(0, at_ns - load_started) / 1e9, 3),
+            "after_s": round(max(0, at_ns - load_started[0]) / 1e9, 3),
         }
         prepared.stop_reason = reason
         say(f"stopping: {reason}")
@@ -87,7 +93,7 @@ def start_live(prepared: Prepared, say: Callable[[str], None], *, workers: int =
             scenario.stop_when,
             history,
             fire,
-            load_started_ns=load_started,
+            load_started_ns=load_started[0],
             ignored=verifier.processes if verifier is not None else (),
         )
         if verifier is not None:
@@ -101,5 +107,8 @@ def start_live(prepared: Prepared, say: Callable[[str], None], *, workers: int =
             feed.listen(verifier.observe)
     if feed is not None:
         feed.start()
+        # The workers' load begins once they joined and built their practitioners: "after N s
+        # of load" counts from their first op, as run.json's load_started_at does.
+        feed.listen_first(lambda op: _load_began(op.time, load_started, watch))
     session.verifier, session.watch, session.feed = verifier, watch, feed
     return session

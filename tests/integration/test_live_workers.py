@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,12 @@ def test_stop_when_corrupt_ends_the_load_of_the_workers(stopped_run: RunResult) 
     assert stopped is not None, run.output
     assert stopped["reason"].startswith("stop_when corrupt: 1 reached: corrupt "), stopped
     assert "load stopped early: stop_when corrupt" in run.output
+    # "after N s of load" counts from the workers' load start, not from the harness's (before
+    # the workers joined and built their practitioners)
+    load_began_s = (
+        datetime.fromisoformat(meta["load_started_at"]) - datetime.fromisoformat(meta["started_at"])
+    ).total_seconds()
+    assert 0 <= stopped["after_s"] <= stopped["time_s"] - load_began_s + 0.25, (stopped, meta)
     key = stopped["reason"].split()[5]
     assert key in {a["key"] for a in run.anomalies("corrupt")}
     ops = history(run)
