@@ -24,13 +24,14 @@ from ackguard.harness.history import HistoryWriter
 from ackguard.harness.run import workload_config
 from ackguard.harness.scenario import parse_scenario
 from ackguard.harness.shards import shard_path
-from ackguard.harness.workers import FLUSH, FLUSHED, HELLO, OPS, READY, SETUP
+from ackguard.harness.workers import ENDED, FLUSH, FLUSHED, HELLO, OPS, READY, SETUP
 from ackguard.harness.workload import Directory, HttpTarget, TargetFactory, Workload, load_adapter
 
 __all__ = ["parse_master", "worker_main"]
 
 STREAM_EVERY_S = 0.5
 STREAM_BATCH_BYTES = 1 << 20
+AGENDAS_EVERY_S = 0.5
 
 
 def parse_master(text: str) -> tuple[str, int]:
@@ -98,6 +99,7 @@ class _Share:
         self.environment.stop_timeout = config.request_timeout_s + 1.0
         if data["stream"] or self.shard_dir is None:
             self._streamer = gevent.spawn(self._stream_forever)
+        gevent.spawn(self._say_when_agendas_end, workload)
         self.runner.send_message(READY, {"k": k})
 
     def on_flush(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
@@ -112,6 +114,14 @@ class _Share:
             with self.history.path.open("rb") as shard:
                 lines = sum(chunk.count(b"\n") for chunk in iter(lambda: shard.read(1 << 20), b""))
         self.runner.send_message(FLUSHED, {"lines": lines})
+
+    def _say_when_agendas_end(self, workload: Workload) -> None:
+        """``ackguard_ended`` once every practitioner of this worker has ended its agenda (never,
+        for agendas without an end): the master may then stop the load before its duration."""
+        while not self._flushing and not workload.agendas_ended():
+            gevent.sleep(AGENDAS_EVERY_S)
+        if not self._flushing:
+            self.runner.send_message(ENDED, None)
 
     def _stream_forever(self) -> None:
         while not self._flushing:

@@ -16,7 +16,9 @@ The conversation, besides Locust's own (users are dispatched and stopped by Locu
    of users, and the clock origin (the harness's start: as ``time.monotonic_ns`` for a worker on
    this machine, which shares that clock, and in wall-clock terms for one elsewhere);
 3. each worker builds its practitioners and answers ``ackguard_ready``; the load starts;
-4. at the end the master sends ``ackguard_flush``: the worker stops its users (ops in flight
+4. a worker whose practitioners have all come to the end of their agendas says
+   ``ackguard_ended`` (once); with ``until_agendas_end`` the load stops when every worker has;
+5. at the end the master sends ``ackguard_flush``: the worker stops its users (ops in flight
    complete), and answers ``ackguard_flushed`` with the number of lines it wrote.
 
 A worker the harness started writes its shard into the run directory itself
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from ackguard.harness.run import Prepared
 
 __all__ = [
+    "ENDED",
     "FLUSH",
     "FLUSHED",
     "HELLO",
@@ -73,6 +76,7 @@ __all__ = [
 
 HELLO, SETUP, READY = "ackguard_hello", "ackguard_setup", "ackguard_ready"
 OPS, FLUSH, FLUSHED = "ackguard_ops", "ackguard_flush", "ackguard_flushed"
+ENDED = "ackguard_ended"
 MAX_WORKERS = 64
 PROCESS_BASE = 10**9
 JOIN_TIMEOUT_S = 60.0
@@ -111,6 +115,7 @@ class _Worker:
     missing_since: float | None = None
     flushed: int | None = None
     lost: str | None = None
+    agendas_ended: bool = False
 
 
 class DistributedLoad:
@@ -153,6 +158,7 @@ class DistributedLoad:
             (READY, self._on_ready),
             (OPS, lambda msg: self._on_ops(msg, run_dir)),
             (FLUSHED, self._on_flushed),
+            (ENDED, self._on_ended),
         ):
             master.register_message(kind, _listener(handler))
         try:
@@ -261,6 +267,9 @@ class DistributedLoad:
         while not interrupted.is_set() and time.monotonic() < deadline:
             if prepared.stop_reason is not None:
                 progress(f"load stopped early: {prepared.stop_reason}")
+                break
+            if scenario.until_agendas_end and all(w.agendas_ended for w in self._by_k()):
+                progress("load stopped early: every practitioner's agenda has ended")
                 break
             self._check_children(before_load=False)
             self._check_heartbeats(master)
@@ -395,6 +404,11 @@ class DistributedLoad:
             stream = self._streams[worker.k] = shard_path(run_dir, worker.k).open("ab")
         stream.write(bytes(msg.data["lines"]))
         stream.flush()
+
+    def _on_ended(self, msg: Any) -> None:
+        worker = self._workers.get(msg.node_id)
+        if worker is not None:
+            worker.agendas_ended = True
 
     def _on_flushed(self, msg: Any) -> None:
         worker = self._workers.get(msg.node_id)
