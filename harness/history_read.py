@@ -12,7 +12,9 @@ reading is given), the ops of ``nemesis`` and ``harness`` are kept whole with th
 numbers, and ``last_time`` is the time of the last line read as an operation.
 
 :func:`read_batches` streams the history as lists of lines, one block at a time, so memory holds
-one block (a few MB) besides what the caller keeps. :func:`paused_gc` is for callers that build
+one block (a few MB) besides what the caller keeps. :func:`read_typed_batches` is the verifiers'
+variant: client values decoded as :class:`~harness.history_values.OpValue` (no dict per value,
+fields left raw), by the same rules. :func:`paused_gc` is for callers that build
 millions of small objects from it: the cyclic garbage collector would otherwise walk the
 growing heap again and again (a quarter of the CPU time of building the index of 1,000,000
 ops: 8.8 s against 6.8 s), and JSON makes no cycles.
