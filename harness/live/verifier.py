@@ -78,7 +78,10 @@ class LiveVerifier:
         self.say = say
         self.on_damage = on_damage
         self.caught_up = caught_up
-        self._held: list[ReadBack] = []  # looked corrupt before every write up to it was known
+        # Read-backs that looked corrupt before every write up to them was known, one per key:
+        # a heap by completion, as the feed catches up in time order.
+        self._held: list[tuple[int, str, ReadBack]] = []
+        self._held_keys: set[str] = set()
         self.expected = ExpectedState(round(confirm_after_s * 1e9))
         self._confirm: list[tuple[int, str]] = []  # (history ns when due, key): a heap
         self._confirming: set[str] = set()
@@ -205,7 +208,9 @@ class LiveVerifier:
         answered = read(invoked, completed, index)
         damage = self.expected.judge(answered)
         if damage is not None and damage.kind == "corrupt" and not self.caught_up(completed):
-            self._held.append(answered)
+            if key not in self._held_keys:
+                self._held_keys.add(key)
+                heapq.heappush(self._held, (completed, key, answered))
             damage = None
         due = self.expected.confirm_due(key)
         if damage is None and due is not None and key not in self._confirming:
@@ -217,13 +222,10 @@ class LiveVerifier:
 
     def _judge_held(self) -> None:
         """Judge again the read-backs held until the workers' ops caught up with them."""
-        if not self._held:
-            return
-        held, self._held = self._held, []
-        for answered in held:
-            if not self.caught_up(answered.completed):
-                self._held.append(answered)
-                continue
+        held = self._held
+        while held and self.caught_up(held[0][0]):
+            _completed, key, answered = heapq.heappop(held)
+            self._held_keys.discard(key)
             damage = self.expected.corrupt(answered)
             if damage is not None:
                 self._alarm(damage)
