@@ -13,7 +13,6 @@ an index drawn meanwhile never lists a half-deleted run; then its tree is remove
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -123,9 +122,9 @@ def _runs(runs_dir: Path) -> list[tuple[PrunedRun, bool]]:
     for path in sorted(runs_dir.iterdir()):
         if not _is_run_dir(path):
             continue
-        scenario = _scenario(path)
         info = load_run_info(path)
-        if scenario is None or info is None or info.started_at is None:
+        scenario = info.scenario if info is not None else None
+        if not scenario or info is None or info.started_at is None:
             continue  # not readable as an ackguard run: never ours to delete
         alive = harness_alive(info)
         live = (info.status == "running" and alive is not False) or (
@@ -133,15 +132,6 @@ def _runs(runs_dir: Path) -> list[tuple[PrunedRun, bool]]:
         )
         found.append((PrunedRun(path, scenario, info.started_at, _disk_usage(path)), live))
     return found
-
-
-def _scenario(run_dir: Path) -> str | None:
-    try:
-        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    name = data.get("scenario") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and name else None
 
 
 def _disk_usage(path: Path) -> int:

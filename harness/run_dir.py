@@ -147,6 +147,8 @@ class RunInfo:
     """Why a stop condition ended the load early (``stop_when``), or None."""
     workers_lost: tuple[str, ...] = ()
     """Locust workers lost mid-run, in words (``run.json`` ``workers_lost``)."""
+    scenario: str | None = None
+    """The scenario's name; ``None`` (or empty) in a run.json that does not name it."""
 
     @property
     def interrupted_after_s(self) -> float | None:
@@ -176,6 +178,7 @@ def load_run_info(run_dir: Path) -> RunInfo | None:
         ended_at=data.ended_at,
         stopped_by=None if stopped.get("reason") is None else str(stopped["reason"]),
         workers_lost=tuple(data.workers_lost),
+        scenario=data.scenario,
     )
 
 

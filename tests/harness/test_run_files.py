@@ -59,6 +59,7 @@ def test_run_json_reads_back_as_the_harness_wrote_it(tmp_path: Path) -> None:
     assert data.cohorts[0].practice_window == Span(PRACTICE["from"], PRACTICE["until"], "practice")
     info = load_run_info(tmp_path)
     assert info is not None and info.status == "interrupted" and info.interrupted_after_s == 7.0
+    assert info.scenario == "commit-ack-lost"
     assert info.stopped_by == "first confirmed loss" and info.workers_lost == (
         "worker 1: no heartbeat",
     )
