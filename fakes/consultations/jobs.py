@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
+from ackguard.fakes.consultations import driver
+from ackguard.fakes.consultations.amend import has_update_returning, update_returning
 from ackguard.fakes.consultations.defects import ActiveDefects, DefectEntry, DefectParams
 from ackguard.fakes.consultations.defects.hooks import FollowUp, WriteCall
 from ackguard.fakes.consultations.errors import Answer, ApiError, json_answer
@@ -68,6 +70,7 @@ _UPDATE_BY_ID = update(consultations).where(consultations.c.id == bindparam("rec
 _BY_KEYS = select(consultations).where(
     consultations.c.idempotency_key.in_(bindparam("keys", expanding=True))
 )
+_COLUMNS = ", ".join(column.name for column in consultations.columns)
 _RPPS = select(practitioners.c.rpps).where(practitioners.c.id == bindparam("id"))
 _PATIENT = select(patients.c.id).where(patients.c.id == bindparam("id"))
 
@@ -127,12 +130,20 @@ def practice_time(started_at: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _rows_by_keys(connection: Connection, keys: list[str]) -> Iterable[Mapping[Any, Any]]:
+    if driver.handles(connection.dialect):
+        marks = ", ".join([driver.mark(connection.dialect)] * len(keys))
+        sql = f"SELECT {_COLUMNS} FROM {consultations.name} WHERE idempotency_key IN ({marks})"
+        return driver.run(connection, sql, keys)
+    return connection.execute(_BY_KEYS, {"keys": keys}).mappings()
+
+
 def prefetch_keys(connection: Connection, context: WriteContext, jobs: list[WriteJob]) -> None:
     """One query for the idempotency keys of every create in the batch (instead of one each)."""
     keys = {job.key for job in jobs if isinstance(job, CreateConsultation)}
     context.keys = dict.fromkeys(keys)
     if keys:
-        for row in connection.execute(_BY_KEYS, {"keys": sorted(keys)}).mappings():
+        for row in _rows_by_keys(connection, sorted(keys)):
             context.keys.setdefault(str(row["idempotency_key"]), None)
             if context.keys[str(row["idempotency_key"])] is None:
                 context.keys[str(row["idempotency_key"])] = consultation_record(row)
@@ -353,10 +364,28 @@ class PatchConsultation(WriteJob):
         self.record_id = record_id
         self.body = body
 
+    def updated(self, record: ConsultationRecord | None) -> Answer:
+        """The answer once updated with others by the writer (``None``: no such record)."""
+        if record is None:
+            return self._missing().answer()
+        self.wrote = True
+        return json_answer(200, record)
+
+    def _missing(self) -> ApiError:
+        return ApiError(404, f"no consultation with id {self.record_id}", "id")
+
     def execute(self, connection: Connection, context: WriteContext) -> Answer:
+        if not context.defects.entries and has_update_returning(connection):
+            # nothing can bend it: one statement (see .amend)
+            now = utc_now_iso()
+            updated = update_returning(connection, self.record_id, self.body.changes(), now)
+            if updated is None:
+                raise self._missing()
+            self.wrote = True
+            return json_answer(200, updated)
         row = connection.execute(_BY_ID_FOR_UPDATE, {"id": self.record_id}).mappings().first()
         if row is None:
-            raise ApiError(404, f"no consultation with id {self.record_id}", "id")
+            raise self._missing()
         before = consultation_record(row)
         practitioner_id = int(before["practitioner_id"])
         rpps = context.directory.rpps(connection, practitioner_id) or ""

@@ -7,7 +7,8 @@ the row's position (one array parameter per column: the statement's text does no
 the number of rows, so the server prepares it once). Either way the database assigns the ids in
 row order (SQLite's rowid is one past the largest; the ORDER BY fixes the order the sequence is
 drawn in, as SQLAlchemy's own sorted insertmanyvalues relies on), so the returned ids, sorted,
-are the rows' ids in order. Other databases: ``None``, the caller inserts its own way.
+are the rows' ids in order. Run on the driver's cursor (:mod:`.driver`). Other databases:
+``None``, the caller inserts its own way.
 
 The writer uses it for the creates of a batch that nothing bends (:func:`insert_creates_together`):
 on PostgreSQL one round trip instead of one per create, which is what bounded a batch's time
@@ -22,11 +23,19 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Integer, Table
 from sqlalchemy.engine import Connection
 
+from ackguard.fakes.consultations import driver
+from ackguard.fakes.consultations.amend import update_together
 from ackguard.fakes.consultations.errors import Answer, ApiError
-from ackguard.fakes.consultations.jobs import CreateConsultation, WriteContext, WriteJob
+from ackguard.fakes.consultations.jobs import (
+    CreateConsultation,
+    PatchConsultation,
+    WriteContext,
+    WriteJob,
+)
+from ackguard.fakes.consultations.records import utc_now_iso
 from ackguard.fakes.consultations.schema import consultations
 
-__all__ = ["insert_creates_together", "insert_rows"]
+__all__ = ["insert_creates_together", "insert_rows", "update_patches_together"]
 
 _DIALECTS = ("sqlite", "postgresql")
 
@@ -65,6 +74,30 @@ def insert_creates_together(
     }
 
 
+def update_patches_together(
+    connection: Connection, context: WriteContext, jobs: Sequence[WriteJob]
+) -> dict[int, Answer]:
+    """PostgreSQL, no defect active: the answers, by position in ``jobs``, of the batch's
+    PATCHes (the first of each record; a later one of the same record runs after, alone) in one
+    statement (:func:`.amend.update_together`) when there are two or more; as for the creates,
+    the batch's requests are concurrent, so running them before the others changes nothing."""
+    if connection.dialect.name != "postgresql" or context.defects.entries:
+        return {}
+    chosen: dict[int, tuple[int, PatchConsultation]] = {}
+    for index, job in enumerate(jobs):
+        if isinstance(job, PatchConsultation):
+            chosen.setdefault(job.record_id, (index, job))
+    if len(chosen) < 2:
+        return {}
+    records = update_together(
+        connection,
+        [(record_id, job.body.changes(), utc_now_iso()) for record_id, (_, job) in chosen.items()],
+    )
+    return {
+        index: job.updated(records.get(record_id)) for record_id, (index, job) in chosen.items()
+    }
+
+
 def insert_rows(
     connection: Connection, table: Table, rows: Sequence[Mapping[str, object]]
 ) -> list[int] | None:
@@ -77,7 +110,7 @@ def insert_rows(
         values = ",".join(["(" + ",".join("?" * len(names)) + ")"] * len(rows))
         sql = f"INSERT INTO {table.name} ({columns}) VALUES {values} RETURNING id"
         flat = tuple(row[name] for row in rows for name in names)
-        return sorted(int(found[0]) for found in connection.exec_driver_sql(sql, flat))
+        return sorted(int(found["id"]) for found in driver.run(connection, sql, flat))
     if dialect == "postgresql":
         arrays = ",".join(
             "%s::integer[]" if isinstance(table.c[name].type, Integer) else "%s::text[]"
@@ -88,5 +121,5 @@ def insert_rows(
             f"WITH ORDINALITY AS given({columns}, position) ORDER BY position RETURNING id"
         )
         params = tuple([row[name] for row in rows] for name in names)
-        return sorted(int(found[0]) for found in connection.exec_driver_sql(sql, params))
+        return sorted(int(found["id"]) for found in driver.run(connection, sql, params))
     return None

@@ -8,8 +8,9 @@ database fails, a batch whose error came from one job (an integrity error) is re
 one whose database is unavailable is answered 503 at once.
 
 The creates of a batch that no defect covers are inserted first, in one statement
-(:func:`.multirow.insert_creates_together`), then the other jobs run; all are answered after the
-one commit as before.
+(:func:`.multirow.insert_creates_together`), on PostgreSQL with no defect active its PATCHes are
+updated together next (:func:`.multirow.update_patches_together`), then the other jobs run; all
+are answered after the one commit as before.
 
 Defects change exactly this sequence (see :mod:`.jobs` and the defect modules): a deferred job
 is answered before the commit, a job with a fallback is answered 2xx although its write failed,
@@ -42,7 +43,10 @@ from ackguard.fakes.consultations.jobs import (
     WriteJob,
     prefetch_keys,
 )
-from ackguard.fakes.consultations.multirow import insert_creates_together
+from ackguard.fakes.consultations.multirow import (
+    insert_creates_together,
+    update_patches_together,
+)
 from ackguard.fakes.consultations.schema import consultations
 
 __all__ = ["Writer"]
@@ -178,8 +182,10 @@ class Writer:
         current: _Pending | None = None
         try:
             connection = self._open()
-            prefetch_keys(connection, context, [p.job for p in live])
-            together = insert_creates_together(connection, context, [p.job for p in live])
+            jobs = [p.job for p in live]
+            prefetch_keys(connection, context, jobs)
+            together = insert_creates_together(connection, context, jobs)
+            together.update(update_patches_together(connection, context, jobs))
             for index, pending in enumerate(live):
                 current = pending
                 try:

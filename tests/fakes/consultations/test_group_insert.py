@@ -6,6 +6,7 @@ creates are still bent by the defect; the PATCHes in between are stored as answe
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -100,3 +101,61 @@ def test_concurrent_creates_are_stored_as_answered(
                     "conclusion": record["conclusion"]} == record  # fmt: skip
         else:
             assert stored[record_id] == record
+
+
+def test_concurrent_patches_are_stored_as_answered(
+    start_service: StartService, database: Database
+) -> None:
+    """With no defect active, a batch's PATCHes run as one statement each (SQLite) or together
+    (PostgreSQL: one per record in one statement, a record's later PATCHes alone after): every
+    PATCH of a record is answered with its own version, the record stored is the answer with
+    the highest, each field as its last writer left it, and an unknown id is a 404."""
+    service = start_service(database.url)
+    people = seed(service, ["10000000001"], patients=1)
+    doctor, patient = people.practitioners[0]["id"], people.patients[0]["id"]
+    targets = [
+        service.create(f"p-{n}", doctor, patient, visit_reason="avant", exam_report="vu").json()
+        for n in range(20)
+    ]
+    fields = ("visit_reason", "exam_report", "conclusion", "prescription")
+    plan = [(n % 20, fields[n % 4], f"texte {n}") for n in range(60)]  # three per record
+
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=THREADS))
+
+    def sent(step: tuple[int, str, str]) -> dict[str, str | None]:
+        _, field, text = step
+        return {field: text, **({"prescription": None} if field == "visit_reason" else {})}
+
+    def patch(step: tuple[int, str, str]) -> requests.Response:
+        url = f"{service.url}/v1/consultations/{targets[step[0]]['id']}"
+        return session.patch(url, json=sent(step), timeout=15)
+
+    def unknown(n: int) -> requests.Response:
+        return session.patch(
+            f"{service.url}/v1/consultations/{900000 + n}", json={"conclusion": "x"}, timeout=15
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        missing = [pool.submit(unknown, n) for n in range(6)]
+        answers = list(pool.map(patch, plan))
+    session.close()
+    assert all(m.result().status_code == 404 for m in missing)
+    stored = {r["id"]: r for r in service.export()}
+    for target, record in enumerate(targets):
+        mine = sorted(
+            (
+                (a.json(), sent(step))
+                for step, a in zip(plan, answers, strict=True)
+                if step[0] == target and a.status_code == 200
+            ),
+            key=lambda answered: int(answered[0]["version"]),
+        )
+        assert [a["version"] for a, _ in mine] == [2, 3, 4], mine
+        assert stored[record["id"]] == mine[-1][0]
+        history = [(record, {}), *mine]
+        for (earlier, _), (later, changes) in itertools.pairwise(history):
+            # each PATCH applied to the version before it: only its own fields changed
+            assert {k: later[k] for k in changes} == changes
+            unchanged = set(record) - set(changes) - {"version", "updated_at"}
+            assert {k: later[k] for k in unchanged} == {k: earlier[k] for k in unchanged}
