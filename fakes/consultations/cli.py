@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # no proxy in front: the peer is the client (and one wrapper less)
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

@@ -8,8 +8,9 @@
   connect timeout, server-side ``statement_timeout``.
 - MariaDB: connect/read/write timeouts.
 
-Readers use a bounded pool with ``pool_pre_ping`` (recovery after a restart of the database);
-the writer keeps one connection and replaces it after any database error.
+Readers use a bounded pool, without a ping at checkout: a read whose connection the database
+dropped (a restart) runs once more on a new one (:mod:`.service`); the writer keeps one
+connection and replaces it after any database error.
 """
 
 from __future__ import annotations

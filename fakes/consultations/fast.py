@@ -10,7 +10,9 @@ of the FastAPI app and answers, itself, the requests the workload sends all the 
   exactly ``application/json``, a ``Content-Length`` within the body cap, a body the route's
   model accepts (same ``json.loads``, same pydantic model as FastAPI uses) and, for a create,
   one valid ``Idempotency-Key``;
-* ``GET /v1/consultations/{id}`` with a well-formed id.
+* ``GET /v1/consultations/{id}`` with a well-formed id;
+* ``GET /v1/consultations`` (the practitioners' day listings, the export) whose query names
+  only the route's parameters, each at most once, as plain digits within their ranges.
 
 Everything else, including every request it finds anything wrong with, goes to the FastAPI app
 unchanged (a body already read is handed on as it came), so every error answer keeps its single
@@ -30,14 +32,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ackguard.fakes.consultations.errors import Answer, ApiError, error_body, json_answer
 from ackguard.fakes.consultations.jobs import CreateConsultation, PatchConsultation
 from ackguard.fakes.consultations.models import MAX_ID, ConsultationIn, ConsultationPatch
-from ackguard.fakes.consultations.reads import get_consultation
+from ackguard.fakes.consultations.reads import ListQuery, get_consultation, list_consultations
 from ackguard.fakes.consultations.service import Service
 
 __all__ = ["FastPaths"]
 
 log = logging.getLogger("fakes.consultations")
 
-_ITEM_PREFIX = "/v1/consultations/"
+_COLLECTION = "/v1/consultations"
+_ITEM_PREFIX = _COLLECTION + "/"
+_LIST_RANGES = {
+    b"practitioner_id": (1, MAX_ID),
+    b"patient_id": (1, MAX_ID),
+    b"cursor": (0, MAX_ID),
+    b"limit": (1, 1000),
+}
 _JSON = b"application/json"
 _MAX_KEY = 128
 _ID_DIGITS = 18
@@ -76,6 +85,8 @@ class FastPaths:
                 answer = await self._create(scope, body)
             elif method == "GET" and path.startswith(_ITEM_PREFIX):
                 answer = await self._read(path[len(_ITEM_PREFIX) :])
+            elif method == "GET" and path == _COLLECTION:
+                answer = await self._list(_list_query(scope["query_string"]))
             elif method == "PATCH" and path.startswith(_ITEM_PREFIX):
                 record_id = _record_id(path[len(_ITEM_PREFIX) :])
                 body = await self._body(scope, receive)
@@ -143,6 +154,34 @@ class FastPaths:
         if record is None:
             raise ApiError(404, f"no consultation with id {text!r}", "id")
         return json_answer(200, record)
+
+    async def _list(self, query: ListQuery) -> Answer:
+        service = self.service
+        page = await service.read(lambda: list_consultations(service.read_engine, query))
+        return json_answer(200, {"items": page.items, "next_cursor": page.next_cursor})
+
+
+def _list_query(raw: bytes) -> ListQuery:
+    """The query of a listing, as the route reads it; declines anything but plain digits
+    (percent-escapes, empty or repeated parameters, other names: the route's own answers)."""
+    values: dict[bytes, int] = {}
+    for pair in raw.split(b"&") if raw else ():
+        name, equals, text = pair.partition(b"=")
+        bounds = _LIST_RANGES.get(name)
+        if bounds is None or not equals or name in values:
+            raise _Decline
+        if not text.isdigit() or len(text) > _ID_DIGITS:
+            raise _Decline
+        value = int(text)
+        if not bounds[0] <= value <= bounds[1]:
+            raise _Decline
+        values[name] = value
+    return ListQuery(
+        practitioner_id=values.get(b"practitioner_id"),
+        patient_id=values.get(b"patient_id"),
+        after_id=values.get(b"cursor", 0),
+        limit=values.get(b"limit", 100),
+    )
 
 
 def _validated(model: type[M], body: bytes) -> M:

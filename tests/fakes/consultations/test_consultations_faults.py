@@ -153,3 +153,28 @@ def test_postgres_stopped_answers_503_then_recovers(
     keys = {r["idempotency_key"] for r in service.export()}
     assert "after" in keys and "while-down" not in keys
     assert service.process.poll() is None
+
+
+@pytest.mark.postgres
+def test_reads_after_a_postgres_restart_answer_at_once(
+    start_service: StartService, postgres_db: Database
+) -> None:
+    """Reads take pooled connections without a ping: the first read after a restart finds its
+    connection dead, and runs once more on a new one instead of answering 503."""
+    service = start_service(postgres_db.url, *FAST)
+    people = seed(service, ["10000000001"])
+    created = service.create(
+        "before", people.practitioners[0]["id"], people.patients[0]["id"], visit_reason="v"
+    )
+    path = f"/v1/consultations/{created.json()['id']}"
+    with ThreadPoolExecutor(4) as pool:  # several pooled read connections, all opened now
+        assert {a.status_code for a in pool.map(lambda _: service.call("GET", path), range(8))} == {
+            200
+        }
+    postgres_db.cluster.stop("fast")
+    postgres_db.cluster.start()
+    for _ in range(10):  # each pooled connection predates the restart
+        read = service.call("GET", path)
+        assert read.status_code == 200 and read.json() == created.json(), read.text
+    listed = service.call("GET", "/v1/consultations")
+    assert listed.status_code == 200 and listed.json()["items"] == [created.json()]
