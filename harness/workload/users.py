@@ -16,6 +16,7 @@ from datetime import datetime
 import gevent
 from locust import FastHttpUser, task
 
+from ackguard.harness.history_read import paused_gc
 from ackguard.harness.workload.practitioner import PractitionerGroup
 from ackguard.harness.workload.target import TargetContext, TargetFactory
 
@@ -50,11 +51,12 @@ class _Driver:
     def __init__(self, group: PractitionerGroup) -> None:
         self.group = group
         self._queue: list[tuple[datetime, int]] = []
-        for index in range(len(group.agents)):
-            if index in group.lives:
-                heapq.heappush(self._queue, (group.next_at[index], index))
-            else:
-                self._begin(index)
+        with paused_gc():  # each agenda's first slot: long-lived objects, no garbage
+            for index in range(len(group.agents)):
+                if index in group.lives:
+                    heapq.heappush(self._queue, (group.next_at[index], index))
+                else:
+                    self._begin(index)
 
     def _begin(self, index: int) -> None:
         """A fresh agenda generator for one practitioner; it continues with its next slot."""
