@@ -4,8 +4,9 @@ directory says once it ends (:class:`ScenarioOutcome`) or while its load runs
 
 The run is a subprocess on purpose: the harness imports Locust, which patches the standard
 library with gevent, and a user's test process must stay as it was. This module imports only the
-standard library; the scenario is parsed (to refuse a bad one before anything starts) with
-:mod:`harness.scenario`, which does not import Locust either.
+standard library and :mod:`harness.run_files` (msgspec: run.json as the harness writes it); the
+scenario is parsed (to refuse a bad one before anything starts) with :mod:`harness.scenario`,
+which does not import Locust either.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
+
+from ackguard.harness.run_files import RunFile, RunFileError, read_file
 
 __all__ = [
     "DAMAGE",
@@ -175,7 +178,8 @@ class ScenarioProcess:
             for entry in sorted(self.runs_dir.iterdir()):
                 if entry.name in self._before or not entry.is_dir():
                     continue
-                if _run_json(entry).get("harness_pid") == self.process.pid:
+                found = _run_file(entry)
+                if found is not None and found.harness_pid == self.process.pid:
                     self._run_dir = entry
                     break
         return self._run_dir
@@ -185,19 +189,18 @@ class ScenarioProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             run_dir = self.run_dir()
-            data = _run_json(run_dir) if run_dir is not None else {}
-            started = _moment(data.get("load_started_at"))
-            if run_dir is not None and started is not None:
-                url = data.get("service_url")
-                if not isinstance(url, str) or not url:
+            data = _run_file(run_dir) if run_dir is not None else None
+            started = _aware(data.load_started_at) if data is not None else None
+            if run_dir is not None and data is not None and started is not None:
+                url = data.service_url
+                if not url:
                     raise RunStartError(f"{run_dir}/run.json names no service_url")
-                duration = data.get("load_duration_s")
                 return RunningSystem(
                     url=url,
                     run_dir=run_dir,
-                    scenario=str(data.get("scenario", self.scenario)),
+                    scenario=data.scenario or self.scenario,
                     load_started_at=started,
-                    load_duration_s=float(duration) if isinstance(duration, int | float) else 0.0,
+                    load_duration_s=data.load_duration_s or 0.0,
                 )
             if self.process.poll() is not None:
                 raise RunStartError(
@@ -260,7 +263,8 @@ def read_outcome(scenario: str, run_dir: Path | None, code: int, output: str) ->
         said = [line for line in output.splitlines() if line.startswith("ackguard:")]
         reasons = (f"no verdict.json: ackguard exited {code}", *said)
     report = run_dir / "report.html" if run_dir is not None else None
-    named = _run_json(run_dir).get("scenario") if run_dir is not None else None
+    run = _run_file(run_dir) if run_dir is not None else None
+    named = run.scenario if run is not None else None
     expected = data.get("expected")
     return ScenarioOutcome(
         scenario=named if isinstance(named, str) else scenario,
@@ -285,20 +289,15 @@ def _valid(value: object) -> Valid | None:
     return "unknown" if value == "unknown" else None
 
 
-def _run_json(run_dir: Path) -> dict[str, Any]:
+def _run_file(run_dir: Path) -> RunFile | None:
     try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # not written yet, or being replaced
-    return data if isinstance(data, dict) else {}
+        return read_file(run_dir / "run.json", RunFile)
+    except (OSError, RunFileError):
+        return None  # not written yet, or being replaced
 
 
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
