@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ackguard.harness.history_values import Digest
+
 __all__ = [
     "FAIL",
     "INFO",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 PENDING, OK, INFO, FAIL = 0, 1, 2, 3
+_UNWRITTEN: Any = object()
 
 DigestJSON = Mapping[str, Any]
 
@@ -73,14 +76,18 @@ def is_allowed(
     superseding_inv = -1  # latest invoke among acknowledged writes completed before `before`
     matched_cmp = -1  # latest completion among acknowledged writes of the observed value
     for w in writes:
-        fields = w.fields
-        if name not in fields:
+        value = w.fields.get(name, _UNWRITTEN)
+        if value is _UNWRITTEN:
             continue
         status = w.status
         if status == FAIL:
             continue
-        value = fields[name]
-        same = (None if value is None else value["digest"]) == observed
+        if value is None:
+            same = observed is None
+        elif value.__class__ is Digest:  # most values: an attribute, not a method call
+            same = value.digest == observed
+        else:
+            same = value["digest"] == observed
         if status != OK:
             if same:
                 return True  # indeterminate: may land at any time after its invoke
