@@ -2,8 +2,8 @@
 reads/s, p50/p99 latency) and its CPU per request, beside the load generator's, on SQLite and on
 a throwaway PostgreSQL cluster. Prints figures; not a test.
 
-The service runs as its own process (``python -m ackguard.fakes.consultations``). Three phases
-per database, each bounded by ``--duration`` (and ``--max-requests``):
+The service runs as its own process (``python -m ackguard.fakes.consultations``). Per database,
+phases each bounded by ``--duration`` (and ``--max-requests``):
 
 * creates, then reads and PATCHes of the records created: an asyncio HTTP/1.1 client of its
   own (uvloop, keep-alive connections), far cheaper per request than the practitioners, so the
@@ -17,7 +17,10 @@ about the neighbours than about either process, so the verdict is drawn from CPU
 request, which a busy machine bends least: the service's (its process, over each phase) and the
 generator's (its process, over the mix). A capacity is one core over that figure; the summary
 sets the generator's beside the service's for creates and for the mix, with their ratio: issue
-12 asks the service to sustain at least twice what the generator sends.
+12 asks the service to sustain at least twice what the generator sends. The mix runs at the
+practitioners' pace, far below the asyncio client's, so each of its requests also carries the
+service's fixed costs (a wake-up, a writer batch and a commit of its own): its figure is the
+pessimistic one.
 
 Example:
     .venv/bin/python bench/bench_service.py --db sqlite --duration 10 --connections 64

@@ -134,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ackguard.fakes.consultations.app import create_app
     from ackguard.fakes.consultations.fast import FastPaths
     from ackguard.fakes.consultations.service import Service, ServiceConfig
+    from ackguard.fakes.consultations.wire import CoalescingHttpTools
 
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or secrets.token_hex(16)
     settings = DatabaseSettings(args.db, args.request_timeout, args.busy_timeout_ms)
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = uvicorn.Config(
         FastPaths(create_app(service), service),
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpTools,
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # no proxy in front: the peer is the client (and one wrapper less)
