@@ -6,6 +6,12 @@ process has at most one op in flight). Everything is grouped by idempotency key 
 
 Which field values a read may return is the allowed-value rule, in
 :mod:`harness.verifiers.allowed_value` (re-exported here).
+
+From a file (:func:`build_index_from_file`), blocks of lines come typed
+(:func:`harness.history_read.read_typed_batches`): values are read from their attributes, a
+write's fields and a read's observation fields decoded only when the op needs them, and a read
+whose fields equal the record's last acknowledged values (the usual case) needs no look at the
+writes. Whatever does not fit the types goes through the same steps with its whole JSON value.
 """
 
 from __future__ import annotations
