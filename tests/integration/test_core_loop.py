@@ -45,7 +45,9 @@ def test_correct_service_under_sigkill_loses_nothing(run_scenario: Runner) -> No
     )
     assert result.code == 0, result.output
     assert result.verdict["verdict"] is True
-    assert result.counts["acknowledged"] >= 100
+    # enough acknowledged notes for "none lost" to mean something: about 150 on a quiet
+    # machine, 77 at a load average of 10 (seen)
+    assert result.counts["acknowledged"] >= 50
     assert result.counts["lost"] == 0 and result.counts["corrupt"] == 0
     history = (result.run_dir / "history.jsonl").read_text(encoding="utf-8").splitlines()
     kills = [json.loads(line) for line in history if '"nemesis"' in line]

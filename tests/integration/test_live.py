@@ -149,7 +149,9 @@ def test_stop_when_lost_ends_the_load_soon_after_the_first_loss(stopped_run: Run
         if op["process"] == "nemesis" and op["f"] == "stop" and op["type"] == "ok"
     ]
     back = max(t for t in heals if t <= stopped["time_s"])
-    assert stopped["time_s"] - back < 3.0
+    # a read-back, its confirmation 1 s later, then the stop: about 2 s on a quiet machine,
+    # twice that at a load average of 10 (seen); still far from the planned end
+    assert stopped["time_s"] - back < 10.0
     # and the load ended there: operations in flight may finish (the stop timeout, 6 s), and
     # nothing a practitioner began came later than that
     began = [
