@@ -80,7 +80,11 @@ ENDED = "ackguard_ended"
 MAX_WORKERS = 64
 PROCESS_BASE = 10**9
 JOIN_TIMEOUT_S = 60.0
-"""How long the workers have to join and to build their practitioners (each)."""
+"""How long the workers have to join, and to answer heartbeats again once ready."""
+READY_S_PER_PRACTITIONER = 0.001
+"""Beyond JOIN_TIMEOUT_S, how long the workers have to get ready, per practitioner of the run:
+each builds the whole practice (~0.12 ms of CPU a practitioner on a quiet core) and reads the
+directory; at 300,000 a loaded 2-core machine takes minutes."""
 FLUSH_TIMEOUT_S = 30.0
 """How long a worker has to stop its users and answer the flush (ops in flight take up to the
 environment's stop_timeout)."""
@@ -169,7 +173,12 @@ class DistributedLoad:
             self._spawn(run_dir, port)
             self._await(lambda: len(self._workers) >= self.total, "join the master")
             self._setup(master, prepared)
-            self._await(lambda: all(w.ready for w in self._workers.values()), "get ready")
+            building_s = READY_S_PER_PRACTITIONER * prepared.scenario.practitioners
+            self._await(
+                lambda: all(w.ready for w in self._workers.values()),
+                "get ready",
+                JOIN_TIMEOUT_S + building_s,
+            )
             # A worker building many practitioners sends no heartbeat meanwhile and Locust marks
             # it missing; Locust would start the load on the others only, or on none at all.
             self._await(lambda: master.worker_count >= self.total, "answer heartbeats again")
@@ -199,8 +208,10 @@ class DistributedLoad:
             process, ref = spawn(argv, output=log)
             self._children.append((process, ref, log))
 
-    def _await(self, done: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + JOIN_TIMEOUT_S
+    def _await(
+        self, done: Callable[[], bool], what: str, timeout_s: float = JOIN_TIMEOUT_S
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
         while not done():
             self._check_children(before_load=True)
             for worker in self._workers.values():
@@ -209,7 +220,7 @@ class DistributedLoad:
             if time.monotonic() > deadline:
                 joined = len(self._workers)
                 raise RuntimeError(
-                    f"the Locust workers did not {what} within {JOIN_TIMEOUT_S:g} s "
+                    f"the Locust workers did not {what} within {timeout_s:g} s "
                     f"({joined} of {self.total} joined)"
                 )
             gevent.sleep(0.05)
