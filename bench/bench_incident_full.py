@@ -22,9 +22,20 @@ of these fails (or the verdict is not FAIL), 0 otherwise.
 machine's load average before and after: on 2 shared cores the service, the harness and its
 workers compete for CPU.
 
+Measured in-process at 300,000 on the 2 cores shared with other benchmarks (load average 5 to
+9): every practitioner wrote (300,000 creates, 298 timed out and retried); 1,294 s of wall time
+(start 80, registration 118, load 949 at ~316 creates/s, heal 9, final read 40, verification 44,
+report 18, exit 31) for 713 s of CPU: start 36 (harness), registration 56 (harness 37, service
+17), load 558 (harness 374: 1.25 ms a create; service 164: 0.55 ms), final read to the end 57.
+Impact list: 2,773 of the 3,973 cohort members wrote inside the window, all 2,773 named, none
+outside, none missed. On 2 idle cores the harness's one process bounds the load (~375 s of its
+CPU, the service on the other core): about 9 minutes in all, an estimate from these figures.
+With 2 workers, at 30,000: the same CPU per create spread over 2 processes, and each worker
+builds the whole practice again before the load (195 s in all against 162 s in-process).
+
 examples:
-  .venv/bin/python bench/bench_incident_full.py                         # 300,000, ~11 minutes
-  .venv/bin/python bench/bench_incident_full.py --practitioners 30000 --duration 54s
+  .venv/bin/python bench/bench_incident_full.py                         # 300,000, 10-22 minutes
+  .venv/bin/python bench/bench_incident_full.py --practitioners 30000    # ~2.5 minutes
   .venv/bin/python bench/bench_incident_full.py --check runs/20261130T010000-incident-full-scale
 """
 
