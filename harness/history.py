@@ -25,7 +25,10 @@ from hashlib import blake2b as _blake2b
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, TypeVar
 
+import msgspec
 import orjson
+
+from ackguard.harness.history_values import PREFIX_CHARS, ClientValue
 
 __all__ = [
     "END",
@@ -59,13 +62,15 @@ read): a history without it was cut short. Its ``index`` is the number of lines 
 OBSERVATION_FIELDS: tuple[str, ...] = ("visit_reason", "exam_report", "conclusion", "prescription")
 """The fields of a consultation that carry the practitioner's notes."""
 
-PREFIX_CHARS = 24
 _TYPES = {t: f'"{t}"'.encode() for t in ("invoke", "ok", "fail", "info")}
 
 
 def _dumps(value: object) -> bytes:
     """Compact JSON with non-ASCII kept as UTF-8, the layout readers of the history expect."""
     return orjson.dumps(value)
+
+
+_encode_typed = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,8 @@ class FieldDigest:
 
 def digest_fields(fields: Mapping[str, str | None]) -> dict[str, dict[str, object] | None]:
     """The JSON form of written fields: each value digested; ``None`` (cleared) stays ``None``.
-    Same content as ``FieldDigest.of(text).to_json()``, without the object: it runs per request."""
+    Same content as ``FieldDigest.of(text).to_json()``, without the object: it runs per request.
+    The typed form, which the practitioners record: :func:`.history_values.digest_values`."""
     return {
         name: (
             None
@@ -188,12 +194,39 @@ class HistoryWriter:
         value: JSONValue = None,
         error: str | None = None,
     ) -> int:
-        """Append one op; returns its index. The line is built directly (no Op, no dict): this
-        runs for every request of the load, and its key order is the layout readers rely on."""
+        """Append one op whose ``value`` is plain JSON; returns its index."""
+        return self._append(process, type_, f, key, _dumps(value), value, error)
+
+    def record_typed(
+        self,
+        process: int,
+        type_: OpType,
+        f: str,
+        key: str | None,
+        value: ClientValue,
+        error: str | None = None,
+    ) -> int:
+        """Append a practitioner's op, its value typed by its kind (:mod:`.history_values`);
+        returns its index. Listeners get the value as plain JSON, as a reader reads it."""
+        return self._append(process, type_, f, key, _encode_typed(value), value, error)
+
+    def _append(
+        self,
+        process: int | str,
+        type_: OpType,
+        f: str,
+        key: str | None,
+        encoded: bytes,
+        value: object,
+        error: str | None,
+    ) -> int:
+        """Write one line around ``encoded`` (the value's JSON). The line is built directly (no
+        Op, no dict): this runs for every request of the load, and its key order is the layout
+        readers rely on."""
         tail = b'%s,"key":%s,"value":%s,"error":%s}\n' % (
             _dumps(f),
             _dumps(key),
-            _dumps(value),
+            encoded,
             _dumps(error),
         )
         head = _dumps(process)
@@ -211,7 +244,8 @@ class HistoryWriter:
             )
             os.write(self._fd, line)
         if self._listeners:
-            op = Op(index, at, process, type_, f, key, value, error)
+            plain = msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
+            op = Op(index, at, process, type_, f, key, plain, error)
             for listener in self._listeners:
                 listener(op)
         return index

@@ -1,16 +1,23 @@
 """The typed values of the history's client ops: what a create, update, read or list carries.
 
-One definition for the fast readers (msgspec decodes a line straight into these, with no dict
-per value) and for anyone who writes or reads a value by its keys. Every key a client op's
-``value`` may hold is an attribute of :class:`OpValue`; which op carries which:
+One definition for the writer and the readers. The practitioners build each value as the type of
+its op (:class:`CreateInvoke`, :class:`CreateOk`, :class:`UpdateInvoke`, :class:`UpdateOk`,
+:class:`ReadInvoke`, :class:`ReadOk`, :class:`ListInvoke`, :class:`ListOk`; a ``fail`` or ``info``
+completion repeats its invoke's value) and the history writer encodes it. The fast readers decode
+every client value as :class:`OpValue` (msgspec decodes a line straight into it, with no dict per
+value): its attributes are exactly the union of the per-kind types' attributes, each per-kind type
+being the part of it that its op carries (``fields``, a mapping of :class:`Digest` written, stays
+:class:`msgspec.Raw` there until read, as :class:`ObservedFields`). Which op carries which key:
 
 - ``create`` invoke: ``practitioner_id``, ``patient_id``, ``started_at``, ``fields`` (all four
   :data:`~harness.history.OBSERVATION_FIELDS`, null for a field it does not send); on ``ok``
   also the server ``id`` and ``version``;
 - ``update`` invoke: ``id``, ``practitioner_id``, ``patient_id``, ``fields`` (the ones it sends);
-- ``read`` invoke: ``id``; on ``ok``: ``found``, ``fields`` (as stored);
-- ``list`` invoke (the query): ``practitioner_id`` and maybe ``patient_id``; on ``ok``: ``keys``
-  and ``complete`` (false: a partial listing);
+  on ``ok`` also ``version``;
+- ``read`` invoke: ``id``; on ``ok``: ``found``, ``fields`` (as stored) and, when found,
+  ``version``;
+- ``list`` invoke (the query): ``practitioner_id`` and ``day`` (older histories: maybe
+  ``patient_id``); on ``ok``: ``keys`` and ``complete`` (false: a partial listing);
 - any acknowledged answer may name whom its record belongs to: ``seen_key``,
   ``seen_practitioner_id``, ``seen_patient_id``.
 
@@ -25,7 +32,9 @@ has, how such a line reads).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from hashlib import blake2b
+from typing import Annotated, Any, TypeAlias
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -33,12 +42,23 @@ from msgspec import UNSET, UnsetType
 __all__ = [
     "DIGEST_KEYS",
     "I64",
+    "PREFIX_CHARS",
     "UNSET",
+    "ClientValue",
+    "CreateInvoke",
+    "CreateOk",
     "Digest",
+    "ListInvoke",
+    "ListOk",
     "ObservedFields",
     "OpValue",
+    "ReadInvoke",
+    "ReadOk",
     "Scalar",
     "TypedLine",
+    "UpdateInvoke",
+    "UpdateOk",
+    "digest_values",
 ]
 
 I64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
@@ -73,6 +93,107 @@ class Digest(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
 
 DIGEST_KEYS = ("digest", "length", "prefix")
 
+PREFIX_CHARS = 24
+"""How much of a field's text a digest keeps in clear, for humans."""
+
+
+def digest_values(fields: Mapping[str, str | None]) -> dict[str, Digest | None]:
+    """Written fields as the history keeps them: each text digested (the recipe of
+    :meth:`~harness.history.FieldDigest.of`); ``None`` (cleared) stays ``None``."""
+    return {
+        name: (
+            None
+            if text is None
+            else Digest(
+                blake2b(text.encode("utf-8"), digest_size=10).hexdigest(),
+                len(text),
+                text[:PREFIX_CHARS],
+            )
+        )
+        for name, text in fields.items()
+    }
+
+
+Fields: TypeAlias = dict[str, Digest | None]
+"""A written or read ``fields``: field name -> digest, null for a field cleared or absent."""
+
+# The writer's types, one per kind of op (module docstring). Keys absent from an answer are
+# UNSET, which the encoder leaves out, as the dicts these replace left them out.
+
+
+class CreateInvoke(msgspec.Struct, gc=False):
+    """A create as sent: every observation field, null for one it does not send."""
+
+    practitioner_id: str
+    patient_id: str
+    started_at: str
+    fields: Fields
+
+
+class CreateOk(CreateInvoke, gc=False):
+    """An acknowledged create: what was sent, the server's id and version, whom it names."""
+
+    id: Scalar = None
+    version: Scalar = None
+    seen_key: str | UnsetType = UNSET
+    seen_practitioner_id: str | UnsetType = UNSET
+    seen_patient_id: str | UnsetType = UNSET
+
+
+class UpdateInvoke(msgspec.Struct, gc=False):
+    """An update as sent: the fields it changes."""
+
+    id: str
+    practitioner_id: str
+    patient_id: str
+    fields: Fields
+
+
+class UpdateOk(UpdateInvoke, gc=False):
+    """An acknowledged update: what was sent, the version answered, whom it names."""
+
+    version: Scalar = None
+    seen_key: str | UnsetType = UNSET
+    seen_practitioner_id: str | UnsetType = UNSET
+    seen_patient_id: str | UnsetType = UNSET
+
+
+class ReadInvoke(msgspec.Struct, gc=False):
+    """A read of one record by its server id."""
+
+    id: str
+
+
+class ReadOk(ReadInvoke, gc=False):
+    """An answered read: found or not, the fields as stored (all null when not found)."""
+
+    found: bool = False
+    version: Scalar | UnsetType = UNSET
+    fields: Fields = {}
+    seen_key: str | UnsetType = UNSET
+    seen_practitioner_id: str | UnsetType = UNSET
+    seen_patient_id: str | UnsetType = UNSET
+
+
+class ListInvoke(msgspec.Struct, gc=False):
+    """A practitioner's listing of one day."""
+
+    practitioner_id: str
+    day: str
+
+
+class ListOk(ListInvoke, gc=False):
+    """An answered listing: the idempotency keys listed, and whether the listing is whole."""
+
+    keys: list[str] = []
+    complete: bool = True
+
+
+ClientValue: TypeAlias = (
+    CreateInvoke | CreateOk | UpdateInvoke | UpdateOk | ReadInvoke | ReadOk | ListInvoke | ListOk
+)
+"""The value of a practitioner's op, as the writer takes it."""
+
 
 class OpValue(msgspec.Struct, gc=False):
     """A client op's ``value``: every key any op carries (which op carries which: the module
@@ -82,7 +203,9 @@ class OpValue(msgspec.Struct, gc=False):
     practitioner_id: Scalar | UnsetType = UNSET
     patient_id: Scalar | UnsetType = UNSET
     started_at: Scalar | UnsetType = UNSET
+    day: Scalar | UnsetType = UNSET
     id: Scalar | UnsetType = UNSET
+    version: Scalar | UnsetType = UNSET
     found: bool | UnsetType | None = UNSET
     keys: list[str] | UnsetType | None = UNSET
     complete: bool | UnsetType | None = UNSET

@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from ackguard.harness.history import OBSERVATION_FIELDS, JSONValue
+from msgspec import UnsetType
+
+from ackguard.harness.history import OBSERVATION_FIELDS
+from ackguard.harness.history_values import (
+    UNSET,
+    ClientValue,
+    CreateInvoke,
+    CreateOk,
+    ListInvoke,
+    ListOk,
+    ReadInvoke,
+    ReadOk,
+    UpdateInvoke,
+    UpdateOk,
+)
 from ackguard.harness.workload.clock import SimClock
 from ackguard.harness.workload.directory import PatientEntry, PractitionerEntry
 from ackguard.harness.workload.model import PractitionerProfile
@@ -141,9 +155,9 @@ class PractitionerAgent:
         self,
         f: str,
         key: str | None,
-        value: JSONValue,
+        value: ClientValue,
         call: Callable[[Target], TargetAnswer],
-        completed: Callable[[TargetAnswer], JSONValue],
+        completed: Callable[[TargetAnswer], ClientValue],
     ) -> TargetAnswer:
         target = self.target
         if target is None:
@@ -169,17 +183,21 @@ class PractitionerAgent:
         self, key: str, patient: PatientEntry, started_at: datetime, fields: Fields
     ) -> KnownRecord | None:
         written = {name: fields.get(name) for name in OBSERVATION_FIELDS}
-        value = {
-            "practitioner_id": self.entry.id,
-            "patient_id": patient.id,
-            "started_at": started_at.isoformat(),
-            "fields": self.recorder.digests(written),
-        }
+        value = CreateInvoke(
+            self.entry.id, patient.id, started_at.isoformat(), self.recorder.digests(written)
+        )
 
-        def acknowledged(answer: TargetAnswer) -> JSONValue:
+        def acknowledged(answer: TargetAnswer) -> ClientValue:
             record = answer.record or {}
-            seen = _seen(record)
-            return {**value, "id": record.get("id"), "version": record.get("version"), **seen}
+            return CreateOk(
+                value.practitioner_id,
+                value.patient_id,
+                value.started_at,
+                value.fields,
+                record.get("id"),  # as the answer gave them
+                record.get("version"),
+                *_seen(record),
+            )
 
         for _attempt in range(2):  # an indeterminate create is retried once, same key, same body
             answer = self._operate(
@@ -199,69 +217,69 @@ class PractitionerAgent:
         return None
 
     def _update(self, record: KnownRecord, fields: Fields) -> None:
-        value = {
-            "id": record.id,
-            "practitioner_id": self.entry.id,
-            "patient_id": record.patient.id,
-            "fields": self.recorder.digests(fields),
-        }
+        value = UpdateInvoke(
+            record.id, self.entry.id, record.patient.id, self.recorder.digests(fields)
+        )
+
+        def acknowledged(answer: TargetAnswer) -> ClientValue:
+            answered = answer.record or {}
+            return UpdateOk(
+                value.id,
+                value.practitioner_id,
+                value.patient_id,
+                value.fields,
+                answered.get("version"),
+                *_seen(answered),
+            )
+
         self._operate(
             "update",
             record.key,
             value,
             lambda target: target.update(record.id, fields),
-            lambda answer: {
-                **value,
-                "version": (answer.record or {}).get("version"),
-                **_seen(answer.record or {}),
-            },
+            acknowledged,
         )
 
     def _read(self, record: KnownRecord) -> None:
-        def observed(answer: TargetAnswer) -> JSONValue:
+        def observed(answer: TargetAnswer) -> ClientValue:
             if not answer.found or answer.record is None:
-                return {
-                    "id": record.id,
-                    "found": False,
-                    "fields": dict.fromkeys(OBSERVATION_FIELDS),
-                }
+                return ReadOk(record.id, False, UNSET, dict.fromkeys(OBSERVATION_FIELDS))
             seen = answer.record
             fields = self.recorder.digests({name: seen.get(name) for name in OBSERVATION_FIELDS})  # type: ignore[misc]
-            return {
-                "id": record.id,
-                "found": True,
-                "version": seen.get("version"),
-                "fields": fields,
-                **_seen(seen),
-            }
+            version = seen.get("version")
+            return ReadOk(record.id, True, version, fields, *_seen(seen))
 
         self._operate(
-            "read", record.key, {"id": record.id}, lambda target: target.read(record.id), observed
+            "read",
+            record.key,
+            ReadInvoke(record.id),
+            lambda target: target.read(record.id),
+            observed,
         )
 
     def _list(self, lister: SupportsDayListing, day: date) -> None:
-        value = {"practitioner_id": self.entry.id, "day": day.isoformat()}
+        value = ListInvoke(self.entry.id, day.isoformat())
 
-        def seen(answer: TargetAnswer) -> JSONValue:
+        def seen(answer: TargetAnswer) -> ClientValue:
             keys = [r.get("idempotency_key") for r in answer.records]
-            return {
-                **value,
-                "keys": [k for k in keys if k is not None],
-                "complete": answer.complete,
-            }
+            listed = [k for k in keys if k is not None]
+            return ListOk(value.practitioner_id, value.day, listed, answer.complete)
 
         self._operate("list", None, value, lambda _: lister.list_day(self.entry, day), seen)
 
 
-def _seen(record: Mapping[str, object]) -> dict[str, str]:
-    """Whom an answer's record belongs to, as far as it says: the verifiers check that an
-    acknowledged answer is about the record it should be."""
-    seen = {
-        "seen_key": record.get("idempotency_key"),
-        "seen_practitioner_id": record.get("practitioner_id"),
-        "seen_patient_id": record.get("patient_id"),
-    }
-    return {name: str(value) for name, value in seen.items() if value is not None}
+def _seen(record: Mapping[str, object]) -> tuple[str | UnsetType, str | UnsetType, str | UnsetType]:
+    """Whom an answer's record belongs to, as far as it says (``seen_key``,
+    ``seen_practitioner_id``, ``seen_patient_id``; unset where it does not say): the verifiers
+    check that an acknowledged answer is about the record it should be."""
+    key = record.get("idempotency_key")
+    practitioner = record.get("practitioner_id")
+    patient = record.get("patient_id")
+    return (
+        UNSET if key is None else str(key),
+        UNSET if practitioner is None else str(practitioner),
+        UNSET if patient is None else str(patient),
+    )
 
 
 @dataclass

@@ -10,13 +10,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from ackguard.harness.history import HistoryWriter, JSONValue, OpType, digest_fields
+from ackguard.harness.history import HistoryWriter, OpType
+from ackguard.harness.history_values import ClientValue, Digest, digest_values
 
 __all__ = ["OpRecorder"]
 
 
 class OpRecorder:
-    """Writes invokes and completions; does nothing (and digests nothing) without a history."""
+    """Writes invokes and completions, each value typed by its kind of op
+    (:mod:`harness.history_values`); does nothing (and digests nothing) without a history."""
 
     def __init__(self, history: HistoryWriter | None, first_free_process: int) -> None:
         self.history = history
@@ -29,8 +31,8 @@ class OpRecorder:
     def new_process(self) -> int:
         return next(self._processes)
 
-    def digests(self, fields: Mapping[str, str | None]) -> dict[str, dict[str, object] | None]:
-        return digest_fields(fields) if self.history is not None else {}
+    def digests(self, fields: Mapping[str, str | None]) -> dict[str, Digest | None]:
+        return digest_values(fields) if self.history is not None else {}
 
     def record(
         self,
@@ -38,8 +40,8 @@ class OpRecorder:
         type_: OpType,
         f: str,
         key: str | None,
-        value: JSONValue,
+        value: ClientValue,
         error: str | None = None,
     ) -> None:
         if self.history is not None:
-            self.history.record(process, type_, f, key=key, value=value, error=error)
+            self.history.record_typed(process, type_, f, key, value, error)
