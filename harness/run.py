@@ -7,7 +7,6 @@ Locust before anything else for the commands that drive load, then this module.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -36,6 +35,7 @@ from ackguard.harness.history import HistoryWriter
 from ackguard.harness.live import LiveDamage
 from ackguard.harness.live.session import start_live
 from ackguard.harness.run_dir import RunMeta, make_run_dir
+from ackguard.harness.run_files import DirectoryFile, write_file
 from ackguard.harness.scenario import Scenario
 from ackguard.harness.services.stack import RunStack
 from ackguard.harness.verifiers.result import Verdict
@@ -202,9 +202,8 @@ def _prepare(
     workload = Workload(config, history, target_factory, users=scenario.users)
     progress(f"registering {scenario.practitioners} practitioners and their patients")
     directory = workload.setup(stack.service.url)
-    (run_dir / "directory.json").write_text(
-        json.dumps(directory.to_json(), ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    registered = DirectoryFile.of(directory.practitioners, directory.patients)
+    write_file(run_dir / "directory.json", registered, indent=False)  # large: one line
     faults = [
         (spec, build_fault(spec.kind, stack, spec.parsed or spec.params, name=spec.name))
         for spec in scenario.faults

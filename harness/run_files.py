@@ -7,7 +7,8 @@ reports, retention) decodes them, so a field is named, typed and defaulted in on
   when its load starts and when it ends), its cohorts :class:`CohortEntry` with :class:`Span`;
 - ``final_read.json``: :class:`FinalReadMeta` (the records are in ``final_read.jsonl``, see
   :mod:`harness.final_read`);
-- ``directory.json``: :class:`DirectoryFile` (practitioners and patients as registered);
+- ``directory.json``: :class:`DirectoryFile` (practitioners and patients as registered, written
+  by :mod:`harness.run` once the workload registered them);
 
 A file that cannot be decoded raises :class:`RunFileError`, whose message names the file and
 the field (``run.json: Expected `int`, got `str` - at `$.seed```). Fields added over time have
@@ -20,6 +21,7 @@ in ~0.4-0.55 s of CPU into msgspec structs against ~1.5-1.9 s through equivalent
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -146,6 +148,20 @@ class DirectoryFile(msgspec.Struct, frozen=True):
     practitioners: list[PractitionerRow] = []
     patients: list[PatientRow] = []
 
+    @classmethod
+    def of(
+        cls,
+        practitioners: Iterable[tuple[str, str, str, str]],
+        patients: Iterable[tuple[str, str, str, str]],
+    ) -> DirectoryFile:
+        """The file of a workload's directory: its entries
+        (:class:`~harness.workload.directory.PractitionerEntry`, ``PatientEntry``) hold these
+        rows' fields in the same order."""
+        return cls(
+            [PractitionerRow(*entry) for entry in practitioners],
+            [PatientRow(*entry) for entry in patients],
+        )
+
 
 def read_file(path: Path, kind: type[T]) -> T:
     """``path`` decoded as ``kind``; :class:`RunFileError` names the file and the bad field.
@@ -157,8 +173,10 @@ def read_file(path: Path, kind: type[T]) -> T:
         raise RunFileError(path.name, str(exc)) from None
 
 
-def write_file(path: Path, value: object) -> None:
-    """``value`` as indented JSON, replacing ``path`` at once (a reader never sees half)."""
+def write_file(path: Path, value: object, *, indent: bool = True) -> None:
+    """``value`` as JSON (indented, or on one line for a file too large to read by eye),
+    replacing ``path`` at once (a reader never sees half)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n")
+    encoded = msgspec.json.encode(value)
+    tmp.write_bytes((msgspec.json.format(encoded, indent=2) if indent else encoded) + b"\n")
     tmp.replace(path)

@@ -18,6 +18,7 @@ from ackguard.harness.run_files import (
     RunFileError,
     Span,
     read_file,
+    write_file,
 )
 from ackguard.harness.scenario import load_scenario
 from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
@@ -116,7 +117,8 @@ def test_directory_json_as_the_harness_writes_it(tmp_path: Path) -> None:
         [PatientEntry("20", "B", "1980-01-01", "180017500000112")],
     )
     path = tmp_path / "directory.json"
-    path.write_text(json.dumps(directory.to_json()), encoding="utf-8")
+    write_file(path, DirectoryFile.of(directory.practitioners, directory.patients), indent=False)
+    assert json.loads(path.read_bytes()) == directory.to_json()  # the layout it always had
     assert read_file(path, DirectoryFile) == DirectoryFile(
         [PractitionerRow("10", "10000000001", "Dr A", "GP")],
         [PatientRow("20", "B", "1980-01-01", "180017500000112")],
