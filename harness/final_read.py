@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +52,13 @@ RECORDS_FILE = "final_read.jsonl"
 META_FILE = "final_read.json"
 
 
-class FinalRecord(msgspec.Struct, frozen=True):
+class FinalRecord(msgspec.Struct, frozen=True, gc=False):
     """One consultation as found at the end. ``fields`` maps each observation field that has a
     value to its digest; a field that is empty (null) in the store is absent.
 
     A msgspec struct: ``final_read.jsonl`` decodes straight into it, digests included, with no
-    intermediate dicts (a final read holds one record per consultation of the run)."""
+    intermediate dicts (a final read holds one record per consultation of the run). Untracked by
+    the garbage collector (``gc=False``: 16 bytes less per record): it holds no cycle."""
 
     id: str
     key: str | None
@@ -104,6 +106,7 @@ class FinalRead:
 
 _BLOCK_BYTES = 8 << 20  # records decoded per call: one block of whole lines at a time
 _DECODE = msgspec.json.Decoder(FinalRecord)
+_set = msgspec.structs.force_setattr  # a frozen record's field, set before anyone reads it
 _ENCODE = msgspec.json.Encoder()
 
 
@@ -135,10 +138,22 @@ def load_records(path: Path) -> list[FinalRecord]:
     with paused_gc(), path.open("rb") as source:  # acyclic records: no cycles to look for
         for block in _blocks(source):
             try:
-                records += _DECODE.decode_lines(block)
+                decoded = _DECODE.decode_lines(block)
             except msgspec.DecodeError:
                 records += _lenient(path, block, line)
+            else:
+                records += _owners_interned(decoded)
             line += block.count(b"\n")
+    return records
+
+
+def _owners_interned(records: list[FinalRecord]) -> list[FinalRecord]:
+    """``records`` with one object per distinct practitioner and patient id (the history
+    index interns them too): ids repeat over thousands of records, each decoded anew."""
+    intern = sys.intern
+    for record in records:
+        _set(record, "practitioner_id", intern(record.practitioner_id))
+        _set(record, "patient_id", intern(record.patient_id))
     return records
 
 
