@@ -99,7 +99,9 @@ def compose_history(
     return _compose(
         chosen,
         (),
-        lambda: build_index_from_file(history_path, reading),
+        lambda: build_index_from_file(
+            history_path, reading, () if final_read is None else final_read.records
+        ),
         final_read,
         expected,
         eager=True,

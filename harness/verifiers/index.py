@@ -24,6 +24,7 @@ from typing import Any, TypeGuard, TypeVar
 
 import msgspec
 
+from ackguard.harness.final_read import FinalRecord
 from ackguard.harness.history import HARNESS, NEMESIS, OBSERVATION_FIELDS, HistoryReading, Op
 from ackguard.harness.history_read import Line, TypedBatch, paused_gc, read_typed_batches
 from ackguard.harness.history_values import (
@@ -191,12 +192,20 @@ def build_index_from_rows(rows: Iterable[Row]) -> HistoryIndex:
         return _Builder().run((lines,))
 
 
-def build_index_from_file(path: Path, reading: HistoryReading | None = None) -> HistoryIndex:
+def build_index_from_file(
+    path: Path,
+    reading: HistoryReading | None = None,
+    final_records: Iterable[FinalRecord] = (),
+) -> HistoryIndex:
     """:func:`build_index` over ``history.jsonl``, streamed through the shared reader
     (:func:`harness.history_read.read_batches`): damage is said in ``reading`` when one is
-    given, and is a ``ValueError`` otherwise."""
+    given, and is a ``ValueError`` otherwise.
+
+    ``final_records`` (the final read, when it is already in memory) only saves memory: a
+    written digest equal to its record's final one keeps the final one's texts, one copy of
+    each instead of two (the index is the same either way)."""
     with paused_gc():
-        return _Builder().run_typed(read_typed_batches(path, reading))
+        return _Builder(final_records).run_typed(read_typed_batches(path, reading))
 
 
 class _Builder:
@@ -205,8 +214,10 @@ class _Builder:
     typed loop only reads its values without building dicts. A typed line whose fields do not
     fit their types is taken whole, through the whole-value step."""
 
-    def __init__(self) -> None:
+    def __init__(self, final_records: Iterable[FinalRecord] = ()) -> None:
         self.index = HistoryIndex()
+        # key -> final record, whose digest texts the equal written digests share (_shared)
+        self.finals = {r.key: r for r in final_records if r.key is not None}
         self.records = self.index.records
         # process -> (f, record state or None, write or None, invoke time, list query or None)
         self.in_flight: dict[object, _Started] = {}
@@ -230,6 +241,7 @@ class _Builder:
         return self._finish()
 
     def _finish(self) -> HistoryIndex:
+        self.finals = {}
         self.index.pending = len(self.in_flight)
         return self.index
 
@@ -398,6 +410,9 @@ class _Builder:
     def _record(self, key: str) -> RecordState:
         record = self.records.get(key)
         if record is None:
+            found = self.finals.get(key)
+            if found is not None and found.key is not None:
+                key = found.key  # one copy of the text, the final read's
             record = self.records[key] = RecordState(key)
         return record
 
@@ -416,6 +431,8 @@ class _Builder:
         ``sent``: the fields it sends. A create writes all four observation fields (null where
         it sends none, and no other); an update the ones it sends."""
         record = self._record(key)
+        if self.finals:
+            sent = self._shared(key, sent)
         if f != "create":
             write = Write(time, sent)
             record.writes.append(write)
@@ -430,10 +447,33 @@ class _Builder:
             record.practitioner_id = _interned(owner[0])
             record.patient_id = _interned(owner[1])
             record.started_at = _text(owner[2])
-        write = Write(time, {name: sent.get(name) for name in OBSERVATION_FIELDS})
+        if tuple(sent) != OBSERVATION_FIELDS:  # else the sent dict itself: one dict, not two
+            sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}
+        write = Write(time, sent)
         record.writes.append(write)
         record.creates.append(write)
         return (f, record, write, time, None)
+
+    def _shared(self, key: str, sent: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``sent`` with each digest equal to the final read's of its field as a Digest of the
+        final one's texts (the same value: only the copies of its texts are saved)."""
+        found = self.finals.get(key)
+        if found is None:
+            return sent
+        finals = found.fields
+        shared = dict(sent)
+        for name, value in sent.items():
+            if value.__class__ is not Digest:
+                continue
+            final = finals.get(name)
+            if (
+                final is not None
+                and final.digest == value.digest
+                and final.length == value.length
+                and final.prefix == value.prefix
+            ):
+                shared[name] = Digest(final.digest, final.length, final.prefix)
+        return shared
 
     def _acknowledge_create(self, record: RecordState, time: int, record_id: str | None) -> None:
         if record_id is not None:
