@@ -11,7 +11,6 @@ which does not import Locust either.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -21,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from ackguard.harness.run_files import RunFile, RunFileError, read_file
+from ackguard.harness.verifiers.result import Verdict, load_verdict
 
 __all__ = [
     "DAMAGE",
@@ -246,40 +246,33 @@ class ScenarioProcess:
 def read_outcome(scenario: str, run_dir: Path | None, code: int, output: str) -> ScenarioOutcome:
     """What ``run_dir`` (None: the run made none) says of the run, with the command's exit code
     and output. Without a verdict.json the verdict is unknown, and the reason says why."""
-    verdict_file = run_dir / "verdict.json" if run_dir is not None else None
-    data: dict[str, Any] = {}
-    if verdict_file is not None and verdict_file.exists():
+    read: Verdict | None = None
+    unreadable = ""
+    if run_dir is not None:
         try:
-            loaded = json.loads(verdict_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            loaded = {}
-        data = loaded if isinstance(loaded, dict) else {}
-    valid = data.get("verdict")  # an unreadable verdict is no verdict: unknown
-    found = _valid(valid)
+            read = load_verdict(run_dir)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            unreadable = f"verdict.json could not be read ({type(exc).__name__}: {exc})"
+    found = None if read is None else _valid(read.valid)  # not a verdict: unknown
     verdict: Valid = "unknown" if found is None else found
-    evidence = _mapping(data.get("evidence"))
-    reasons = _strings(data.get("reasons")) or _strings(evidence.get("reasons"))
-    if not data:
+    if read is None:
         said = [line for line in output.splitlines() if line.startswith("ackguard:")]
-        reasons = (f"no verdict.json: ackguard exited {code}", *said)
+        reasons = (f"{unreadable or 'no verdict.json'}: ackguard exited {code}", *said)
+    else:
+        reasons = read.reasons
     report = run_dir / "report.html" if run_dir is not None else None
     run = _run_file(run_dir) if run_dir is not None else None
     named = run.scenario if run is not None else None
-    expected = data.get("expected")
     return ScenarioOutcome(
         scenario=named if isinstance(named, str) else scenario,
         verdict=verdict,
-        counts={
-            k: v
-            for k, v in _mapping(data.get("counts")).items()
-            if isinstance(k, str) and isinstance(v, int)
-        },
+        counts={} if read is None else {k: v for k, v in read.counts.items() if type(v) is int},
         reasons=reasons,
         run_dir=run_dir,
         report=report if report is not None and report.exists() else None,
         exit_code=code,
         output=output,
-        expected=_valid(expected),
+        expected=None if read is None else _valid(read.expected),
     )
 
 
@@ -300,14 +293,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _mapping(value: object) -> Mapping[Any, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def duration_arg(value: str | float | None) -> str | None:

@@ -249,13 +249,15 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        evidence = dict(data.get("evidence", {}))
         return cls(
             valid=data["verdict"],
             counts=dict(data.get("counts", {})),
             results=tuple(Result.from_json(r) for r in data.get("results", [])),
             expected=data.get("expected"),
-            reasons=tuple(str(r) for r in data.get("reasons", [])),
-            evidence=dict(data.get("evidence", {})),
+            # early files kept the reasons in the evidence
+            reasons=tuple(str(r) for r in data.get("reasons") or evidence.get("reasons") or ()),
+            evidence=evidence,
             live=dict(data.get("live", {})),
         )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ackguard.harness.pytest_plugin_runs import read_outcome
+from ackguard.harness.verifiers.result import Result, Verdict, write_verdict
 
 pytest_plugins = ["pytester"]
 
@@ -279,6 +280,35 @@ def test_a_run_without_a_verdict_is_unknown_and_says_why(tmp_path: Path) -> None
     assert outcome.reasons == said
     assert outcome.report is None
     assert "ackguard: harness error: boom" in outcome.describe()
+
+
+def test_the_verdict_is_read_as_the_harness_wrote_it(tmp_path: Path) -> None:
+    written = Verdict(
+        False,
+        {"lost": 1, "intact": 9},
+        (Result("records", False, {"lost": 1}),),
+        expected=False,
+        reasons=("fault service-sigkill ran",),
+    )
+    write_verdict(tmp_path, written)
+    outcome = read_outcome("tiny", tmp_path, 1, "")
+    assert (outcome.verdict, outcome.expected) == (False, False)
+    assert outcome.counts == {"lost": 1, "intact": 9}
+    assert outcome.reasons == ("fault service-sigkill ran",)
+
+
+def test_early_and_unreadable_verdict_files(tmp_path: Path) -> None:
+    path = tmp_path / "verdict.json"
+    early = {"verdict": "unknown", "counts": {}, "evidence": {"reasons": ["no final read"]}}
+    path.write_text(json.dumps(early), encoding="utf-8")
+    outcome = read_outcome("tiny", tmp_path, 0, "")
+    assert (outcome.verdict, outcome.reasons) == ("unknown", ("no final read",))
+    path.write_text('{"counts": {}}', encoding="utf-8")
+    outcome = read_outcome("tiny", tmp_path, 3, "")
+    assert outcome.verdict == "unknown"
+    assert outcome.reasons == (
+        "verdict.json could not be read (KeyError: 'verdict'): ackguard exited 3",
+    )
 
 
 def test_a_bad_duration_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
