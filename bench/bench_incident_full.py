@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import resource
 import subprocess
@@ -57,6 +56,8 @@ import yaml
 
 from ackguard.harness.cohort_writes import consultation_times, writers_in_window
 from ackguard.harness.history_read import read_lines_fast
+from ackguard.harness.run_files import RunFile, read_file
+from ackguard.harness.verifiers.result import load_verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "examples" / "full-scale" / "incident-full-scale.yaml"
@@ -205,9 +206,9 @@ def _file_marks(run_dir: Path) -> list[tuple[str, float]]:
     """When verification and the report began and the index (after the report) began, from
     what the run left; a missing file leaves its phase out."""
     marks: list[tuple[str, float]] = []
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    if run.get("ended_at"):  # written once the system is stopped, just before verification
-        marks.append(("verification", datetime.fromisoformat(run["ended_at"]).timestamp()))
+    run = read_file(run_dir / "run.json", RunFile)
+    if run.ended_at is not None:  # written once the system is stopped, just before verification
+        marks.append(("verification", run.ended_at.timestamp()))
     for name, phase in (("verdict.json", "report"), ("report.html", "index and exit")):
         if (run_dir / name).is_file():
             marks.append((phase, (run_dir / name).stat().st_mtime))
@@ -226,25 +227,30 @@ def _practitioners_who_wrote(history: Path) -> set[str]:
 def check(run_dir: Path) -> bool:
     """Print the impact list's counts against the cohort, and how much of the practice wrote;
     True if the impact list matches exactly and every practitioner wrote."""
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    verdict = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
-    cohort = run["cohorts"][0]
-    members = set(cohort["practitioner_ids"])
-    window = [datetime.fromisoformat(cohort["practice_window"][end]) for end in ("from", "until")]
+    run = read_file(run_dir / "run.json", RunFile)
+    verdict = load_verdict(run_dir)
+    valid = None if verdict is None else verdict.valid
+    cohort = run.cohorts[0]
+    members = set(cohort.practitioner_ids)
+    span = cohort.practice_window
+    if span is None:
+        raise ValueError(f"{run_dir}/run.json: the cohort {cohort.name} has no practice window")
+    window = [datetime.fromisoformat(end) for end in (span.start, span.until)]
+    practitioners = run.practitioners or 0
     history = run_dir / "history.jsonl"
     started = time.monotonic()
     practice = consultation_times(history)
     writers = writers_in_window(history, members, window, practice)
-    everyone_wrote = len(_practitioners_who_wrote(history)) == run["practitioners"]
+    everyone_wrote = len(_practitioners_who_wrote(history)) == practitioners
     with (run_dir / "impact.csv").open(encoding="utf-8", newline="") as rows:
         impact = list(csv.DictReader(rows))
     named = {row["practitioner_id"] for row in impact}
     wrote = {k for k, moment in practice.items() if moment < window[1]}
     inside = sum(window[0] <= moment < window[1] for moment in practice.values())
     print(f"\nimpact check of {run_dir} ({time.monotonic() - started:.1f}s to read the history)")
-    shown = {True: "PASS", False: "FAIL"}.get(verdict.get("verdict"), "UNKNOWN")
+    shown = "PASS" if valid is True else "FAIL" if valid is False else "UNKNOWN"
     print(f"  verdict                                  {shown:>9}")
-    print(f"  practitioners                            {run['practitioners']:>9,}")
+    print(f"  practitioners                            {practitioners:>9,}")
     print(f"  every one wrote (acknowledged create)    {'yes' if everyone_wrote else 'NO':>9}")
     print(f"  consultations created (before the end)   {len(practice):>9,} ({len(wrote):,})")
     print(f"  consultations inside the window          {inside:>9,}")
@@ -257,7 +263,7 @@ def check(run_dir: Path) -> bool:
     print(f"  named, in the cohort-and-window set      {len(named & writers):>9,}")
     print(f"  named outside it (must be 0)             {len(named - writers):>9,}")
     print(f"  missed (must be 0)                       {len(writers - named):>9,}")
-    exact = verdict.get("verdict") is False and named == writers and bool(writers)
+    exact = valid is False and named == writers and bool(writers)
     return exact and everyone_wrote
 
 
