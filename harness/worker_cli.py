@@ -58,13 +58,8 @@ class _Share:
         """A remote worker's shard folder, deleted when the worker ends."""
 
     def on_setup(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
-        # Set up in a greenlet of its own: this one receives the master's messages, heartbeats
-        # included, and must go on receiving them while the practice is built.
-        gevent.spawn(self._set_up, msg.data)
-
-    def _set_up(self, data: Any) -> None:
         try:
-            self._setup(data)
+            self._setup(msg.data)
         except Exception as exc:  # said to the master, which ends the run with it
             self.runner.send_message(READY, {"error": f"{type(exc).__name__}: {exc}"})
             raise
@@ -91,24 +86,15 @@ class _Share:
         if scenario.target is not None:
             spec = scenario.target
             factory = load_adapter(spec.adapter, base_dir=scenario.source_dir, options=spec.options)
-        history = self.history
-
-        def build() -> Workload:
-            workload = Workload(
-                config,
-                history,
-                factory,
-                users=int(data["users"]),
-                first_free_process=int(data["first_free_process"]),
-            )
-            directory = Directory.from_json(data["directory"])
-            workload.attach(str(data["service_url"]), directory, (k, of))
-            return workload
-
-        # In an OS thread: building the whole practice takes minutes at 300,000 practitioners on
-        # a loaded machine, and on this thread it would keep Locust's greenlets from exchanging
-        # heartbeats; past 60 s without them the master drops this worker and the worker quits.
-        workload: Workload = gevent.get_hub().threadpool.apply(build)
+        workload = Workload(
+            config,
+            self.history,
+            factory,
+            users=int(data["users"]),
+            first_free_process=int(data["first_free_process"]),
+        )
+        directory = Directory.from_json(data["directory"])
+        workload.attach(str(data["service_url"]), directory, (k, of))
         self.environment.user_classes = workload.user_classes()
         self.environment.stop_timeout = config.request_timeout_s + 1.0
         if data["stream"] or self.shard_dir is None:
