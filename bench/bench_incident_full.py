@@ -30,11 +30,14 @@ report 18, exit 31) for 713 s of CPU: start 36 (harness), registration 56 (harne
 Impact list: 2,773 of the 3,973 cohort members wrote inside the window, all 2,773 named, none
 outside, none missed. On 2 idle cores the harness's one process bounds the load (~375 s of its
 CPU, the service on the other core): about 9 minutes in all, an estimate from these figures.
+Measured again on a machine quiet at the start (load average 1, 4 by the end): 703 s (11.7 min;
+start 30, registration 39, load 525, final read to the end 107) for 620 s of CPU, every
+practitioner written, the same 2,773 named, none outside, none missed.
 With 2 workers, at 30,000: the same CPU per create spread over 2 processes, and each worker
 builds the whole practice again before the load (195 s in all against 162 s in-process).
 
 examples:
-  .venv/bin/python bench/bench_incident_full.py                         # 300,000, 10-22 minutes
+  .venv/bin/python bench/bench_incident_full.py                         # 300,000, 12-22 minutes
   .venv/bin/python bench/bench_incident_full.py --practitioners 30000    # ~2.5 minutes
   .venv/bin/python bench/bench_incident_full.py --check runs/20261130T010000-incident-full-scale
 """
