@@ -12,11 +12,17 @@ From a file (:func:`build_index_from_file`), blocks of lines come typed
 write's fields and a read's observation fields decoded only when the op needs them, and a read
 whose fields equal the record's last acknowledged values (the usual case) needs no look at the
 writes. Whatever does not fit the types goes through the same steps with its whole JSON value.
+
+A *part* (:data:`Part`, ``(number, count)``) builds the index of only the records whose key
+falls in it (:func:`part_of`), so that ``count`` processes can each build one part from the same
+file: the parts' records are disjoint and together the whole index's, and their counts add up
+to the whole index's (an op without a key is seen by every part, counted by part 0 only).
 """
 
 from __future__ import annotations
 
 import sys
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +60,7 @@ __all__ = [
     "FlaggedRead",
     "HistoryIndex",
     "Misread",
+    "Part",
     "RecordState",
     "Row",
     "Write",
@@ -63,7 +70,19 @@ __all__ = [
     "digest_of",
     "is_allowed",
     "last_acknowledged",
+    "part_of",
 ]
+
+Part = tuple[int, int]
+"""(number, count): one of ``count`` disjoint parts of the records, by key."""
+
+
+def part_of(key: object, count: int) -> int:
+    """The part of a record key: the same in every process and run (crc32 of its text; a key
+    that is not a str by its repr)."""
+    text = key if type(key) is str else repr(key)
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) % count
+
 
 _COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
 _OUTCOME_NAMES = {OK: "ok", INFO: "info", FAIL: "fail"}
@@ -103,6 +122,7 @@ class RecordState:
         "attempted",
         "creates",
         "current",
+        "first",
         "flagged",
         "key",
         "known_time",
@@ -116,8 +136,11 @@ class RecordState:
         "writes",
     )
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, first: int = 0) -> None:
         self.key = key
+        # which keyed client invoke of the history (0-based, in file order) created it: records
+        # built in parts sort by it into the order of the whole index
+        self.first = first
         self.practitioner_id: str | None = None
         self.patient_id: str | None = None
         self.record_id: str | None = None
@@ -179,23 +202,26 @@ Row = tuple[int, Any, str, str, Any, Any]
 """One history line as the builder reads it: (time, process, type, f, key, value)."""
 
 
-def build_index(history: Iterable[Op]) -> HistoryIndex:
-    """Group ``history`` by record in one pass. Unmatched completions are ignored."""
+def build_index(history: Iterable[Op], *, part: Part | None = None) -> HistoryIndex:
+    """Group ``history`` by record in one pass. Unmatched completions are ignored.
+    ``part``: only the records of that part (see :func:`build_index_from_file`)."""
     with paused_gc():
-        return _Builder().run((history,))
+        return _Builder(part=part).run((history,))
 
 
-def build_index_from_rows(rows: Iterable[Row]) -> HistoryIndex:
+def build_index_from_rows(rows: Iterable[Row], *, part: Part | None = None) -> HistoryIndex:
     """:func:`build_index` over plain rows ``(time, process, type, f, key, value)``."""
     lines = (Line(None, t, p, ty, f, k, v) for t, p, ty, f, k, v in rows)
     with paused_gc():
-        return _Builder().run((lines,))
+        return _Builder(part=part).run((lines,))
 
 
 def build_index_from_file(
     path: Path,
     reading: HistoryReading | None = None,
     final_records: Iterable[FinalRecord] = (),
+    *,
+    part: Part | None = None,
 ) -> HistoryIndex:
     """:func:`build_index` over ``history.jsonl``, streamed through the shared reader
     (:func:`harness.history_read.read_batches`): damage is said in ``reading`` when one is
@@ -203,9 +229,17 @@ def build_index_from_file(
 
     ``final_records`` (the final read, when it is already in memory) only saves memory: a
     written digest equal to its record's final one keeps the final one's texts, one copy of
-    each instead of two (the index is the same either way)."""
+    each instead of two (the index is the same either way).
+
+    ``part=(number, count)``: the index of the records whose key is in that part
+    (:func:`part_of`). A client op with a key of another part is skipped as if absent, except
+    that it ends what its process had in flight (the whole index would match the next
+    completion to it); an op without a key (a list) is taken by every part, for its own
+    records, but counted (op tally, operations, outcomes, reads, pending) by part 0 only.
+    Records, counts and op tally over all parts are then exactly the whole index's, and
+    :attr:`RecordState.first` sorts the records of all parts into its order."""
     with paused_gc():
-        return _Builder(final_records).run_typed(read_typed_batches(path, reading))
+        return _Builder(final_records, part=part).run_typed(read_typed_batches(path, reading))
 
 
 class _Builder:
@@ -214,12 +248,24 @@ class _Builder:
     typed loop only reads its values without building dicts. A typed line whose fields do not
     fit their types is taken whole, through the whole-value step."""
 
-    def __init__(self, final_records: Iterable[FinalRecord] = ()) -> None:
+    def __init__(
+        self, final_records: Iterable[FinalRecord] = (), *, part: Part | None = None
+    ) -> None:
         self.index = HistoryIndex()
+        self.part = part
+        # whether ops without a key are counted: by part 0 only
+        self.keyless_counted = part is None or part[0] == 0
+        # keyed client invokes so far, in every part: the next one's ordinal (RecordState.first)
+        self.keyed = 0
         # key -> final record, whose digest texts the equal written digests share (_shared)
-        self.finals = {r.key: r for r in final_records if r.key is not None}
+        self.finals = {
+            r.key: r
+            for r in final_records
+            if r.key is not None and (part is None or part_of(r.key, part[1]) == part[0])
+        }
         self.records = self.index.records
-        # process -> (f, record state or None, write or None, invoke time, list query or None)
+        # process -> (f, record state or None, write or None, invoke time, list query or None,
+        # counted: False for an op without a key in a part other than 0)
         self.in_flight: dict[object, _Started] = {}
         # practitioner id (and patient id) -> records known so far, for list reads
         self.by_practitioner: dict[str, list[RecordState]] = {}
@@ -242,8 +288,13 @@ class _Builder:
 
     def _finish(self) -> HistoryIndex:
         self.finals = {}
-        self.index.pending = len(self.in_flight)
+        self.index.pending = sum(1 for started in self.in_flight.values() if started[5])
         return self.index
+
+    def _skipped(self, key: Any) -> bool:
+        """Whether a client op with ``key`` (not None) belongs to another part."""
+        part = self.part
+        return part is not None and part_of(key, part[1]) != part[0]
 
     def _whole(self, batch: Iterable[Any]) -> None:
         step = self._step
@@ -255,15 +306,27 @@ class _Builder:
 
     def _step(self, process: Any, type_: Any, f: Any, key: Any, time: int, value: Any) -> None:
         """One client op with its whole value."""
-        if type_ == "invoke":
-            self.in_flight[process] = self._invoke(time, f, key, value)
-            self._tally(f, "invoked")
+        if type_ != "invoke":
+            self._completion(process, type_, time, value)
             return
+        ordinal = self.keyed
+        if key is not None:
+            self.keyed = ordinal + 1
+            if self._skipped(key):
+                self.in_flight.pop(process, None)
+                return
+        counted = key is not None or self.keyless_counted
+        self.in_flight[process] = self._invoke(time, f, key, value, ordinal, counted)
+        if counted:
+            self._tally(f, "invoked")
+
+    def _completion(self, process: Any, type_: Any, time: int, value: Any) -> None:
+        """A client op's completion with its whole value."""
         started = self.in_flight.pop(process, None)
         if started is None:
             return
         status = self._complete(started, type_, time)
-        f, record, write, inv, query = started
+        f, record, write, inv, query, counted = started
         if status != OK:
             return
         if write is not None and record is not None:
@@ -274,7 +337,7 @@ class _Builder:
             self.index.reads += 1
             self._read(record, inv, time, value)
         elif f == "list":
-            self.index.reads += 1
+            self.index.reads += counted
             if _is_mapping(value):
                 seen = set(value.get("keys") or ())
                 self._list(inv, time, query, seen, partial=value.get("complete") is False)
@@ -286,14 +349,15 @@ class _Builder:
     def _complete(self, started: _Started, type_: Any, time: int) -> int:
         """Counts a completion; a write takes its outcome. Returns the status."""
         index = self.index
-        index.operations += 1
         status = _COMPLETION.get(type_, INFO)
-        if status == INFO:
-            index.indeterminate += 1
-        elif status == FAIL:
-            index.failed += 1
-        f, record, write, _inv, _query = started
-        self._tally(f, _OUTCOME_NAMES[status])
+        f, record, write, _inv, _query, counted = started
+        if counted:
+            index.operations += 1
+            if status == INFO:
+                index.indeterminate += 1
+            elif status == FAIL:
+                index.failed += 1
+            self._tally(f, _OUTCOME_NAMES[status])
         if write is not None and record is not None:
             write.status = status
             write.cmp = time
@@ -309,8 +373,11 @@ class _Builder:
         records = self.records
         index = self.index
         tally = index.op_tally
-        counted = tally.get
+        tallied = tally.get
         status_of = _COMPLETION.get
+        part = self.part
+        keyless_counted = self.keyless_counted
+        keyed = self.keyed
         operations = indeterminate = failed = reads = acknowledged = 0
         for offset, op in enumerate(batch.lines):
             process = op.process
@@ -320,27 +387,41 @@ class _Builder:
             f = op.f
             if type_ == "invoke":
                 key = op.key
-                if key is not None and f == "read":
+                if key is None:
+                    query = _typed_query(op.value) if f == "list" else None
+                    in_flight[process] = (f, None, None, op.time, query, keyless_counted)
+                    if keyless_counted:
+                        tally[f, "invoked"] = tallied((f, "invoked"), 0) + 1
+                    continue
+                ordinal = keyed
+                keyed += 1
+                if part is not None and part_of(key, part[1]) != part[0]:
+                    in_flight.pop(process, None)
+                    continue
+                if f == "read":
                     record = records.get(key)
                     if record is None:
-                        record = self._record(key)
-                    in_flight[process] = (f, record, None, op.time, None)
-                elif key is not None and (f == "create" or f == "update"):
+                        record = self._record(key, ordinal)
+                    in_flight[process] = (f, record, None, op.time, None, True)
+                elif f == "create" or f == "update":
                     try:
                         sent = _written(op.value)
                     except _NOT_TYPED:
-                        self._step(process, type_, f, key, op.time, batch.line_value(offset))
-                        continue
-                    in_flight[process] = self._invoke_write(op.time, f, key, op.value, sent)
+                        whole = batch.line_value(offset)
+                        in_flight[process] = self._invoke(op.time, f, key, whole, ordinal, True)
+                    else:
+                        in_flight[process] = self._invoke_write(
+                            op.time, f, key, op.value, sent, ordinal
+                        )
                 else:
                     query = _typed_query(op.value) if f == "list" else None
-                    in_flight[process] = (f, None, None, op.time, query)
-                tally[f, "invoked"] = counted((f, "invoked"), 0) + 1
+                    in_flight[process] = (f, None, None, op.time, query, True)
+                tally[f, "invoked"] = tallied((f, "invoked"), 0) + 1
                 continue
             started = in_flight.get(process)
             if started is None:
                 continue
-            f, record, write, inv, query = started
+            f, record, write, inv, query, counted = started
             status = status_of(type_, INFO)
             value = op.value
             observed: tuple[Any, ...] | None = None
@@ -348,16 +429,17 @@ class _Builder:
                 try:
                     observed = _observed(value.fields)
                 except _NOT_TYPED:
-                    self._step(process, type_, op.f, op.key, op.time, batch.line_value(offset))
+                    self._completion(process, type_, op.time, batch.line_value(offset))
                     continue
             del in_flight[process]
-            operations += 1
-            if status == INFO:
-                indeterminate += 1
-            elif status == FAIL:
-                failed += 1
-            outcome = (f, _OUTCOME_NAMES[status])
-            tally[outcome] = counted(outcome, 0) + 1
+            if counted:
+                operations += 1
+                if status == INFO:
+                    indeterminate += 1
+                elif status == FAIL:
+                    failed += 1
+                outcome = (f, _OUTCOME_NAMES[status])
+                tally[outcome] = tallied(outcome, 0) + 1
             time = op.time
             if write is not None and record is not None:
                 write.status = status
@@ -397,46 +479,52 @@ class _Builder:
                 if observed != record.current:
                     self._check_fields(record, inv, time, observed)
             elif f == "list":
-                reads += 1
+                reads += counted
                 if value is not None:
                     seen = set(value.keys or ())
                     self._list(inv, time, query, seen, partial=value.complete is False)
+        self.keyed = keyed
         index.operations += operations
         index.indeterminate += indeterminate
         index.failed += failed
         index.reads += reads
         index.acknowledged_writes += acknowledged
 
-    def _record(self, key: str) -> RecordState:
+    def _record(self, key: str, first: int) -> RecordState:
+        """The state of ``key``, made by the keyed invoke numbered ``first`` if it is new."""
         record = self.records.get(key)
         if record is None:
             found = self.finals.get(key)
             if found is not None and found.key is not None:
                 key = found.key  # one copy of the text, the final read's
-            record = self.records[key] = RecordState(key)
+            record = self.records[key] = RecordState(key, first)
         return record
 
-    def _invoke(self, time: int, f: Any, key: Any, value: Any) -> _Started:
+    def _invoke(
+        self, time: int, f: Any, key: Any, value: Any, ordinal: int, counted: bool
+    ) -> _Started:
+        """A client op invoked, with its whole value; ``ordinal``: the keyed invoke's number."""
         if (f == "create" or f == "update") and key is not None:
             sent = {name: _compact(given) for name, given in _fields(value).items()}
-            return self._invoke_write(time, f, key, value if _is_mapping(value) else None, sent)
+            mapping = value if _is_mapping(value) else None
+            return self._invoke_write(time, f, key, mapping, sent, ordinal)
         if f == "read" and key is not None:
-            return (f, self._record(key), None, time, None)
-        return (f, None, None, time, _query(value) if f == "list" else None)
+            return (f, self._record(key, ordinal), None, time, None, counted)
+        return (f, None, None, time, _query(value) if f == "list" else None, counted)
 
     def _invoke_write(
-        self, time: int, f: str, key: str, value: Any, sent: Mapping[str, Any]
+        self, time: int, f: str, key: str, value: Any, sent: Mapping[str, Any], ordinal: int
     ) -> _Started:
         """A create or update invoked. ``value``: a mapping or typed value, or ``None``;
         ``sent``: the fields it sends. A create writes all four observation fields (null where
         it sends none, and no other); an update the ones it sends."""
-        record = self._record(key)
+        record = self._record(key, ordinal)
         if self.finals:
             sent = self._shared(key, sent)
         if f != "create":
             write = Write(time, sent)
             record.writes.append(write)
-            return (f, record, write, time, None)
+            return (f, record, write, time, None, True)
         record.attempted = True
         if record.practitioner_id is None and value is not None:
             if value.__class__ is OpValue:
@@ -452,7 +540,7 @@ class _Builder:
         write = Write(time, sent)
         record.writes.append(write)
         record.creates.append(write)
-        return (f, record, write, time, None)
+        return (f, record, write, time, None, True)
 
     def _shared(self, key: str, sent: Mapping[str, Any]) -> Mapping[str, Any]:
         """``sent`` with each digest equal to the final read's of its field as a Digest of the
@@ -575,7 +663,9 @@ class _Builder:
                 self._absent(record, inv, cmp)
 
 
-_Started = tuple[Any, RecordState | None, Write | None, int, tuple[str | None, str | None] | None]
+_Started = tuple[
+    Any, RecordState | None, Write | None, int, tuple[str | None, str | None] | None, bool
+]
 _NOT_TYPED = (msgspec.DecodeError, msgspec.ValidationError)
 _WRITTEN = msgspec.json.Decoder(dict[str, Digest | None])
 _OBSERVED = msgspec.json.Decoder(ObservedFields)
