@@ -26,12 +26,16 @@ from ackguard.harness.scenario import parse_scenario
 from ackguard.harness.shards import shard_path
 from ackguard.harness.workers import ENDED, FLUSH, FLUSHED, HELLO, OPS, READY, SETUP
 from ackguard.harness.workload import Directory, HttpTarget, TargetFactory, Workload, load_adapter
+from ackguard.harness.workload.pacer import Pacer
 
 __all__ = ["parse_master", "worker_main"]
 
 STREAM_EVERY_S = 0.5
 STREAM_BATCH_BYTES = 1 << 20
 AGENDAS_EVERY_S = 0.5
+YIELD_S = 0.001
+"""How long the practice's build sleeps when it yields: a sleep of 0 may resume it before the
+event loop has polled the master's socket; any positive sleep waits for the loop's next turn."""
 
 
 def parse_master(text: str) -> tuple[str, int]:
@@ -54,17 +58,29 @@ class _Share:
         self._sent = 0
         self._streamer: gevent.Greenlet | None = None
         self._flushing = False
+        self.heard = 0
+        """The master's heartbeats received so far."""
         self.temporary: Path | None = None
         """A remote worker's shard folder, deleted when the worker ends."""
 
     def on_setup(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
+        """Runs in a greenlet of its own (registered ``concurrent``): the greenlet that received
+        the setup goes on receiving the master's heartbeats while the practice is built, and the
+        build yields to the loop every slice (:mod:`~harness.workload.pacer`), so this worker's
+        heartbeats go out and the master's come in. Otherwise, past 60 s without the master's
+        heartbeats, Locust quits this worker; past 3 s without its own, the master marks it
+        missing, and forgets it after a minute."""
         try:
             self._setup(msg.data)
         except Exception as exc:  # said to the master, which ends the run with it
             self.runner.send_message(READY, {"error": f"{type(exc).__name__}: {exc}"})
             raise
 
+    def on_heartbeat(self, **_: Any) -> None:
+        self.heard += 1
+
     def _setup(self, data: Any) -> None:
+        heard_before = self.heard
         k, of = int(data["k"]), int(data["of"])
         scenario = parse_scenario(
             data["scenario"],
@@ -86,21 +102,25 @@ class _Share:
         if scenario.target is not None:
             spec = scenario.target
             factory = load_adapter(spec.adapter, base_dir=scenario.source_dir, options=spec.options)
+        pacer = Pacer(lambda: gevent.sleep(YIELD_S))
         workload = Workload(
             config,
             self.history,
             factory,
             users=int(data["users"]),
             first_free_process=int(data["first_free_process"]),
+            pause=pacer,
         )
-        directory = Directory.from_json(data["directory"])
+        directory = Directory.from_json(data["directory"], pause=pacer)
         workload.attach(str(data["service_url"]), directory, (k, of))
         self.environment.user_classes = workload.user_classes()
         self.environment.stop_timeout = config.request_timeout_s + 1.0
         if data["stream"] or self.shard_dir is None:
             self._streamer = gevent.spawn(self._stream_forever)
         gevent.spawn(self._say_when_agendas_end, workload)
-        self.runner.send_message(READY, {"k": k})
+        # How often the build let the loop run, and the master's heartbeats heard meanwhile.
+        heard = self.heard - heard_before
+        self.runner.send_message(READY, {"k": k, "yields": pacer.yields, "heard": heard})
 
     def on_flush(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
         self.runner.stop()  # users stop; an op in flight completes within stop_timeout
@@ -154,8 +174,10 @@ def worker_main(master: str, shard_dir: Path | None) -> int:
     environment = Environment(user_classes=[])
     runner = environment.create_worker_runner(host, port)
     share = _Share(runner, environment, shard_dir)
-    runner.register_message(SETUP, share.on_setup)
+    runner.register_message(SETUP, share.on_setup, concurrent=True)
     runner.register_message(FLUSH, share.on_flush)
+    heartbeats = environment.events.heartbeat_received
+    heartbeats.add_listener(share.on_heartbeat)  # type: ignore[no-untyped-call]
     hello = {"shard_dir": None if shard_dir is None else str(shard_dir), "pid": os.getpid()}
     runner.send_message(HELLO, hello)
     try:

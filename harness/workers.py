@@ -15,7 +15,9 @@ The conversation, besides Locust's own (users are dispatched and stopped by Locu
    ``ackguard_setup``: the scenario, the directory it registered, the worker's part, its number
    of users, and the clock origin (the harness's start: as ``time.monotonic_ns`` for a worker on
    this machine, which shares that clock, and in wall-clock terms for one elsewhere);
-3. each worker builds its practitioners and answers ``ackguard_ready``; the load starts;
+3. each worker builds its practitioners and answers ``ackguard_ready`` (with how often the
+   build yielded to the heartbeats and how many of the master's it heard meanwhile); the load
+   starts;
 4. a worker whose practitioners have all come to the end of their agendas says
    ``ackguard_ended`` (once); with ``until_agendas_end`` the load stops when every worker has;
 5. at the end the master sends ``ackguard_flush``: the worker stops its users (ops in flight
@@ -84,7 +86,8 @@ JOIN_TIMEOUT_S = 60.0
 READY_S_PER_PRACTITIONER = 0.001
 """Beyond JOIN_TIMEOUT_S, how long the workers have to get ready, per practitioner of the run:
 each builds the whole practice (~0.12 ms of CPU a practitioner on a quiet core) and reads the
-directory; at 300,000 a loaded 2-core machine takes minutes."""
+directory; at 300,000 a loaded 2-core machine takes minutes. Heartbeats go on meanwhile: the
+build yields to them every few hundredths of a second."""
 FLUSH_TIMEOUT_S = 30.0
 """How long a worker has to stop its users and answer the flush (ops in flight take up to the
 environment's stop_timeout)."""
@@ -179,8 +182,9 @@ class DistributedLoad:
                 "get ready",
                 JOIN_TIMEOUT_S + building_s,
             )
-            # A worker building many practitioners sends no heartbeat meanwhile and Locust marks
-            # it missing; Locust would start the load on the others only, or on none at all.
+            # A worker builds in a greenlet that yields to its heartbeats (worker_cli), but one
+            # starved of CPU may still be marked missing for a moment; Locust would start the load
+            # on the others only, or on none at all.
             self._await(lambda: master.worker_count >= self.total, "answer heartbeats again")
             self._load(master, prepared, interrupted, progress)
         finally:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ackguard.harness.workload.pacer import Pause, no_pause
+
 __all__ = ["Directory", "PatientEntry", "PractitionerEntry"]
 
 
@@ -39,14 +41,19 @@ class Directory:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, list[Mapping[str, str]]]) -> Directory:
-        return cls(
-            [
+    def from_json(
+        cls, data: Mapping[str, list[Mapping[str, str]]], *, pause: Pause = no_pause
+    ) -> Directory:
+        """``pause`` is called once per entry (:mod:`.pacer`): a Locust worker reads hundreds of
+        thousands of them while it must go on answering heartbeats."""
+        practitioners = []
+        for p in data["practitioners"]:
+            pause()
+            practitioners.append(
                 PractitionerEntry(**{k: str(p[k]) for k in PractitionerEntry._fields})
-                for p in data["practitioners"]
-            ],
-            [
-                PatientEntry(**{k: str(p[k]) for k in PatientEntry._fields})
-                for p in data["patients"]
-            ],
-        )
+            )
+        patients = []
+        for p in data["patients"]:
+            pause()
+            patients.append(PatientEntry(**{k: str(p[k]) for k in PatientEntry._fields}))
+        return cls(practitioners, patients)

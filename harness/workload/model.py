@@ -15,6 +15,7 @@ from faker import Faker
 
 from ackguard.harness.workload.catalogue import SPECIALTIES, Specialty
 from ackguard.harness.workload.identity import make_nir, make_rpps
+from ackguard.harness.workload.pacer import Pause, no_pause
 
 __all__ = ["PatientProfile", "PractitionerProfile", "WorkHours", "build_practice"]
 
@@ -59,13 +60,15 @@ class PractitionerProfile:
 
 
 def build_practice(
-    seed: int, count: int, patients_each: int, today: date
+    seed: int, count: int, patients_each: int, today: date, *, pause: Pause = no_pause
 ) -> list[PractitionerProfile]:
-    """``count`` practitioners with ``patients_each`` patients each, born before ``today``."""
+    """``count`` practitioners with ``patients_each`` patients each, born before ``today``.
+    ``pause`` is called once per practitioner (:mod:`.pacer`)."""
     fake = Faker("fr_FR")  # one instance reseeded per practitioner: building one costs milliseconds
     seen_rpps: set[str] = set()
     practice = []
     for index in range(count):
+        pause()
         rng = random.Random(f"{seed}:{index}")
         fake.seed_instance(f"{seed}:{index}")
         specialty = rng.choices(SPECIALTIES, weights=[s.weight for s in SPECIALTIES])[0]

@@ -36,6 +36,7 @@ from ackguard.harness.workload.clock import DEFAULT_MAX_IDLE_S, SimClock
 from ackguard.harness.workload.directory import Directory, PatientEntry, PractitionerEntry
 from ackguard.harness.workload.http_target import HttpTarget
 from ackguard.harness.workload.model import PractitionerProfile, build_practice
+from ackguard.harness.workload.pacer import Pause, no_pause
 from ackguard.harness.workload.practitioner import (
     AgentSettings,
     ConsultationSteps,
@@ -92,9 +93,12 @@ class Workload:
         *,
         users: int | None = None,
         first_free_process: int | None = None,
+        pause: Pause = no_pause,
     ) -> None:
         """``first_free_process``: where the fresh process ids of this workload start (default:
-        the number of practitioners); a Locust worker's start past the other workers'."""
+        the number of practitioners); a Locust worker's start past the other workers'.
+        ``pause``: called once per practitioner built, here and in :meth:`attach`, where a
+        Locust worker lets its heartbeats through (:mod:`.pacer`)."""
         if config.practitioners < 1 or config.patients_per_practitioner < 1:
             raise ValueError("a workload needs at least one practitioner with one patient")
         SimClock(config.sim_start, config.time_scale, max_idle_s=config.max_idle_s)  # validates
@@ -102,6 +106,7 @@ class Workload:
         self.history = history
         self.target_factory = target_factory
         self.users = max(1, min(users or config.practitioners, config.practitioners))
+        self._pause = pause
         # The practice, the directory and the agents are millions of long-lived objects without
         # cycles: a collection while they are built finds nothing, yet scans them all (at 300,000
         # practitioners a third of building them is such collections).
@@ -111,6 +116,7 @@ class Workload:
                 config.practitioners,
                 config.patients_per_practitioner,
                 config.sim_start.date(),
+                pause=pause,
             )
         self.directory = Directory()
         self._setup: _Setup | None = None
@@ -222,6 +228,7 @@ class Workload:
         for index, (profile, entry) in enumerate(zip(self.practice, practitioners, strict=True)):
             if index % n != k:
                 continue
+            self._pause()
             own_patients = list(patients[index * each : (index + 1) * each])
             agent = PractitionerAgent(
                 profile,
