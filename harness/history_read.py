@@ -23,6 +23,7 @@ ops: 8.8 s against 6.8 s), and JSON makes no cycles.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ __all__ = [
     "paused_gc",
     "read_batches",
     "read_lines_fast",
+    "read_range_batches",
     "read_typed_batches",
     "value_of",
 ]
@@ -177,6 +179,34 @@ def read_typed_batches(path: Path, reading: HistoryReading | None = None) -> Ite
     found.lines = number
 
 
+def read_range_batches(
+    path: Path,
+    reading: HistoryReading,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    value_type: Any = None,
+) -> Iterator[list[Any]]:
+    """:func:`read_batches` over the lines that begin in bytes ``[start, stop)`` of ``path``
+    (``stop`` ``None``: to the end), for a reader that splits a history across processes.
+    ``start`` and ``stop`` must be line starts (0, the file's size, or just after a newline).
+    Line numbers in ``reading`` count from the range's first line; its last line is a torn last
+    line only if the range reaches the end of the file."""
+    decoder = _decoder(value_type)
+    at_end = stop is None or stop >= path.stat().st_size
+    number = 0
+    for block, last in _range_blocks(path, start, stop):
+        count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        lines = _decode_block(decoder, block, count, number, reading)
+        if lines is None:
+            torn = last and at_end  # only the file's last line can be its torn last line
+            lines = _decode_slowly(path, block, number, torn, reading, strict=False)
+        number += count
+        if lines:
+            yield lines
+    reading.lines = number
+
+
 def read_lines_fast(path: Path, reading: HistoryReading | None = None) -> Iterator[Any]:
     """:func:`read_batches`, one line at a time."""
     for batch in read_batches(path, reading):
@@ -212,6 +242,34 @@ def _blocks(path: Path) -> Iterator[tuple[bytes, bool]]:
             chunk = source.read(BLOCK_BYTES)
             if not chunk:
                 break
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if cut:
+                if pending is not None:
+                    yield pending, False
+                pending = data[:cut]
+        if carry:
+            if pending is not None:
+                yield pending, False
+            pending = carry
+        if pending is not None:
+            yield pending, True
+
+
+def _range_blocks(path: Path, start: int, stop: int | None) -> Iterator[tuple[bytes, bool]]:
+    """:func:`_blocks` of the bytes ``[start, stop)`` (``None``: to the end); ``True``: the
+    range's last block."""
+    with path.open("rb", buffering=0) as source:
+        source.seek(start)
+        left = sys.maxsize if stop is None else stop - start
+        carry = b""
+        pending: bytes | None = None
+        while left > 0:
+            chunk = source.read(min(BLOCK_BYTES, left))
+            if not chunk:
+                break
+            left -= len(chunk)
             data = carry + chunk if carry else chunk
             cut = data.rfind(b"\n") + 1
             carry = data[cut:]

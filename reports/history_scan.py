@@ -7,6 +7,13 @@ last line as the verdict does, whatever the key order or spacing of the file. Va
 decoded only as far as who wrote and when, in simulated time, a create's consultation is
 (:class:`_Who`), in the same single pass.
 
+A large history is scanned in parts, one per core (byte ranges cut at line starts, each read
+by :func:`harness.history_read.read_range_batches` in a process of its own, the first in this
+one) and the parts joined in file order: every line is read on its own, and what crosses lines
+(the writers, the practice window, the damaged line numbers) merges exactly, so the columns are
+those of one pass. A history below :data:`PART_BYTES` is read here in one part: a process
+costs a few tenths of a second to start.
+
 Simulated practice time: a run of a minute covers days of practice (``time_scale``), but the
 simulated clock is not a linear function of wall time (each load user jumps across nights and
 idle gaps on its own), so the only honest simulated times are the ones the history recorded:
@@ -17,10 +24,16 @@ record's practice time is its own create's (:attr:`Columns.consultation_times`).
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+import warnings
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
+from itertools import pairwise, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -30,13 +43,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ackguard.harness.history import NEMESIS, HistoryReading, Op
-from ackguard.harness.history_read import paused_gc, read_batches
+from ackguard.harness.history_read import Line, paused_gc, read_range_batches
 
-__all__ = ["TYPE_CODES", "Columns", "scan_history"]
+__all__ = ["PART_BYTES", "TYPE_CODES", "Columns", "scan_history"]
 
 TYPE_CODES = {"invoke": 0, "ok": 1, "fail": 2, "info": 3}
 NOT_A_CLIENT = -1  # process column value of nemesis (and any other non-integer) processes
 MAX_NAMED_LINES = 10  # damaged lines named by number; the rest only counted
+PART_BYTES = 64 << 20
+"""History bytes per process at least: below twice this, one process reads it all."""
 _WRITES = ("create", "update")
 _INVOKE, _OK = TYPE_CODES["invoke"], TYPE_CODES["ok"]
 _TIME, _PROCESS, _TYPE, _F = (attrgetter(name) for name in ("time", "process", "type", "f"))
@@ -68,38 +83,148 @@ class Columns:
     consultation_times: Mapping[str, datetime] = field(default_factory=dict)  # keys asked for
 
 
-def scan_history(path: Path, keys: Collection[str] = ()) -> Columns:
+def scan_history(path: Path, keys: Collection[str] = (), *, parts: int | None = None) -> Columns:
     """The history's columns, in one pass. ``keys``: the consultations whose simulated start
-    (:attr:`Columns.consultation_times`) the caller wants, such as the damaged ones."""
+    (:attr:`Columns.consultation_times`) the caller wants, such as the damaged ones.
+    ``parts``: how many processes read it (default: one per :data:`PART_BYTES`, at most one per
+    core)."""
+    wanted = frozenset(keys)
+    size = path.stat().st_size
+    count = parts if parts is not None else min(_cores(), max(1, size // PART_BYTES))
+    ranges = _ranges(path, size, count)
+    if len(ranges) == 1:
+        return _join([_scan_part(path, 0, None, wanted)])
+    with ThreadPoolExecutor(len(ranges) - 1) as waiting:  # threads that wait on the processes
+        later = [waiting.submit(_scan_elsewhere, path, a, b, wanted) for a, b in ranges[1:]]
+        scanned = [_scan_part(path, *ranges[0], wanted)]  # meanwhile, here
+        for (start, stop), future in zip(ranges[1:], later, strict=True):
+            part = future.result()
+            scanned.append(part if part is not None else _scan_part(path, start, stop, wanted))
+    return _join(scanned)
+
+
+# A worker is a fresh interpreter that imports only this module's needs: not multiprocessing,
+# whose "spawn" runs the caller's main script again in each worker and "fork" copies threads'
+# locks mid-use. It reads (sys.path, arguments) pickled on stdin, writes its _Part pickled.
+_WORKER = (
+    "import os, pickle, sys; where, args = pickle.load(sys.stdin.buffer); sys.path[:0] = where; "
+    "from ackguard.reports.history_scan import _scan_part; "
+    "sys.stdout.buffer.write(pickle.dumps(_scan_part(*args), pickle.HIGHEST_PROTOCOL)); "
+    "sys.stdout.flush(); os._exit(0)"
+)
+
+
+def _scan_elsewhere(
+    path: Path, start: int, stop: int | None, wanted: frozenset[str]
+) -> _Part | None:
+    """The part scanned by a worker process; ``None`` (with a warning) if the worker failed,
+    and the caller reads the part itself (where a real error, say an unreadable file, shows)."""
+    request = pickle.dumps((sys.path, (path, start, stop, wanted)), pickle.HIGHEST_PROTOCOL)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _WORKER], input=request, capture_output=True, check=False
+        )
+        if done.returncode == 0:
+            part: _Part = pickle.loads(done.stdout)
+            return part
+        why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
+            f"exit status {done.returncode}"
+        ]
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        why = [str(exc)]
+    warnings.warn(f"history scan worker failed ({why[0]}): part read in this process", stacklevel=2)
+    return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _ranges(path: Path, size: int, count: int) -> list[tuple[int, int | None]]:
+    """``count`` byte ranges of about equal size, cut just after a newline; the last one runs
+    to the end of the file (``None``), as it may have grown since its size was taken."""
+    cuts = [0]
+    with path.open("rb") as source:
+        for part in range(1, count):
+            at = max(size * part // count, cuts[-1])
+            source.seek(at)
+            while at < size:  # to the next line start
+                chunk = source.read(1 << 16)
+                newline = chunk.find(b"\n")
+                if newline >= 0 or not chunk:
+                    at += newline + 1 if newline >= 0 else len(chunk)
+                    break
+                at += len(chunk)
+            if cuts[-1] < at < size:
+                cuts.append(at)
+    ranges: list[tuple[int, int | None]] = [*pairwise(cuts)]
+    return [*ranges, (cuts[-1], None)]
+
+
+@dataclass(slots=True)
+class _Part:
+    """What one byte range holds: its columns (``f`` as codes into its own ``f_names``), and
+    what :class:`HistoryReading` found in it, line numbers counted from the range's start."""
+
+    time: npt.NDArray[np.int64]
+    process: npt.NDArray[np.int64]
+    type: npt.NDArray[np.int8]
+    f: npt.NDArray[np.int16]
+    f_names: list[str]
+    lines: int
+    reading: HistoryReading
+    writers: set[Any]
+    patients: set[Any]
+    practice: _Practice
+    started: dict[str, str]  # wanted key -> its first create's simulated start (ISO text)
+
+
+def _scan_part(path: Path, start: int, stop: int | None, wanted: frozenset[str]) -> _Part:
     with paused_gc():  # millions of short-lived lines: no cycles to find among them
-        return _scan(path, frozenset(keys))
+        return _read_part(path, start, stop, wanted)
 
 
-def _scan(path: Path, wanted: frozenset[str]) -> Columns:
+def _read_part(path: Path, start: int, stop: int | None, wanted: frozenset[str]) -> _Part:
     reading = HistoryReading()
     f_table: dict[Any, int] = {}
     times: list[npt.NDArray[np.int64]] = []
     processes: list[npt.NDArray[np.int64]] = []
     types: list[npt.NDArray[np.int8]] = []
     fs: list[npt.NDArray[np.int16]] = []
-    who: set[tuple[Any, Any]] = set()  # (practitioner, patient) of acknowledged writes
+    writers: set[Any] = set()
+    patients: set[Any] = set()
     practice = _Practice()
-    started: dict[str, str] = {}  # wanted key -> its create's simulated start (ISO text)
-    for batch in read_batches(path, reading, value_type=_Who | None):
+    started: dict[str, str] = {}
+    batches = read_range_batches(path, reading, start, stop, value_type=_Who | None)
+    system = 0  # system ops seen so far: a typed batch with none new has integer processes
+    for batch in batches:
         size = len(batch)
+        typed = batch[0].__class__ is not Line  # decoded in one call: fields of known types
         times.append(np.fromiter(map(_TIME, batch), np.int64, size))
-        process = np.array(
-            [p if p.__class__ is int else NOT_A_CLIENT for p in map(_PROCESS, batch)], np.int64
-        )
+        if typed and len(reading.system_ops) == system:
+            process = np.fromiter(map(_PROCESS, batch), np.int64, size)
+        else:
+            process = np.array(
+                [p if p.__class__ is int else NOT_A_CLIENT for p in map(_PROCESS, batch)],
+                np.int64,
+            )
+        system = len(reading.system_ops)
         kinds = np.fromiter(map(TYPE_CODES.get, map(_TYPE, batch), repeat(-1)), np.int8, size)
-        names = [f if f.__class__ is str else str(f) for f in map(_F, batch)]
-        for name in set(names):
+        names = (
+            list(map(_F, batch))
+            if typed
+            else [f if f.__class__ is str else str(f) for f in map(_F, batch)]
+        )
+        for name in dict.fromkeys(names):  # codes in order of first sight
             f_table.setdefault(name, len(f_table))
         f = np.fromiter(map(f_table.__getitem__, names), np.int16, size)
         client = process >= 0
         writes = [f_table[name] for name in _WRITES if name in f_table]
         acknowledged = np.flatnonzero((kinds == _OK) & client & np.isin(f, writes))
-        _add_writers(who, list(map(batch.__getitem__, acknowledged.tolist())))
+        _add_writers(writers, patients, list(map(batch.__getitem__, acknowledged.tolist())))
         if "create" in f_table:
             invoked = (kinds == _INVOKE) & client & (f == f_table["create"])
             creates = list(map(batch.__getitem__, np.flatnonzero(invoked).tolist()))
@@ -112,20 +237,56 @@ def _scan(path: Path, wanted: frozenset[str]) -> Columns:
         processes.append(process)
         types.append(kinds)
         fs.append(f)
-    damaged = reading.damaged_lines
-    nemesis = [op for _, op in reading.system_ops if op.process == NEMESIS]
+    return _Part(
+        time=_joined(times, np.int64),
+        process=_joined(processes, np.int64),
+        type=_joined(types, np.int8),
+        f=_joined(fs, np.int16),
+        f_names=list(f_table),
+        lines=reading.lines,
+        reading=reading,
+        writers=writers,
+        patients=patients,
+        practice=practice,
+        started=started,
+    )
+
+
+def _join(parts: list[_Part]) -> Columns:
+    """The parts' columns end to end, their line numbers shifted by the lines before them."""
+    f_table: dict[str, int] = {}
+    fs: list[npt.NDArray[np.int16]] = []
+    damaged: list[int] = []
+    writers: set[Any] = set()
+    patients: set[Any] = set()
+    practice = _Practice()
+    started: dict[str, str] = {}
+    before = 0
+    for part in parts:
+        for name in part.f_names:
+            f_table.setdefault(name, len(f_table))
+        codes = np.array([f_table[name] for name in part.f_names], np.int16)
+        fs.append(codes[part.f] if part.f.size else part.f)
+        damaged.extend(before + number for number in part.reading.damaged_lines)
+        writers |= part.writers
+        patients |= part.patients
+        practice.merge(part.practice)
+        for key, text in part.started.items():
+            started.setdefault(key, text)
+        before += part.lines
+    nemesis = [op for part in parts for _, op in part.reading.system_ops if op.process == NEMESIS]
     return Columns(
-        time=np.concatenate(times) if times else np.zeros(0, np.int64),
-        process=np.concatenate(processes) if processes else np.zeros(0, np.int64),
-        type=np.concatenate(types) if types else np.zeros(0, np.int8),
-        f=np.concatenate(fs) if fs else np.zeros(0, np.int16),
-        f_names=tuple(sorted(f_table, key=f_table.__getitem__)),
+        time=_joined([part.time for part in parts], np.int64),
+        process=_joined([part.process for part in parts], np.int64),
+        type=_joined([part.type for part in parts], np.int8),
+        f=_joined(fs, np.int16),
+        f_names=tuple(f_table),
         nemesis=tuple(sorted(nemesis, key=lambda op: op.index)),
-        writers=frozenset(str(w) for w, _ in who if w is not None and w != ""),
-        patients=frozenset(str(p) for _, p in who if p is not None and p != ""),
+        writers=frozenset(str(w) for w in writers if w is not None and w != ""),
+        patients=frozenset(str(p) for p in patients if p is not None and p != ""),
         skipped_lines=len(damaged),
         damaged_lines=tuple(damaged[:MAX_NAMED_LINES]),
-        torn_last_line=reading.torn_last_line,
+        torn_last_line=parts[-1].reading.torn_last_line,
         practice_window=practice.window(),
         consultation_times={
             key: moment for key, text in started.items() if (moment := _moment(text))
@@ -133,17 +294,24 @@ def _scan(path: Path, wanted: frozenset[str]) -> Columns:
     )
 
 
-def _add_writers(who: set[tuple[Any, Any]], writes: list[Any]) -> None:
-    """(practitioner, patient) of each acknowledged write into ``who``."""
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[Any]) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+
+def _add_writers(writers: set[Any], patients: set[Any], writes: list[Any]) -> None:
+    """The practitioner and the patient of each acknowledged write into ``writers``/``patients``."""
     try:  # values decoded as _Who: C-level passes
-        who.update(zip(map(_VALUE_WRITER, writes), map(_VALUE_PATIENT, writes), strict=True))
+        writers.update(map(_VALUE_WRITER, writes))
+        patients.update(map(_VALUE_PATIENT, writes))
     except AttributeError:
         for op in writes:
             value = op.value
             if value.__class__ is _Who:
-                who.add((value.practitioner_id, value.patient_id))
+                writers.add(value.practitioner_id)
+                patients.add(value.patient_id)
             elif value.__class__ is dict:  # a block the reference decoder read: values in full
-                who.add((value.get("practitioner_id"), value.get("patient_id")))
+                writers.add(value.get("practitioner_id"))
+                patients.add(value.get("patient_id"))
 
 
 def _started_texts(creates: list[Any]) -> list[Any]:
@@ -177,6 +345,13 @@ class _Practice:
         for offset in offsets:
             mine = texts if len(offsets) == 1 else [t for t in texts if t[-6:] == offset]
             low, high = min(mine), max(mine)
+            known = self._bounds.get(offset)
+            if known is not None:
+                low, high = min(low, known[0]), max(high, known[1])
+            self._bounds[offset] = (low, high)
+
+    def merge(self, other: _Practice) -> None:
+        for offset, (low, high) in other._bounds.items():
             known = self._bounds.get(offset)
             if known is not None:
                 low, high = min(low, known[0]), max(high, known[1])

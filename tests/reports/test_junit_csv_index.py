@@ -176,7 +176,13 @@ def test_cli_unreadable_run_dir_exits_2(
 
 
 def test_public_api_is_exactly_all() -> None:
-    public = {n for n in vars(reports) if not n.startswith("_")}
+    public = {n for n in dir(reports) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(reports, n)).__name__ == "module"}
-    assert public - modules == set(reports.__all__)
+    assert public - modules - {"annotations", "importlib", "TYPE_CHECKING", "Any"} == set(
+        reports.__all__
+    )
+    for name in reports.__all__:
+        assert getattr(reports, name) is not None
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = reports.no_such_name  # type: ignore[attr-defined]
     assert {"render_run", "render_index", "main", "RenderedRun"} <= set(reports.__all__)
