@@ -45,6 +45,8 @@ import orjson
 from ackguard.harness.final_read import FinalRead, FinalRecord, load_final_read, write_final_read
 from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, read_history
 from ackguard.harness.verifiers import compose, compose_file, verifiers_named
+from ackguard.harness.verifiers.parallel import check_in_parts
+from ackguard.harness.verifiers.result import CLASSES, Result, Verdict, combine
 
 MS = 1_000_000
 LANES = 200  # concurrent practitioners
@@ -300,31 +302,51 @@ def _chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
             yield carry
 
 
-def _verify(run_dir: Path, typed: bool) -> None:
+def _verify(run_dir: Path, typed: bool, jobs: int) -> None:
     """Child process: verify from the files, print one JSON line of figures. ``typed`` reads
-    :class:`Op` objects through read_history + compose; otherwise compose_file's row path."""
+    :class:`Op` objects through read_history + compose; otherwise compose_file's row path, or
+    with ``jobs`` > 1 the records checked in that many parts, a process each (their CPU and
+    peak memory are added to this process's)."""
     started = time.perf_counter()
     cpu = time.process_time()
     final_read = load_final_read(run_dir)
     loaded = time.perf_counter()
     chosen = verifiers_named(["records", "read_your_writes"])
     path = run_dir / "history.jsonl"
+    parts: list[tuple[float, int]] = []
     if typed:
         verdict = compose(chosen, read_history(path), final_read)
+    elif jobs > 1 and final_read is not None:
+        names = ["records", "read_your_writes"]
+        results, _ = check_in_parts(names, path, run_dir, final_read, jobs=jobs, usage=parts)
+        ordered = tuple(results[name] for name in names)
+        verdict = Verdict(combine(r.valid for r in ordered), _counts(ordered), ordered)
     else:
         verdict = compose_file(chosen, path, final_read)
     done = time.perf_counter()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + sum(kb for _, kb in parts)
     figures = {
         "final_read_s": loaded - started,
         "history_and_verifiers_s": done - loaded,
         "total_s": done - started,
-        "cpu_s": time.process_time() - cpu,
+        "cpu_s": time.process_time() - cpu + sum(spent for spent, _ in parts),
         "verdict": verdict.valid,
         "counts": dict(verdict.counts),
         "anomalies": len(verdict.anomalies),
-        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_peak_mb": peak_kb / 1024,
+        "parts": [(round(spent, 2), round(peak / 1024)) for spent, peak in parts],
     }
     print(json.dumps(figures))
+
+
+def _counts(results: tuple[Result, ...]) -> dict[str, int]:
+    """The verdict's counts, as compose takes them: each class from the first result with it."""
+    counts: dict[str, int] = {}
+    for result in results:
+        for name in CLASSES:
+            if name in result.counts and name not in counts:
+                counts[name] = int(result.counts[name])
+    return {name: counts.get(name, 0) for name in CLASSES}
 
 
 def _report(label: str, ops: int, figures: dict[str, Any]) -> None:
@@ -336,6 +358,9 @@ def _report(label: str, ops: int, figures: dict[str, Any]) -> None:
     print(f"  CPU time:                 {figures['cpu_s']:.2f} s (a busy machine bends it least)")
     print(f"  throughput:               {ops / figures['total_s']:,.0f} ops/s")
     print(f"  peak RSS:                 {figures['rss_peak_mb']:.0f} MB (target 200 MB at 1M)")
+    if figures["parts"]:
+        shown = ", ".join(f"{cpu} s CPU / {peak} MB" for cpu, peak in figures["parts"])
+        print(f"  of which the parts:       {shown} (peak RSS: all processes' peaks added)")
     print(f"  verdict: {figures['verdict']}, {figures['anomalies']} anomalies")
     print(f"  counts: {figures['counts']}")
 
@@ -359,11 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--typed", action="store_true", help="also time read_history + compose (Op objects)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="processes verifying, each measured on the same run (default: 1 2, side by side)",
+    )
     parser.add_argument("--verify-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--verify-typed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.verify_only is not None:
-        _verify(args.verify_only, args.verify_typed)
+        _verify(args.verify_only, args.verify_typed, args.jobs[0])
         return 0
     work = Path(tempfile.mkdtemp(prefix="ackguard-bench-"))
     try:
@@ -375,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             base = bases[size]
             copies = max(1, round(ops / base.lines))
             run_dir = work / f"run-{ops}"
-            _measure(run_dir, base, copies, args.typed)
+            _measure(run_dir, base, copies, args.typed, args.jobs)
             if not args.keep:
                 shutil.rmtree(run_dir)
         print("(2 shared cores, others' tests running: figures are pessimistic)")
@@ -409,7 +441,7 @@ class _Base:
         return cls(path, generator.index, records, generator.time)
 
 
-def _measure(run_dir: Path, base: _Base, copies: int, typed: bool) -> None:
+def _measure(run_dir: Path, base: _Base, copies: int, typed: bool, jobs: list[int]) -> None:
     """Writes a run directory of ``copies`` copies of ``base``, verifies it in a child and
     prints the figures (the caller deletes the directory unless --keep)."""
     began = time.perf_counter()
@@ -422,7 +454,10 @@ def _measure(run_dir: Path, base: _Base, copies: int, typed: bool) -> None:
         f"wrote {ops:,} ops ({size_mb:,.0f} MB, {copies} cop{'y' if copies == 1 else 'ies'} of "
         f"the base) in {time.perf_counter() - began:.1f} s"
     )
-    paths: list[tuple[str, list[str]]] = [(f"{ops:,} ops, compose_file", [])]
+    paths: list[tuple[str, list[str]]] = [
+        (f"{ops:,} ops, compose_file" + (f", {n} processes" if n > 1 else ""), ["--jobs", str(n)])
+        for n in jobs
+    ]
     if typed:
         paths.append((f"{ops:,} ops, read_history + compose (Op objects)", ["--verify-typed"]))
     for label, extra_args in paths:

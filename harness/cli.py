@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--db", help="read the final state from this database URL when the run has no final read"
     )
+    verify.add_argument(
+        "--jobs",
+        type=_jobs_count,
+        metavar="N",
+        help="processes checking the records, each a part of them (default: one per core, at "
+        "most 4, for a history over 64 MB; 1 for a smaller one)",
+    )
     report = commands.add_parser(
         "report",
         help="render report.html, junit.xml and impact.csv of a run again",
@@ -259,9 +266,7 @@ def _load(name: str | None, duration: str | None, seed: int | None = None) -> ob
         print(f"ackguard: {exc}", file=sys.stderr)
         return None
     if not scenario.seed_given:
-        print(
-            f"seed {scenario.seed} (random; replay with --seed {scenario.seed})", file=sys.stderr
-        )
+        print(f"seed {scenario.seed} (random; replay with --seed {scenario.seed})", file=sys.stderr)
     return scenario
 
 
@@ -322,6 +327,16 @@ def _runs_count(text: str) -> int:
     return count
 
 
+def _jobs_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return count
+
+
 def _prune(options: argparse.Namespace) -> int:
     return _prune_runs_dir(options.runs_dir, options.keep_last, dry_run=options.dry_run)
 
@@ -354,7 +369,7 @@ def _verify(options: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNKNOWN
-    verdict = verify_run(options.run_dir, database_url=options.db)
+    verdict = verify_run(options.run_dir, database_url=options.db, jobs=options.jobs)
     report = _render(options.run_dir)
     print(summary(options.run_dir, verdict, "verified offline", report))
     return exit_code(verdict)

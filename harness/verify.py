@@ -27,6 +27,7 @@ from ackguard.harness.scenario import Scenario, ScenarioError, parse_scenario
 from ackguard.harness.verifiers import verifiers_named
 from ackguard.harness.verifiers.compose import compose_history
 from ackguard.harness.verifiers.evidence import RunFacts, check_evidence, judge
+from ackguard.harness.verifiers.parallel import default_jobs
 from ackguard.harness.verifiers.result import Verdict, write_verdict
 
 __all__ = ["final_read_from_database", "verify_run"]
@@ -35,9 +36,12 @@ DEFAULT_VERIFIERS = ("records", "read_your_writes")
 HISTORY_FILE = "history.jsonl"
 
 
-def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
+def verify_run(
+    run_dir: Path, *, database_url: str | None = None, jobs: int | None = None
+) -> Verdict:
     """Compose the scenario's verifiers over the stored run, weigh the evidence, write
-    ``verdict.json``."""
+    ``verdict.json``. ``jobs``: processes checking the records, each a part of them (default:
+    :func:`~harness.verifiers.parallel.default_jobs`, by the size of the history)."""
     run = load_run_info(run_dir)
     scenario, scenario_error = _stored_scenario(run_dir, run)
     names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
@@ -49,8 +53,17 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
             final_read = final_read_from_database(url, time_ns=None)
             write_final_read(run_dir, final_read)
     reading = HistoryReading()
+    history = run_dir / HISTORY_FILE
+    live_reads = scan_live_reads(history)
     composed = compose_history(
-        verifiers_named(names), run_dir / HISTORY_FILE, final_read, expected, reading=reading
+        verifiers_named(names),
+        history,
+        final_read,
+        expected,
+        reading=reading,
+        final_dir=run_dir,
+        jobs=default_jobs(history) if jobs is None else jobs,
+        keys=live_reads.answered.keys(),
     )
     facts = RunFacts(
         reading=reading,
@@ -65,7 +78,7 @@ def verify_run(run_dir: Path, *, database_url: str | None = None) -> Verdict:
     results, live = time_to_detect(
         verdict.results,
         composed.index,
-        scan_live_reads(run_dir / HISTORY_FILE),
+        live_reads,
         reading.system_ops,
         scenario.live.confirm_after if scenario is not None and scenario.live else 1.0,
     )
@@ -85,9 +98,7 @@ def _stored_scenario(run_dir: Path, run: RunInfo | None) -> tuple[Scenario | Non
     seed = run.seed if run is not None else None
     try:
         text = path.read_text(encoding="utf-8")
-        scenario = parse_scenario(
-            text, str(path), duration=duration, seed=seed, cross_checks=False
-        )
+        scenario = parse_scenario(text, str(path), duration=duration, seed=seed, cross_checks=False)
         return scenario, None
     except (ScenarioError, OSError, UnicodeDecodeError) as exc:
         return None, str(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import HistoryReading, Op, read_history
 from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
 from ackguard.harness.verifiers.index import HistoryIndex, build_index, build_index_from_file
+from ackguard.harness.verifiers.parallel import PARTED, check_in_parts
 from ackguard.harness.verifiers.read_your_writes import ReadYourWritesVerifier
 from ackguard.harness.verifiers.records import RecordsVerifier
 from ackguard.harness.verifiers.result import CLASSES, Result, Valid, Verdict, combine
@@ -87,9 +88,32 @@ def compose_history(
     expected: Valid | None = None,
     *,
     reading: HistoryReading | None = None,
+    final_dir: Path | None = None,
+    jobs: int = 1,
+    keys: Collection[str] = (),
 ) -> Composed:
-    """:func:`compose_file`, returning the grouped history too (always built, read once)."""
+    """:func:`compose_file`, returning the grouped history too (always built, read once).
+
+    With ``jobs`` > 1 and the final read also stored in ``final_dir``, verifiers that check
+    records in parts (:mod:`harness.verifiers.parallel`) split them over ``jobs`` processes:
+    the same verdict, sooner on a large history. The grouped history then holds every count
+    but only the records the anomalies name and those of ``keys``."""
     chosen = list(verifiers)
+    if jobs > 1 and final_read is not None and final_dir is not None and _parted(chosen):
+        results, index = check_in_parts(
+            [_name(v) for v in chosen],
+            history_path,
+            final_dir,
+            final_read,
+            jobs=jobs,
+            reading=reading,
+            keys=keys,
+        )
+        ordered = [results[_name(v)] for v in chosen]
+        verdict = Verdict(
+            combine(r.valid for r in ordered), _counts(ordered), tuple(ordered), expected
+        )
+        return Composed(verdict, index)
     if any(not isinstance(v, IndexedVerifier) for v in chosen):
         try:
             ops: list[Op] = list(read_history(history_path, reading))
@@ -127,6 +151,11 @@ def _compose(
     results = [_run(v, history, index, index_error, final_read) for v in chosen]
     verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
     return Composed(verdict, index)
+
+
+def _parted(chosen: Sequence[Verifier]) -> bool:
+    """Every verifier is one that checks records in parts (exactly: not a subclass)."""
+    return bool(chosen) and all(type(v) is PARTED.get(_name(v)) for v in chosen)
 
 
 def _unreadable(chosen: list[Verifier], exc: Exception, expected: Valid | None) -> Composed:

@@ -24,6 +24,7 @@ reason, when nothing was ever read (Jepsen's set-full: nothing to judge); true o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import Op
@@ -36,7 +37,7 @@ from ackguard.harness.verifiers.index import (
 )
 from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
-__all__ = ["QUANTILES", "ReadYourWritesVerifier", "quantiles"]
+__all__ = ["QUANTILES", "ReadYourWritesVerifier", "ReadsPart", "quantiles"]
 
 QUANTILES: tuple[float, ...] = (0.0, 0.5, 0.95, 0.99, 1.0)
 _NS_PER_MS = 1_000_000
@@ -61,19 +62,22 @@ class ReadYourWritesVerifier:
         return self.check_index(build_index(history), final_read)
 
     def check_index(self, index: HistoryIndex, final_read: FinalRead | None) -> Result:
+        return self.merge([self.check_part(index, final_read)])
+
+    def check_part(self, index: HistoryIndex, final_read: FinalRead | None) -> ReadsPart:
+        """The check of one part of the records (:mod:`harness.verifiers.records` says how
+        parts work); ``final_read`` needs to hold only this part's records."""
         present: set[str] = set()
         if final_read is not None and final_read.complete:
             present = {r.key for r in final_read.records if r.key is not None}
         tally = {"stable": 0, "lost": 0, "never_read": 0, "stale": 0}
-        stable_ms: list[float] = []
-        lost_ms: list[float] = []
-        anomalies: list[Anomaly] = []
+        part = ReadsPart({}, [], [], [], index.reads)
         corrupt_reads = 0
         for state in index.records.values():
             known = state.known_time
             if state.flagged:
                 corrupt_reads += len(state.flagged)
-                anomalies.append(_corrupt(state))
+                part.anomalies.append((state.first, 0, _corrupt(state)))
             if known is None:
                 continue
             last_present, last_absent = state.last_present, state.last_absent
@@ -83,18 +87,17 @@ class ReadYourWritesVerifier:
                     continue
                 tally["lost"] += 1
                 lost_time = 0 if last_present is None else last_present + 1
-                lost_ms.append(max(0, lost_time - known) / _NS_PER_MS)
-                anomalies.append(_lost(state))
+                part.lost_ms.append(max(0, lost_time - known) / _NS_PER_MS)
+                part.anomalies.append((state.first, 1, _lost(state)))
             elif last_present is not None:
                 tally["stable"] += 1
                 if last_absent is not None:
                     tally["stale"] += 1
                 stable_time = 0 if last_absent is None else last_absent + 1
-                stable_ms.append(max(0, stable_time - known) / _NS_PER_MS)
+                part.stable_ms.append(max(0, stable_time - known) / _NS_PER_MS)
             else:
                 tally["never_read"] += 1
-        detections = [a.detection_time for a in anomalies if a.detection_time is not None]
-        counts = {
+        part.counts = {
             "attempted": sum(1 for r in index.records.values() if r.attempted),
             "acknowledged": sum(1 for r in index.records.values() if r.acknowledged),
             "indeterminate": index.indeterminate,
@@ -105,21 +108,48 @@ class ReadYourWritesVerifier:
             "stale": tally["stale"],
             "corrupt_reads": corrupt_reads,
         }
+        return part
+
+    def merge(self, parts: Sequence[ReadsPart]) -> Result:
+        """One result from the parts of the records."""
+        counts: dict[str, int] = {}
+        for part in parts:
+            for name, count in part.counts.items():
+                counts[name] = counts.get(name, 0) + count
+        ordered = sorted((item for p in parts for item in p.anomalies), key=lambda i: i[:2])
+        anomalies = tuple(anomaly for _, _, anomaly in ordered)
+        detections = [a.detection_time for a in anomalies if a.detection_time is not None]
+        reads = sum(p.reads for p in parts)
         extra: dict[str, object] = {
-            "stable_latencies": quantiles(stable_ms),
-            "lost_latencies": quantiles(lost_ms),
+            "stable_latencies": quantiles([ms for p in parts for ms in p.stable_ms]),
+            "lost_latencies": quantiles([ms for p in parts for ms in p.lost_ms]),
             "first_detection_time": min(detections) if detections else None,
-            **tally,
-            "corrupt_reads": corrupt_reads,
-            "reads": index.reads,
+            "stable": counts["stable"],
+            "lost": counts["read_lost"],
+            "never_read": counts["never_read"],
+            "stale": counts["stale"],
+            "corrupt_reads": counts["corrupt_reads"],
+            "reads": reads,
         }
         valid: Valid = not anomalies
         reason = None
-        if index.reads == 0:
+        if reads == 0:
             valid = "unknown"
             reason = "no read ever completed: nothing to judge"
             extra["reason"] = reason
-        return Result(self.name, valid, counts, tuple(anomalies), extra, reason=reason)
+        return Result(self.name, valid, counts, anomalies, extra, reason=reason)
+
+
+@dataclass(slots=True)
+class ReadsPart:
+    """The check of one part of the records, to be merged: counts, anomalies with their
+    record's place in the history (:attr:`RecordState.first`), the latencies in full."""
+
+    counts: dict[str, int]
+    anomalies: list[tuple[int, int, Anomaly]]
+    stable_ms: list[float]
+    lost_ms: list[float]
+    reads: int
 
 
 def _lost(state: RecordState) -> Anomaly:

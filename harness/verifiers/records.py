@@ -29,21 +29,82 @@ read), else the final read's time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ackguard.harness.final_read import FinalRead, FinalRecord
-from ackguard.harness.history import OBSERVATION_FIELDS, Op
+from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, Op
+from ackguard.harness.history_values import Digest
 from ackguard.harness.verifiers.allowed_value import FAIL, is_allowed, last_acknowledged
 from ackguard.harness.verifiers.index import HistoryIndex, RecordState, build_index
 from ackguard.harness.verifiers.result import Anomaly, FieldDamage, Result, Valid
 
-__all__ = ["RecordsVerifier"]
+__all__ = [
+    "Damaged",
+    "HoldersOf",
+    "Owner",
+    "OwnersOf",
+    "RecordsPart",
+    "RecordsVerifier",
+    "first_holders",
+    "note_owners",
+]
+
+Order = tuple[int, int, int]
+"""Where the check of all records at once puts an anomaly: (stage, position, sequence). Stages
+in order: phantoms (position: the record's line in the final read), duplicates (their first
+copy's line), each record in history order (:attr:`RecordState.first`)."""
+_PHANTOM, _DUPLICATE, _RECORD = range(3)
+
+HoldersOf = Callable[[Collection[str]], Mapping[str, FinalRecord]]
+"""ids -> the first record of the whole final read holding each (an id held by none: absent)."""
+
+Notes = Mapping[tuple[str, str], Mapping[str, "Owner"]]
+"""(field, digest) -> the records (by key) that wrote that value, except by failed writes."""
+
+OwnersOf = Callable[[Collection[str]], Notes]
+"""digests -> who wrote them (:func:`note_owners` over every part of the records)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose record a written value is: what a ``note`` anomaly names."""
+
+    key: str
+    practitioner_id: str | None
+    patient_id: str | None
+    ack_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Damaged:
+    """A present record holding field values not allowed in it: maybe another record's notes."""
+
+    first: int  # the holder's place in the history (RecordState.first)
+    key: str
+    found: FinalRecord
+    foreign: Mapping[str, str]  # field -> its final digest (not null), not allowed here
+
+
+@dataclass(slots=True)
+class RecordsPart:
+    """The check of one part of the records (of all of them, in one process): what
+    :meth:`RecordsVerifier.merge` needs, small enough to send between processes."""
+
+    counts: dict[str, int]
+    anomalies: list[tuple[Order, Anomaly]]
+    damaged: list[Damaged]
+    operations: dict[str, dict[str, int]]
 
 
 class RecordsVerifier:
-    """Final-read verifier, field level. See the module docstring for the classes."""
+    """Final-read verifier, field level. See the module docstring for the classes.
+
+    The records can be checked in parts (disjoint sets of keys, as
+    :func:`~harness.verifiers.index.build_index_from_file` builds them with ``part``), in as
+    many processes: :meth:`check_part` per part, then :meth:`merge`. Checking all records at
+    once is the same two steps on one part, so both give the same result."""
 
     name = "records"
 
@@ -51,49 +112,185 @@ class RecordsVerifier:
         return self.check_index(build_index(history), final_read)
 
     def check_index(self, index: HistoryIndex, final_read: FinalRead | None) -> Result:
-        records = index.records
-        counts = {
-            "attempted": sum(1 for r in records.values() if r.attempted),
-            "acknowledged": sum(1 for r in records.values() if r.acknowledged),
-            "indeterminate": index.indeterminate,
-            "failed": index.failed,
-        }
-        operations = index.operation_counts()  # per op kind, for the console and the report
         if final_read is None:
+            counts = _index_counts(index)
             reason = "no final read: the system was never read back at the end"
-            extra = {"reason": reason, "operations": operations}
+            extra = {"reason": reason, "operations": index.operation_counts()}
             return Result(self.name, "unknown", counts, extra=extra, reason=reason)
-        result = _Check(index, final_read, counts).run(self.name)
-        return replace(result, extra={**result.extra, "operations": operations})
+        records = final_read.records
+        part = self.check_part(index, final_read, lambda ids: first_holders(records, ids))
+        return self.merge([part], final_read, lambda wanted: note_owners(index, wanted))
+
+    def check_part(
+        self,
+        index: HistoryIndex,
+        final_read: FinalRead,
+        holders_of: HoldersOf,
+        positions: Sequence[int] | None = None,
+    ) -> RecordsPart:
+        """The part of the check that needs only this part's records. ``final_read``: the final
+        records of this part's keys, in the order of the whole read (``positions``: their lines
+        in it; default: their order); ``holders_of``: the whole read's holders of ids."""
+        part = _Check(index, final_read, _index_counts(index), holders_of, positions).run()
+        part.operations = index.operation_counts()
+        return part
+
+    def merge(
+        self, parts: Sequence[RecordsPart], final_read: FinalRead, owners_of: OwnersOf
+    ) -> Result:
+        """One result from the parts of the whole final read ``final_read``. ``owners_of``:
+        who wrote given digests, across every part (for notes found in other records)."""
+        counts = _summed([p.counts for p in parts])
+        ordered = sorted((item for p in parts for item in p.anomalies), key=lambda item: item[0])
+        anomalies = [anomaly for _, anomaly in ordered]
+        notes = _notes(sorted((d for p in parts for d in p.damaged), key=_first), owners_of)
+        for found, owner in notes:
+            counts["misattributed"] += 1
+            anomalies.append(_misattributed(owner, "note", found.id, found, final_read.time))
+        extra: dict[str, object] = {"final_read_source": final_read.source}
+        extra["final_records"] = len(final_read.records)
+        valid: Valid = True
+        reason = None
+        if anomalies:
+            valid = False
+        elif not final_read.complete:
+            valid = "unknown"
+            reason = f"incomplete final read: {final_read.error or 'no reason given'}"
+            extra["reason"] = reason
+        extra["operations"] = _summed_operations([p.operations for p in parts])
+        return Result(self.name, valid, counts, tuple(anomalies), extra, reason=reason)
+
+
+def first_holders(records: Iterable[FinalRecord], ids: Collection[str]) -> dict[str, FinalRecord]:
+    """The first of ``records`` holding each of ``ids``."""
+    wanted = set(ids)
+    holders: dict[str, FinalRecord] = {}
+    if wanted:
+        for found in records:
+            if found.id in wanted and found.id not in holders:
+                holders[found.id] = found
+    return holders
+
+
+def note_owners(
+    index: HistoryIndex, digests: Collection[str]
+) -> dict[tuple[str, str], dict[str, Owner]]:
+    """Who (of ``index``'s records) wrote each of ``digests``, per field: writes that were not
+    refused (acknowledged, indeterminate or pending)."""
+    wanted = set(digests)
+    owners: dict[tuple[str, str], dict[str, Owner]] = {}
+    if not wanted:
+        return owners
+    for state in index.records.values():
+        for write in state.writes:
+            if write.status == FAIL:
+                continue
+            for name, value in write.fields.items():
+                if value is not None and value["digest"] in wanted:
+                    whose = Owner(
+                        state.key, state.practitioner_id, state.patient_id, state.ack_time
+                    )
+                    owners.setdefault((name, value["digest"]), {})[state.key] = whose
+    return owners
+
+
+def _notes(damaged: Sequence[Damaged], owners_of: OwnersOf) -> list[tuple[FinalRecord, Owner]]:
+    """A field value that is not allowed in its record but was written to exactly one other
+    record is that record's note, filed under the wrong consultation: (where it was found,
+    whose it is), once per holder and owner."""
+    wanted = {digest for d in damaged for digest in d.foreign.values()}
+    if not wanted:
+        return []
+    owners = owners_of(wanted)
+    notes: list[tuple[FinalRecord, Owner]] = []
+    for holder in damaged:
+        notified: set[str] = set()
+        for name, digest in holder.foreign.items():
+            keys = owners.get((name, digest), {})
+            if len(keys) != 1 or holder.key in keys:
+                continue  # its own stale value, nobody's, or several owners: none to name
+            owner = next(iter(keys.values()))
+            if owner.key in notified:
+                continue
+            notified.add(owner.key)
+            notes.append((holder.found, owner))
+    return notes
+
+
+def _first(damaged: Damaged) -> int:
+    return damaged.first
+
+
+def _index_counts(index: HistoryIndex) -> dict[str, int]:
+    records = index.records
+    return {
+        "attempted": sum(1 for r in records.values() if r.attempted),
+        "acknowledged": sum(1 for r in records.values() if r.acknowledged),
+        "indeterminate": index.indeterminate,
+        "failed": index.failed,
+    }
+
+
+def _summed(counts: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in counts:
+        for name, count in part.items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
+def _summed_operations(
+    parts: Sequence[Mapping[str, Mapping[str, int]]],
+) -> dict[str, dict[str, int]]:
+    """Per kind of op, each outcome summed over the parts (kinds sorted, as each part has them)."""
+    kinds = sorted({f for part in parts for f in part})
+    return {f: _summed([part[f] for part in parts if f in part]) for f in kinds}
 
 
 class _Check:
-    def __init__(self, index: HistoryIndex, final_read: FinalRead, counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        index: HistoryIndex,
+        final_read: FinalRead,
+        counts: dict[str, int],
+        holders_of: HoldersOf,
+        positions: Sequence[int] | None,
+    ) -> None:
         self.records = index.records
         self.final_read = final_read
+        self.holders_of = holders_of
+        self.positions = positions
         self.counts = counts | {c: 0 for c in ("intact", "lost", "corrupt", "recovered")}
         self.counts |= {"phantom": 0, "duplicate": 0, "misattributed": 0, "unexpected": 0}
-        self.anomalies: list[Anomaly] = []
-        self.by_id: dict[str, FinalRecord] = {}
-        # (record, its copy in the final read, the final digests not allowed per field)
-        self.damaged: list[tuple[RecordState, FinalRecord, dict[str, str]]] = []
+        self.anomalies: list[tuple[Order, Anomaly]] = []
+        self.order = (_PHANTOM, 0)  # where the anomalies found now go (stage, position)
+        self.by_id: Mapping[str, FinalRecord] = {}
+        self.damaged: list[Damaged] = []
 
-    def run(self, name: str) -> Result:
+    def run(self) -> RecordsPart:
         final = self.final_read
         by_key: dict[str, list[FinalRecord]] = {}
-        for found in final.records:
-            self.by_id.setdefault(found.id, found)
+        first_copy: dict[str, int] = {}
+        for number, found in enumerate(final.records):
+            line = number if self.positions is None else self.positions[number]
             state = self.records.get(found.key) if found.key is not None else None
             if state is None or not state.attempted:
+                self.order = (_PHANTOM, line)
                 self._phantom(found)
                 continue
-            by_key.setdefault(found.key, []).append(found)  # type: ignore[arg-type]
+            copies = by_key.setdefault(found.key, [])  # type: ignore[arg-type]
+            if not copies:
+                first_copy[found.key] = line  # type: ignore[index]
+            copies.append(found)
         for key, copies in by_key.items():
             if len(copies) > 1:
+                self.order = (_DUPLICATE, first_copy[key])
                 self._duplicate(self.records[key], copies)
+        self.by_id = self.holders_of(self._ids_asked(by_key))
         for state in self.records.values():
             if not state.attempted:
                 continue
+            self.order = (_RECORD, state.first)
             held = by_key.get(state.key)
             if held:
                 self._present(state, held)
@@ -101,18 +298,24 @@ class _Check:
                 self._lost(state)  # set-full: seen during the run counts like acknowledged
                 self._id_taken(state)
             self._misreads(state)
-        self._misfiled_notes()
-        extra: dict[str, object] = {"final_read_source": final.source}
-        extra["final_records"] = len(final.records)
-        valid: Valid = True
-        reason = None
-        if self.anomalies:
-            valid = False
-        elif not final.complete:
-            valid = "unknown"
-            reason = f"incomplete final read: {final.error or 'no reason given'}"
-            extra["reason"] = reason
-        return Result(name, valid, self.counts, tuple(self.anomalies), extra, reason=reason)
+        return RecordsPart(self.counts, self.anomalies, self.damaged, {})
+
+    def _ids_asked(self, by_key: Mapping[str, Sequence[FinalRecord]]) -> set[str]:
+        """The acknowledged ids whose holder :meth:`_id_taken` may ask for: those not found
+        with their own key (a superset does no harm)."""
+        asked: set[str] = set()
+        for state in self.records.values():
+            taken = state.record_id
+            if taken is None or not state.attempted or not state.acknowledged:
+                continue
+            held = by_key.get(state.key, ())
+            if not any(found.id == taken for found in held):
+                asked.add(taken)
+        return asked
+
+    def _add(self, anomaly: Anomaly) -> None:
+        stage, position = self.order
+        self.anomalies.append(((stage, position, len(self.anomalies)), anomaly))
 
     def _present(self, state: RecordState, held: Sequence[FinalRecord]) -> None:
         if state.refused:
@@ -123,7 +326,7 @@ class _Check:
             # the acknowledged id is gone while a copy with the key survives: not intact
             if not self._id_taken(state):
                 self.counts["lost"] += 1
-                self.anomalies.append(
+                self._add(
                     _anomaly(
                         "lost",
                         state,
@@ -137,11 +340,11 @@ class _Check:
         wrong_owner = self._wrong_owner(state, found)
         damage, foreign = _damaged_fields(state, found, self.final_read.time)
         if foreign:
-            self.damaged.append((state, found, foreign))
+            self.damaged.append(Damaged(state.first, state.key, found, foreign))
         if damage:
             self.counts["corrupt"] += 1
             ack_times = [d.ack_time for d in damage if d.ack_time is not None]
-            self.anomalies.append(
+            self._add(
                 _anomaly(
                     "corrupt",
                     state,
@@ -191,7 +394,7 @@ class _Check:
                 continue
             reported.add(other)
             self.counts["misattributed"] += 1
-            self.anomalies.append(
+            self._add(
                 replace(
                     _anomaly(
                         "misattributed",
@@ -207,32 +410,6 @@ class _Check:
                 )
             )
 
-    def _misfiled_notes(self) -> None:
-        """A field value that is not allowed in its record but was written to exactly one other
-        record is that record's note, filed under the wrong consultation."""
-        wanted = {digest for _, _, foreign in self.damaged for digest in foreign.values()}
-        if not wanted:
-            return
-        owners: dict[tuple[str, str], set[str]] = {}
-        for state in self.records.values():
-            for write in state.writes:
-                if write.status == FAIL:
-                    continue
-                for name, value in write.fields.items():
-                    if value is not None and value["digest"] in wanted:
-                        owners.setdefault((name, value["digest"]), set()).add(state.key)
-        for holder, found, foreign in self.damaged:
-            notified: set[str] = set()
-            for name, digest in foreign.items():
-                keys = owners.get((name, digest), set())
-                if len(keys) != 1 or holder.key in keys:
-                    continue  # its own stale value, nobody's, or several owners: none to name
-                owner = self.records[next(iter(keys))]
-                if owner.key in notified:
-                    continue
-                notified.add(owner.key)
-                self._misattributed(owner, "note", found.id, found, self.final_read.time)
-
     def _misattributed(
         self,
         state: RecordState,
@@ -242,27 +419,12 @@ class _Check:
         detection_time: int | None,
     ) -> None:
         self.counts["misattributed"] += 1
-        anomaly = _anomaly(
-            "misattributed",
-            state,
-            record_id,
-            ack_time=state.ack_time,
-            detection_time=detection_time,
-        )
-        self.anomalies.append(
-            replace(
-                anomaly,
-                other_key=other.key,
-                other_practitioner_id=other.practitioner_id,
-                other_patient_id=other.patient_id,
-                via=via,
-            )
-        )
+        self._add(_misattributed(state, via, record_id, other, detection_time))
 
     def _unexpected(self, state: RecordState, found: FinalRecord) -> None:
         """Present although every create of it was refused (4xx): the refusal was a lie."""
         self.counts["unexpected"] += 1
-        self.anomalies.append(
+        self._add(
             _anomaly(
                 "unexpected", state, found.id, ack_time=None, detection_time=self.final_read.time
             )
@@ -281,7 +443,7 @@ class _Check:
         self.counts["lost"] += 1
         misses = [completed for _invoked, completed in state.absent_reads]
         detection = min(misses) if misses else self.final_read.time
-        self.anomalies.append(
+        self._add(
             _anomaly(
                 "lost", state, state.record_id, ack_time=state.ack_time, detection_time=detection
             )
@@ -289,7 +451,7 @@ class _Check:
 
     def _phantom(self, found: FinalRecord) -> None:
         self.counts["phantom"] += 1
-        self.anomalies.append(
+        self._add(
             Anomaly(
                 "phantom",
                 found.key,
@@ -302,7 +464,7 @@ class _Check:
 
     def _duplicate(self, state: RecordState, copies: Sequence[FinalRecord]) -> None:
         self.counts["duplicate"] += 1
-        self.anomalies.append(
+        self._add(
             _anomaly(
                 "duplicate",
                 state,
@@ -330,6 +492,8 @@ def _damaged_fields(
     began cannot supersede), and the digests of those final values that are not null."""
     damage: list[FieldDamage] = []
     foreign: dict[str, str] = {}
+    if _as_acknowledged(state.current, found.fields):
+        return damage, foreign
     writes = state.writes
     for name in OBSERVATION_FIELDS:
         final = found.fields.get(name)
@@ -350,6 +514,20 @@ def _damaged_fields(
     return damage, foreign
 
 
+def _as_acknowledged(current: Sequence[object], fields: Mapping[str, FieldDigest]) -> bool:
+    """Every field of the final record holds its last acknowledged value, which the rule always
+    allows (no acknowledged write completed after the last one, to supersede it): the writes
+    need no look. Anything else (a field never acknowledged, another value) takes the rule."""
+    for name, kept in zip(OBSERVATION_FIELDS, current, strict=True):
+        final = fields.get(name)
+        if kept is None:
+            if final is not None:
+                return False
+        elif not isinstance(kept, Digest) or final is None or final.digest != kept.digest:
+            return False
+    return True
+
+
 def _same_moment(sent: str | None, stored: str | None) -> bool:
     """Start times compared as moments (a database may store them in another ISO layout);
     unknown on either side is no evidence."""
@@ -366,7 +544,7 @@ def _same_moment(sent: str | None, stored: str | None) -> bool:
 
 def _anomaly(
     kind: str,
-    state: RecordState,
+    state: RecordState | Owner,
     record_id: str | None,
     *,
     fields: tuple[FieldDamage, ...] = (),
@@ -384,4 +562,24 @@ def _anomaly(
         ack_time=ack_time,
         detection_time=detection_time,
         ids=ids,
+    )
+
+
+def _misattributed(
+    whose: RecordState | Owner,
+    via: str,
+    record_id: str | None,
+    other: FinalRecord,
+    detection_time: int | None,
+) -> Anomaly:
+    """``whose`` record's answer or note was about ``other``'s record (``via`` says how)."""
+    anomaly = _anomaly(
+        "misattributed", whose, record_id, ack_time=whose.ack_time, detection_time=detection_time
+    )
+    return replace(
+        anomaly,
+        other_key=other.key,
+        other_practitioner_id=other.practitioner_id,
+        other_patient_id=other.patient_id,
+        via=via,
     )

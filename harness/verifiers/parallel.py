@@ -1,0 +1,359 @@
+"""Verification in parallel: the records split by key into parts, one process per part.
+
+Records are independent of each other for almost every check (Jepsen's ``independent`` checker
+rests on the same fact), so each part is checked on its own: a process reads the whole history
+and builds the index of its part's records only (:func:`~harness.verifiers.index.
+build_index_from_file` with ``part``), keeps its part of the final read, and runs each verifier's
+``check_part``; the parent merges the parts with the verifier's ``merge``. What a part cannot
+know alone it asks, and the parts answer from the index they keep until the end:
+
+- the holder of an acknowledged id (the first record of the *whole* final read holding it): the
+  parent answers from its copy of the final read;
+- who wrote a value found in a record where it does not belong (every part's writes);
+- the grouped history of the records that the run's later checks look at (the anomalies' and
+  the live reads'), merged into a :class:`HistoryIndex` with the counts of every part.
+
+One process checking all records is the same steps with one part, so the verdict is the one
+:func:`~harness.verifiers.compose.compose_file` gives (a property test holds them equal).
+:class:`PartCheck` is one part's work; :func:`check_in_parts` runs the parts in this process
+(for tests) or each in a process of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from ackguard.harness.final_read import RECORDS_FILE, FinalRead, FinalRecord, load_records
+from ackguard.harness.history import HistoryReading
+from ackguard.harness.verifiers.index import (
+    HistoryIndex,
+    RecordState,
+    build_index_from_file,
+    part_of,
+)
+from ackguard.harness.verifiers.read_your_writes import ReadsPart, ReadYourWritesVerifier
+from ackguard.harness.verifiers.records import (
+    HoldersOf,
+    Notes,
+    Owner,
+    RecordsPart,
+    RecordsVerifier,
+    first_holders,
+    note_owners,
+)
+from ackguard.harness.verifiers.result import Result
+
+__all__ = ["PARTED", "PartCheck", "PartOutcome", "check_in_parts", "default_jobs"]
+
+PARTED: Mapping[str, Callable[[], RecordsVerifier | ReadYourWritesVerifier]] = {
+    "records": RecordsVerifier,
+    "read_your_writes": ReadYourWritesVerifier,
+}
+"""The verifiers that can check records in parts, by the name scenarios use."""
+
+PARALLEL_BYTES = 64 << 20
+"""A history this large (about 200,000 operations) is verified in parts, one per core."""
+
+MAX_JOBS = 4  # each part reads the whole history: more parts cost more reading than they save
+
+
+def default_jobs(history: Path) -> int:
+    """How many processes verify ``history``: one per core (at most :data:`MAX_JOBS`) for a
+    large history, one for a small one (starting processes costs more than it saves)."""
+    try:
+        size = history.stat().st_size
+    except OSError:
+        return 1
+    if size < PARALLEL_BYTES:
+        return 1
+    return max(1, min(MAX_JOBS, len(os.sched_getaffinity(0))))
+
+
+@dataclass(slots=True)
+class PartOutcome:
+    """What one part sends back: each verifier's part (or why it raised), the part's counts
+    of the history, and (part 0 only) what reading the history found."""
+
+    parts: dict[str, RecordsPart | ReadsPart | str]  # name -> part, or the error it raised
+    counts: dict[str, int]
+    op_tally: dict[tuple[str, str], int]
+    reading: HistoryReading | None = None
+    error: str | None = None  # the index could not be built: every verifier is unknown
+    usage: tuple[float, int] = (0.0, 0)  # the part's CPU seconds and peak RSS (kB) so far
+
+
+@dataclass(slots=True)
+class PartCheck:
+    """One part of the records: built from the whole history and the final read file, kept
+    until the merge no longer needs it."""
+
+    history: Path
+    final_records: Path
+    final_read: FinalRead  # the whole read's facts (its records are not needed here)
+    part: tuple[int, int]
+    names: Sequence[str]
+    strict: bool  # no HistoryReading given: a damaged line makes the index fail
+    index: HistoryIndex = field(default_factory=HistoryIndex)
+
+    def check(self, holders_of: HoldersOf) -> PartOutcome:
+        number, count = self.part
+        reading = None if self.strict else HistoryReading()
+        said = reading if number == 0 else None  # every part reads the same: one tells
+        try:
+            records, positions = _own_records(self.final_records, number, count)
+            self.index = build_index_from_file(self.history, reading, records, part=self.part)
+        except Exception as exc:  # a damaged history must not crash the verdict
+            error = f"reading the history failed: {_describe(exc)}"
+            return PartOutcome({}, {}, {}, said, error)
+        final = replace(self.final_read, records=records)
+        parts: dict[str, RecordsPart | ReadsPart | str] = {}
+        for name in self.names:
+            verifier = PARTED[name]()
+            try:
+                if isinstance(verifier, RecordsVerifier):
+                    parts[name] = verifier.check_part(self.index, final, holders_of, positions)
+                else:
+                    parts[name] = verifier.check_part(self.index, final)
+            except Exception as exc:  # a checker bug yields unknown, never a crash
+                parts[name] = _describe(exc)
+        index = self.index
+        counts = {
+            "indeterminate": index.indeterminate,
+            "failed": index.failed,
+            "reads": index.reads,
+            "operations": index.operations,
+            "acknowledged_writes": index.acknowledged_writes,
+            "pending": index.pending,
+        }
+        return PartOutcome(parts, counts, dict(index.op_tally), said, usage=_usage())
+
+    def owners(self, digests: Collection[str]) -> dict[tuple[str, str], dict[str, Owner]]:
+        return note_owners(self.index, digests)
+
+    def states(self, keys: Collection[str]) -> list[RecordState]:
+        records = self.index.records
+        return [records[key] for key in keys if key in records]
+
+
+def check_in_parts(
+    names: Sequence[str],
+    history: Path,
+    final_dir: Path,
+    final_read: FinalRead,
+    *,
+    jobs: int,
+    reading: HistoryReading | None = None,
+    keys: Collection[str] = (),
+    processes: bool = True,
+    usage: list[tuple[float, int]] | None = None,
+) -> tuple[dict[str, Result], HistoryIndex | None]:
+    """Each verifier of ``names`` (all of them in :data:`PARTED`) over ``history`` and the final
+    read stored in ``final_dir`` (``final_read``: the same read, whole), the records split into
+    ``jobs`` parts, each in a process of its own (``processes``) or one after the other here.
+    Returns the results by name and the grouped history of the records the anomalies name and
+    of ``keys`` (``None`` when the history could not be read); what reading the history found
+    goes into ``reading``, and each part's CPU seconds and peak RSS (kB) into ``usage``."""
+    final_records = final_dir / RECORDS_FILE
+    facts = replace(final_read, records=[])  # each part loads its own records from the file
+    checks = [
+        PartCheck(history, final_records, facts, (n, jobs), names, reading is None)
+        for n in range(jobs)
+    ]
+    holders_of: HoldersOf = lambda ids: first_holders(final_read.records, ids)  # noqa: E731
+    runner = _Processes(checks, holders_of) if processes else _InProcess(checks, holders_of)
+    try:
+        outcomes = runner.outcomes()
+        if usage is not None:
+            usage.extend(outcome.usage for outcome in outcomes)
+        found = outcomes[0].reading
+        if reading is not None and found is not None:
+            for name in ("lines", "damaged_lines", "torn_last_line", "last_time", "system_ops"):
+                setattr(reading, name, getattr(found, name))
+        failed = next((o.error for o in outcomes if o.error is not None), None)
+        if failed is not None:
+            results = {n: Result(n, "unknown", error=failed, reason=failed) for n in names}
+            return results, None
+        results = {name: _merged(name, outcomes, final_read, runner.owners) for name in names}
+        wanted = {a.key for r in results.values() for a in r.anomalies if a.key is not None}
+        return results, _merged_index(outcomes, runner.states(wanted | set(keys)))
+    finally:
+        runner.close()
+
+
+def _merged(
+    name: str,
+    outcomes: Sequence[PartOutcome],
+    final_read: FinalRead,
+    owners_of: Callable[[Collection[str]], Notes],
+) -> Result:
+    parts = [o.parts[name] for o in outcomes]
+    raised = next((p for p in parts if isinstance(p, str)), None)
+    try:
+        if raised is not None:
+            raise RuntimeError(raised)
+        verifier = PARTED[name]()
+        if isinstance(verifier, RecordsVerifier):
+            return verifier.merge(
+                [p for p in parts if isinstance(p, RecordsPart)], final_read, owners_of
+            )
+        return verifier.merge([p for p in parts if isinstance(p, ReadsPart)])
+    except Exception as exc:  # as compose does: a checker bug yields unknown, never a crash
+        error = raised if raised is not None else _describe(exc)
+        return Result(name, "unknown", error=error, reason=f"it raised {error}")
+
+
+def _merged_index(outcomes: Sequence[PartOutcome], states: Sequence[RecordState]) -> HistoryIndex:
+    """The parts' counts summed, with the records asked for (in history order; from other
+    processes, their ``current`` no longer holds the index's marker of a field never written:
+    only the checks that follow the verdict read these states)."""
+    index = HistoryIndex()
+    for outcome in outcomes:
+        for name, count in outcome.counts.items():
+            setattr(index, name, getattr(index, name) + count)
+        for outcome_key, count in outcome.op_tally.items():
+            index.op_tally[outcome_key] = index.op_tally.get(outcome_key, 0) + count
+    for state in sorted(states, key=lambda s: s.first):
+        index.records[state.key] = state
+    return index
+
+
+def _own_records(path: Path, number: int, count: int) -> tuple[list[FinalRecord], list[int]]:
+    """The final records of part ``number`` (a record without key: part 0), with their lines."""
+    records: list[FinalRecord] = []
+    positions: list[int] = []
+    if not path.exists():
+        return records, positions
+    for line, found in enumerate(load_records(path)):
+        mine = number == 0 if found.key is None else part_of(found.key, count) == number
+        if mine:
+            records.append(found)
+            positions.append(line)
+    return records, positions
+
+
+class _InProcess:
+    """The parts one after the other, in this process (tests; one core)."""
+
+    def __init__(self, checks: Sequence[PartCheck], holders_of: HoldersOf) -> None:
+        self.checks = checks
+        self.holders_of = holders_of
+
+    def outcomes(self) -> list[PartOutcome]:
+        return [check.check(self.holders_of) for check in self.checks]
+
+    def owners(self, digests: Collection[str]) -> Notes:
+        return _union([check.owners(digests) for check in self.checks])
+
+    def states(self, keys: Collection[str]) -> list[RecordState]:
+        return [state for check in self.checks for state in check.states(keys)]
+
+    def close(self) -> None:
+        pass
+
+
+class _Processes:
+    """Each part in a process of its own, answering the parent's questions over a pipe until
+    it is told to stop. A part that dies makes the history unreadable (every verifier
+    unknown), never a partial verdict."""
+
+    def __init__(self, checks: Sequence[PartCheck], holders_of: HoldersOf) -> None:
+        context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
+        context.set_forkserver_preload([__name__])  # imported once, not per part
+        self.holders_of = holders_of
+        self.pipes: list[Connection] = []
+        self.workers: list[Any] = []
+        for check in checks:
+            mine, theirs = context.Pipe()
+            worker = context.Process(target=_serve, args=(theirs, check), daemon=True)
+            worker.start()
+            theirs.close()
+            self.pipes.append(mine)
+            self.workers.append(worker)
+
+    def outcomes(self) -> list[PartOutcome]:
+        found: dict[int, PartOutcome] = {}
+        waiting = dict(enumerate(self.pipes))
+        while waiting:
+            ready = set(wait(list(waiting.values())))
+            for number, pipe in list(waiting.items()):
+                if pipe not in ready:
+                    continue
+                try:
+                    kind, payload = pipe.recv()
+                except EOFError:
+                    raise RuntimeError("a verifying process ended without an answer") from None
+                if kind == "holders":
+                    pipe.send(self.holders_of(payload))
+                    continue
+                found[number] = payload
+                del waiting[number]
+        return [found[n] for n in range(len(self.pipes))]
+
+    def owners(self, digests: Collection[str]) -> Notes:
+        return _union(self._ask("owners", set(digests)))
+
+    def states(self, keys: Collection[str]) -> list[RecordState]:
+        return [state for found in self._ask("states", set(keys)) for state in found]
+
+    def _ask(self, kind: str, payload: object) -> list[Any]:
+        for pipe in self.pipes:
+            pipe.send((kind, payload))
+        return [pipe.recv() for pipe in self.pipes]
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):  # it is gone already
+                pipe.send(("done", None))
+            pipe.close()
+        for worker in self.workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+
+
+def _serve(pipe: Connection, check: PartCheck) -> None:
+    """A part's process: check, then answer the parent until told to stop."""
+
+    def holders_of(ids: Collection[str]) -> Mapping[str, FinalRecord]:
+        if not ids:
+            return {}
+        pipe.send(("holders", set(ids)))
+        answer: Mapping[str, FinalRecord] = pipe.recv()
+        return answer
+
+    pipe.send(("outcome", check.check(holders_of)))
+    while True:
+        kind, payload = pipe.recv()
+        if kind == "owners":
+            pipe.send(check.owners(payload))
+        elif kind == "states":
+            pipe.send(check.states(payload))
+        else:
+            return
+
+
+def _union(found: Sequence[Notes]) -> dict[tuple[str, str], dict[str, Owner]]:
+    """Who wrote each value, over every part (the parts hold disjoint records)."""
+    owners: dict[tuple[str, str], dict[str, Owner]] = {}
+    for part in found:
+        for value, whose in part.items():
+            owners.setdefault(value, {}).update(whose)
+    return owners
+
+
+def _usage() -> tuple[float, int]:
+    spent = resource.getrusage(resource.RUSAGE_SELF)
+    return spent.ru_utime + spent.ru_stime, spent.ru_maxrss
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,161 @@
+"""Checking the records in parts (:mod:`harness.verifiers.parallel`) gives exactly the verdict of
+one process: the same counts, anomalies in the same order, the same extras, the same reading of
+the history and the same counts of the grouped history, on random histories (damaged lines, a
+torn last line, concurrent processes, info and fail outcomes, lists, misreads) against random
+final reads whose ids may be held by other records and whose values may be other records'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
+from ackguard.harness.history import FieldDigest, HistoryReading
+from ackguard.harness.verifiers import verifiers_named
+from ackguard.harness.verifiers.compose import Composed, compose_history
+from ackguard.harness.verifiers.parallel import check_in_parts
+from tests.verifiers.test_fast_verdict import NAMES, _history, _texts
+from tests.verifiers.test_reader_agree import KEYS, _histories, _write
+
+VERIFIERS = ("records", "read_your_writes")
+
+# ids drawn apart from keys: an acknowledged id may be held by another key's record
+_final_record = st.builds(
+    lambda record_id, key, practitioner, patient, texts: FinalRecord(
+        record_id,
+        key,
+        practitioner,
+        patient,
+        1,
+        {name: FieldDigest.of(text) for name, text in texts.items() if text is not None},
+    ),
+    st.sampled_from(("1", "2", "3", "4")),
+    st.one_of(st.sampled_from(KEYS), st.sampled_from(KEYS), st.none(), st.just("k9")),
+    st.sampled_from(("p1", "p2")),
+    st.sampled_from(("a", "b")),
+    _texts,
+)
+_final_read = st.builds(
+    lambda records, complete, at: FinalRead("database", complete, records, None, at),
+    st.lists(_final_record, max_size=5),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(0, 1 << 62)),
+)
+
+
+def _one_process(path: Path, final_read: FinalRead, strict: bool) -> tuple[Composed, Any]:
+    reading = None if strict else HistoryReading()
+    composed = compose_history(verifiers_named(VERIFIERS), path, final_read, reading=reading)
+    return composed, reading
+
+
+def _scalars(composed: Any) -> tuple[Any, ...]:
+    index = composed
+    return (
+        index.operations,
+        index.indeterminate,
+        index.failed,
+        index.reads,
+        index.acknowledged_writes,
+        index.pending,
+        index.op_tally,
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_history, _histories), _final_read, st.integers(2, 3), st.booleans())
+def test_parts_give_the_verdict_of_one_process(
+    history: tuple[list[Any], list[tuple[int, bytes]], Any],
+    final_read: FinalRead,
+    jobs: int,
+    strict: bool,
+) -> None:
+    path = _write(*history)
+    write_final_read(path.parent, final_read)
+    expected, expected_reading = _one_process(path, final_read, strict)
+    reading = None if strict else HistoryReading()
+    results, index = check_in_parts(
+        VERIFIERS, path, path.parent, final_read, jobs=jobs, reading=reading, processes=False
+    )
+    got = tuple(results[name] for name in VERIFIERS)
+    assert got == expected.verdict.results
+    if expected.index is None:  # the history broke the index (each says how far it read)
+        assert index is None
+        return
+    assert reading == expected_reading
+    assert index is not None
+    assert _scalars(index) == _scalars(expected.index)
+    named = {a.key for r in got for a in r.anomalies if a.key is not None}
+    assert set(index.records) == named & set(expected.index.records)
+
+
+def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
+    """Parts in processes of their own: an acknowledged id held by another part's record and a
+    note found in another part's record are named as one process names them."""
+    ops: list[tuple[Any, str, str, Any, Any]] = []
+    for n, key in enumerate(KEYS):
+        fields = {name: {"digest": f"d{n}{name}", "length": 4, "prefix": "x"} for name in NAMES}
+        ops.append((n, "invoke", "create", key, {"practitioner_id": "p1", "patient_id": "a",
+                                                 "fields": fields}))  # fmt: skip
+        ops.append((n, "ok", "create", key, {"id": str(n + 1)}))
+    ops.append((7, "invoke", "list", None, {"practitioner_id": "p1", "patient_id": None}))
+    ops.append((7, "ok", "list", None, {"keys": ["k1"], "complete": True}))
+    path = _write(ops, [], None)
+    stolen = {"visit_reason": FieldDigest("d0visit_reason", 4, "x")}  # k1's note, held by k3
+    final = FinalRead(
+        "database",
+        True,
+        [
+            FinalRecord("1", "k2", "p1", "a", 1, {}),  # k1's id now holds k2's record
+            FinalRecord("3", "k3", "p1", "a", 1, stolen),
+        ],
+        None,
+        10**12,
+    )
+    write_final_read(path.parent, final)
+    expected, expected_reading = _one_process(path, final, strict=False)
+    reading = HistoryReading()
+    results, index = check_in_parts(VERIFIERS, path, path.parent, final, jobs=3, reading=reading)
+    got = tuple(results[name] for name in VERIFIERS)
+    assert got == expected.verdict.results
+    kinds = {(a.kind, a.key, a.via) for a in got[0].anomalies}
+    assert ("misattributed", "k1", "id") in kinds
+    assert ("misattributed", "k1", "note") in kinds
+    assert reading == expected_reading
+    assert index is not None and expected.index is not None
+    assert _scalars(index) == _scalars(expected.index)
+
+
+def test_an_unreadable_history_leaves_every_verifier_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b'{"index": 0, "time": 1, "process": 0, "type": "invoke"}\nnot json\n{}\n')
+    final = FinalRead("database", True, [], None, 1)
+    write_final_read(tmp_path, final)
+    results, index = check_in_parts(VERIFIERS, path, tmp_path, final, jobs=2)
+    assert index is None
+    for name in VERIFIERS:
+        assert results[name].valid == "unknown"
+        assert "reading the history failed" in (results[name].reason or "")
+
+
+@pytest.mark.parametrize("jobs", [2])
+def test_compose_history_uses_the_parts_when_asked(tmp_path: Path, jobs: int) -> None:
+    ops = [(0, "invoke", "read", "k1", {"id": "1"}), (0, "ok", "read", "k1", {"found": False})]
+    path = _write(ops, [], None)
+    final = FinalRead("database", True, [], None, 1)
+    write_final_read(path.parent, final)
+    chosen = verifiers_named(VERIFIERS)
+    alone = compose_history(chosen, path, final, reading=HistoryReading())
+    parted = compose_history(
+        verifiers_named(VERIFIERS),
+        path,
+        final,
+        reading=HistoryReading(),
+        final_dir=path.parent,
+        jobs=jobs,
+    )
+    assert parted.verdict == alone.verdict
