@@ -268,10 +268,10 @@ class _Processes:
         context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
         context.set_forkserver_preload([__name__])  # imported once, not per part
         self.holders_of = holders_of
-        self.pipes: list[Connection] = []
+        self.pipes: list[_Channel] = []
         self.workers: list[Any] = []
         for check in checks:
-            mine, theirs = context.Pipe()
+            mine, theirs = _channels(context)
             worker = context.Process(target=_serve, args=(theirs, check), daemon=True)
             worker.start()
             theirs.close()
@@ -282,9 +282,9 @@ class _Processes:
         found: dict[int, PartOutcome] = {}
         waiting = dict(enumerate(self.pipes))
         while waiting:
-            ready = set(wait(list(waiting.values())))
+            ready = set(wait([pipe.inbox for pipe in waiting.values()]))
             for number, pipe in list(waiting.items()):
-                if pipe not in ready:
+                if pipe.inbox not in ready:
                     continue
                 try:
                     kind, payload = pipe.recv()
@@ -320,7 +320,33 @@ class _Processes:
                 worker.join()
 
 
-def _serve(pipe: Connection, check: PartCheck) -> None:
+class _Channel:
+    """Two one-way pipes: plain blocking file descriptors, which a process whose sockets
+    gevent made cooperative (Locust's load runs in this one) reads and writes as any other."""
+
+    def __init__(self, inbox: Connection, outbox: Connection) -> None:
+        self.inbox = inbox
+        self.outbox = outbox
+
+    def send(self, message: object) -> None:
+        self.outbox.send(message)
+
+    def recv(self) -> Any:
+        return self.inbox.recv()
+
+    def close(self) -> None:
+        self.inbox.close()
+        self.outbox.close()
+
+
+def _channels(context: Any) -> tuple[_Channel, _Channel]:
+    """Both ends of a two-way channel: the parent's and the part's."""
+    down_read, down_write = context.Pipe(duplex=False)
+    up_read, up_write = context.Pipe(duplex=False)
+    return _Channel(up_read, down_write), _Channel(down_read, up_write)
+
+
+def _serve(pipe: _Channel, check: PartCheck) -> None:
     """A part's process: check, then answer the parent until told to stop."""
 
     def holders_of(ids: Collection[str]) -> Mapping[str, FinalRecord]:

@@ -6,6 +6,8 @@ final reads whose ids may be held by other records and whose values may be other
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,7 @@ def test_parts_give_the_verdict_of_one_process(
     assert set(index.records) == named & set(expected.index.records)
 
 
+@pytest.mark.process
 def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
     """Parts in processes of their own: an acknowledged id held by another part's record and a
     note found in another part's record are named as one process names them."""
@@ -130,6 +133,7 @@ def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
     assert _scalars(index) == _scalars(expected.index)
 
 
+@pytest.mark.process
 def test_an_unreadable_history_leaves_every_verifier_unknown(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     path.write_bytes(b'{"index": 0, "time": 1, "process": 0, "type": "invoke"}\nnot json\n{}\n')
@@ -142,6 +146,7 @@ def test_an_unreadable_history_leaves_every_verifier_unknown(tmp_path: Path) -> 
         assert "reading the history failed" in (results[name].reason or "")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("jobs", [2])
 def test_compose_history_uses_the_parts_when_asked(tmp_path: Path, jobs: int) -> None:
     ops = [(0, "invoke", "read", "k1", {"id": "1"}), (0, "ok", "read", "k1", {"found": False})]
@@ -159,3 +164,25 @@ def test_compose_history_uses_the_parts_when_asked(tmp_path: Path, jobs: int) ->
         jobs=jobs,
     )
     assert parted.verdict == alone.verdict
+
+
+@pytest.mark.process
+def test_parts_work_from_a_process_that_gevent_patched() -> None:
+    """``ackguard run`` verifies in the process that ran Locust, whose sockets gevent made
+    cooperative: the parts' pipes must still carry their answers there."""
+    script = (
+        "import locust, gevent.monkey\n"
+        "assert gevent.monkey.is_anything_patched()\n"
+        "from pathlib import Path\n"
+        "from tests.verifiers.test_parallel_verdict import "
+        "test_processes_check_the_parts_and_ask_each_other as check\n"
+        "if __name__ == '__main__':\n"
+        "    check(Path('.'))\n"
+        "    print('same verdict')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "same verdict" in done.stdout
