@@ -1,22 +1,24 @@
-"""Verification in parallel: the records split by key into parts, one process per part.
+"""Verification in parallel: the records split by key into parts, a process per part.
 
 Records are independent of each other for almost every check (Jepsen's ``independent`` checker
 rests on the same fact), so each part is checked on its own: a process reads the whole history
 and builds the index of its part's records only (:func:`~harness.verifiers.index.
 build_index_from_file` with ``part``), keeps its part of the final read, and runs each verifier's
-``check_part``; the parent merges the parts with the verifier's ``merge``. What a part cannot
-know alone it asks, and the parts answer from the index they keep until the end:
+``check_part``; the verifier's ``merge`` makes one result of the parts. Part 0 is checked in the
+calling process, with the final read it has; the others each in a process of its own. What
+crosses parts:
 
-- the holder of an acknowledged id (the first record of the *whole* final read holding it): the
-  parent answers from its copy of the final read;
-- who wrote a value found in a record where it does not belong (every part's writes);
-- the grouped history of the records that the run's later checks look at (the anomalies' and
-  the live reads'), merged into a :class:`HistoryIndex` with the counts of every part.
+- the holder of an acknowledged id is the first record of the *whole* final read holding it:
+  each part notes where every id is first held as it picks its records from the read;
+- who wrote a value found in a record where it does not belong, and the grouped history of the
+  records that the run's later checks look at (the anomalies' and the live reads'), merged into
+  a :class:`HistoryIndex` with the counts of every part: the parts answer from the index they
+  keep until the end.
 
 One process checking all records is the same steps with one part, so the verdict is the one
 :func:`~harness.verifiers.compose.compose_file` gives (a property test holds them equal).
-:class:`PartCheck` is one part's work; :func:`check_in_parts` runs the parts in this process
-(for tests) or each in a process of its own.
+:class:`PartCheck` is one part's work; :func:`check_in_parts` runs the parts, in processes or
+(for tests) one after the other here.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import contextlib
 import multiprocessing
 import os
 import resource
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +44,10 @@ from ackguard.harness.verifiers.index import (
 )
 from ackguard.harness.verifiers.read_your_writes import ReadsPart, ReadYourWritesVerifier
 from ackguard.harness.verifiers.records import (
-    HoldersOf,
     Notes,
     Owner,
     RecordsPart,
     RecordsVerifier,
-    first_holders,
     note_owners,
 )
 from ackguard.harness.verifiers.result import Result
@@ -87,28 +88,32 @@ class PartOutcome:
     op_tally: dict[tuple[str, str], int]
     reading: HistoryReading | None = None
     error: str | None = None  # the index could not be built: every verifier is unknown
-    usage: tuple[float, int] = (0.0, 0)  # the part's CPU seconds and peak RSS (kB) so far
+    usage: tuple[float, int] = (0.0, 0)  # a part's process: its CPU seconds and peak RSS (kB)
 
 
 @dataclass(slots=True)
 class PartCheck:
-    """One part of the records: built from the whole history and the final read file, kept
-    until the merge no longer needs it."""
+    """One part of the records: built from the whole history and the final read, kept until
+    the merge no longer needs it."""
 
     history: Path
-    final_records: Path
-    final_read: FinalRead  # the whole read's facts (its records are not needed here)
+    final_records: Path  # the final read's records, loaded from there unless given
+    final_read: FinalRead  # the whole read: its facts, and its records when ``given``
     part: tuple[int, int]
     names: Sequence[str]
     strict: bool  # no HistoryReading given: a damaged line makes the index fail
+    given: bool = False
     index: HistoryIndex = field(default_factory=HistoryIndex)
 
-    def check(self, holders_of: HoldersOf) -> PartOutcome:
+    def check(self) -> PartOutcome:
         number, count = self.part
         reading = None if self.strict else HistoryReading()
         said = reading if number == 0 else None  # every part reads the same: one tells
         try:
-            records, positions = _own_records(self.final_records, number, count)
+            everyone = self.final_read.records if self.given else _load(self.final_records)
+            own = _OwnRecords(everyone, number, count, self.final_records, keep=self.given)
+            del everyone  # a part keeps its own records only
+            records = own.records
             self.index = build_index_from_file(self.history, reading, records, part=self.part)
         except Exception as exc:  # a damaged history must not crash the verdict
             error = f"reading the history failed: {_describe(exc)}"
@@ -119,7 +124,7 @@ class PartCheck:
             verifier = PARTED[name]()
             try:
                 if isinstance(verifier, RecordsVerifier):
-                    parts[name] = verifier.check_part(self.index, final, holders_of, positions)
+                    parts[name] = verifier.check_part(self.index, final, own.holders, own.positions)
                 else:
                     parts[name] = verifier.check_part(self.index, final)
             except Exception as exc:  # a checker bug yields unknown, never a crash
@@ -133,7 +138,7 @@ class PartCheck:
             "acknowledged_writes": index.acknowledged_writes,
             "pending": index.pending,
         }
-        return PartOutcome(parts, counts, dict(index.op_tally), said, usage=_usage())
+        return PartOutcome(parts, counts, dict(index.op_tally), said)
 
     def owners(self, digests: Collection[str]) -> dict[tuple[str, str], dict[str, Owner]]:
         return note_owners(self.index, digests)
@@ -141,6 +146,51 @@ class PartCheck:
     def states(self, keys: Collection[str]) -> list[RecordState]:
         records = self.index.records
         return [records[key] for key in keys if key in records]
+
+
+class _OwnRecords:
+    """A part's final records (a record without key: part 0's), in the whole read's order with
+    their lines in it, and the line of each id's first holder in the whole read: the holder of
+    an acknowledged id is found without asking anyone (another part's record, which only an id
+    handed out twice makes necessary, is read again from the file)."""
+
+    def __init__(
+        self, everyone: Sequence[FinalRecord], number: int, count: int, path: Path, *, keep: bool
+    ) -> None:
+        self.records: list[FinalRecord] = []
+        self.positions: list[int] = []
+        self.first_at: dict[str, int] = {}
+        first_at = self.first_at
+        for line, found in enumerate(everyone):
+            if found.id not in first_at:
+                first_at[found.id] = line
+            if (number == 0) if found.key is None else part_of(found.key, count) == number:
+                self.records.append(found)
+                self.positions.append(line)
+        self.path = path
+        self.everyone = everyone if keep else None
+
+    def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
+        """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
+        found: dict[str, FinalRecord] = {}
+        elsewhere: dict[str, int] = {}
+        for wanted in ids:
+            line = self.first_at.get(wanted)
+            if line is None:
+                continue
+            at = bisect_left(self.positions, line)
+            if at < len(self.positions) and self.positions[at] == line:
+                found[wanted] = self.records[at]
+            else:
+                elsewhere[wanted] = line
+        if elsewhere:
+            everyone = self.everyone if self.everyone is not None else _load(self.path)
+            found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
+        return found
+
+
+def _load(path: Path) -> list[FinalRecord]:
+    return load_records(path) if path.exists() else []
 
 
 def check_in_parts(
@@ -162,17 +212,33 @@ def check_in_parts(
     of ``keys`` (``None`` when the history could not be read); what reading the history found
     goes into ``reading``, and each part's CPU seconds and peak RSS (kB) into ``usage``."""
     final_records = final_dir / RECORDS_FILE
-    facts = replace(final_read, records=[])  # each part loads its own records from the file
+    facts = replace(final_read, records=[])  # a process of its own loads them from the file
     checks = [
         PartCheck(history, final_records, facts, (n, jobs), names, reading is None)
         for n in range(jobs)
     ]
-    holders_of: HoldersOf = lambda ids: first_holders(final_read.records, ids)  # noqa: E731
-    runner = _Processes(checks, holders_of) if processes else _InProcess(checks, holders_of)
+    checks[0].final_read, checks[0].given = final_read, True  # checked here, as the read is
+    try:
+        return _checked(names, checks, final_read, reading, keys, processes, usage)
+    except (RuntimeError, OSError) as exc:  # a part's process died: no verdict from parts
+        error = f"verifying in parts failed: {_describe(exc)}"
+        return {n: Result(n, "unknown", error=error, reason=error) for n in names}, None
+
+
+def _checked(
+    names: Sequence[str],
+    checks: Sequence[PartCheck],
+    final_read: FinalRead,
+    reading: HistoryReading | None,
+    keys: Collection[str],
+    processes: bool,
+    usage: list[tuple[float, int]] | None,
+) -> tuple[dict[str, Result], HistoryIndex | None]:
+    runner = _Processes(checks) if processes else _InProcess(checks)
     try:
         outcomes = runner.outcomes()
         if usage is not None:
-            usage.extend(outcome.usage for outcome in outcomes)
+            usage.extend(outcome.usage for outcome in outcomes[1:] if processes)
         found = outcomes[0].reading
         if reading is not None and found is not None:
             for name in ("lines", "damaged_lines", "torn_last_line", "last_time", "system_ops"):
@@ -242,12 +308,11 @@ def _own_records(path: Path, number: int, count: int) -> tuple[list[FinalRecord]
 class _InProcess:
     """The parts one after the other, in this process (tests; one core)."""
 
-    def __init__(self, checks: Sequence[PartCheck], holders_of: HoldersOf) -> None:
+    def __init__(self, checks: Sequence[PartCheck]) -> None:
         self.checks = checks
-        self.holders_of = holders_of
 
     def outcomes(self) -> list[PartOutcome]:
-        return [check.check(self.holders_of) for check in self.checks]
+        return [check.check() for check in self.checks]
 
     def owners(self, digests: Collection[str]) -> Notes:
         return _union([check.owners(digests) for check in self.checks])
@@ -260,17 +325,16 @@ class _InProcess:
 
 
 class _Processes:
-    """Each part in a process of its own, answering the parent's questions over a pipe until
-    it is told to stop. A part that dies makes the history unreadable (every verifier
-    unknown), never a partial verdict."""
+    """Part 0 in this process, each other part in a process of its own, answering over a pipe
+    until it is told to stop. A part that dies makes the verdict unknown, never partial."""
 
-    def __init__(self, checks: Sequence[PartCheck], holders_of: HoldersOf) -> None:
+    def __init__(self, checks: Sequence[PartCheck]) -> None:
         context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
         context.set_forkserver_preload([__name__])  # imported once, not per part
-        self.holders_of = holders_of
+        self.here = checks[0]
         self.pipes: list[_Channel] = []
         self.workers: list[Any] = []
-        for check in checks:
+        for check in checks[1:]:
             mine, theirs = _channels(context)
             worker = context.Process(target=_serve, args=(theirs, check), daemon=True)
             worker.start()
@@ -279,34 +343,26 @@ class _Processes:
             self.workers.append(worker)
 
     def outcomes(self) -> list[PartOutcome]:
-        found: dict[int, PartOutcome] = {}
-        waiting = dict(enumerate(self.pipes))
-        while waiting:
-            ready = set(wait([pipe.inbox for pipe in waiting.values()]))
-            for number, pipe in list(waiting.items()):
-                if pipe.inbox not in ready:
-                    continue
-                try:
-                    kind, payload = pipe.recv()
-                except EOFError:
-                    raise RuntimeError("a verifying process ended without an answer") from None
-                if kind == "holders":
-                    pipe.send(self.holders_of(payload))
-                    continue
-                found[number] = payload
-                del waiting[number]
-        return [found[n] for n in range(len(self.pipes))]
+        mine = self.here.check()  # while the others check theirs
+        return [mine, *(self._answer(pipe) for pipe in self.pipes)]
 
     def owners(self, digests: Collection[str]) -> Notes:
-        return _union(self._ask("owners", set(digests)))
+        return _union([self.here.owners(digests), *self._ask("owners", set(digests))])
 
     def states(self, keys: Collection[str]) -> list[RecordState]:
-        return [state for found in self._ask("states", set(keys)) for state in found]
+        found = self._ask("states", set(keys))
+        return [*self.here.states(keys), *(state for states in found for state in states)]
 
     def _ask(self, kind: str, payload: object) -> list[Any]:
         for pipe in self.pipes:
             pipe.send((kind, payload))
-        return [pipe.recv() for pipe in self.pipes]
+        return [self._answer(pipe) for pipe in self.pipes]
+
+    def _answer(self, pipe: _Channel) -> Any:
+        try:
+            return pipe.recv()
+        except EOFError:
+            raise RuntimeError("a verifying process ended without an answer") from None
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -348,15 +404,9 @@ def _channels(context: Any) -> tuple[_Channel, _Channel]:
 
 def _serve(pipe: _Channel, check: PartCheck) -> None:
     """A part's process: check, then answer the parent until told to stop."""
-
-    def holders_of(ids: Collection[str]) -> Mapping[str, FinalRecord]:
-        if not ids:
-            return {}
-        pipe.send(("holders", set(ids)))
-        answer: Mapping[str, FinalRecord] = pipe.recv()
-        return answer
-
-    pipe.send(("outcome", check.check(holders_of)))
+    outcome = check.check()
+    outcome.usage = _usage()
+    pipe.send(outcome)
     while True:
         kind, payload = pipe.recv()
         if kind == "owners":
