@@ -6,6 +6,7 @@ final reads whose ids may be held by other records and whose values may be other
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
 from ackguard.harness.history import FieldDigest, HistoryReading
-from ackguard.harness.verifiers import verifiers_named
+from ackguard.harness.verifiers import parallel, verifiers_named
 from ackguard.harness.verifiers.compose import Composed, compose_history
 from ackguard.harness.verifiers.parallel import check_in_parts
 from tests.verifiers.test_fast_verdict import NAMES, _history, _texts
@@ -186,3 +187,28 @@ def test_parts_work_from_a_process_that_gevent_patched() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "same verdict" in done.stdout
+
+
+class _DiesInItsProcess(parallel.PartCheck):
+    """A part that ends its process at once (as a kill would), except part 0, checked here."""
+
+    def check(self) -> parallel.PartOutcome:
+        if self.part[0] != 0:
+            os._exit(3)
+        return super().check()
+
+
+@pytest.mark.process
+def test_a_part_whose_process_dies_leaves_every_verifier_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ops = [(0, "invoke", "read", "k1", {"id": "1"}), (0, "ok", "read", "k1", {"found": False})]
+    path = _write(ops, [], None)
+    final = FinalRead("database", True, [], None, 1)
+    write_final_read(path.parent, final)
+    monkeypatch.setattr(parallel, "PartCheck", _DiesInItsProcess)
+    results, index = check_in_parts(VERIFIERS, path, path.parent, final, jobs=2)
+    assert index is None
+    for name in VERIFIERS:
+        assert results[name].valid == "unknown"
+        assert "a verifying process ended without an answer" in (results[name].reason or "")
