@@ -97,7 +97,7 @@ def figures_of(columns: Columns) -> HistoryFigures:
     client = np.flatnonzero(columns.process >= 0)
     write_codes = [code for code, name in enumerate(columns.f_names) if name in _WRITES]
     operations = int(np.count_nonzero(columns.type[client] == _INVOKE))
-    order = client[np.argsort(columns.process[client], kind="stable")]
+    order = columns.by_process()
     process, kind = columns.process[order], columns.type[order]
     paired = (process[1:] == process[:-1]) & (kind[:-1] == _INVOKE) & (kind[1:] == _OK)
     invoke_at, ok_at = order[:-1][paired], order[1:][paired]

@@ -171,8 +171,7 @@ def _op_durations(
     columns: Columns,
 ) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int16], npt.NDArray[np.int8]]:
     """Completion time, duration (ms), f and type of every completed client op."""
-    client = np.flatnonzero(columns.process >= 0)
-    order = client[np.argsort(columns.process[client], kind="stable")]
+    order = columns.by_process()
     proc, kind = columns.process[order], columns.type[order]
     paired = (proc[1:] == proc[:-1]) & (kind[:-1] == _INVOKE) & (kind[1:] != _INVOKE)
     invoke_at, done_at = order[:-1][paired], order[1:][paired]
@@ -191,7 +190,10 @@ def _bucket_quantiles(
     bucket: npt.NDArray[np.int64], durations: FloatArray, count: int
 ) -> FloatArray:
     result = np.full((count, 3), math.nan)
-    order = np.argsort(bucket, kind="stable")
+    if bucket.size and bucket.min() >= np.iinfo(np.int16).min:  # below count: at most 16 bits
+        order = np.argsort(bucket.astype(np.int16), kind="stable")  # a radix sort
+    else:
+        order = np.argsort(bucket, kind="stable")
     bucket, durations = bucket[order], durations[order]
     edges = np.searchsorted(bucket, np.arange(count + 1))
     for index in range(count):
