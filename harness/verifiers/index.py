@@ -85,7 +85,6 @@ def part_of(key: object, count: int) -> int:
 
 
 _COMPLETION = {"ok": OK, "info": INFO, "fail": FAIL}
-_OUTCOME_NAMES = {OK: "ok", INFO: "info", FAIL: "fail"}
 _NO_FIELDS: Mapping[str, Any] = {}
 _SYSTEM = (NEMESIS, HARNESS)
 
@@ -265,11 +264,15 @@ class _Builder:
         }
         self.records = self.index.records
         # process -> (f, record state or None, write or None, invoke time, list query or None,
-        # counted: False for an op without a key in a part other than 0)
+        # its tally: None for an op not counted, one without a key in a part other than 0)
         self.in_flight: dict[object, _Started] = {}
-        # practitioner id (and patient id) -> records known so far, for list reads
+        # f -> [invoked, ok, info, fail] (indexed by status, PENDING for invoked): an op in
+        # flight holds its f's list, so a completion counts without a lookup
+        self.tallies: dict[Any, list[int]] = {}
+        # practitioner id (and patient id) -> records known so far, for list reads; by patient
+        # only once a list asks for a patient (none does in today's histories)
         self.by_practitioner: dict[str, list[RecordState]] = {}
-        self.by_patient: dict[tuple[str, str | None], list[RecordState]] = {}
+        self.by_patient: dict[tuple[str, str | None], list[RecordState]] | None = None
 
     def run(self, batches: Iterable[Iterable[Any]]) -> HistoryIndex:
         """``batches``: ops in order, in groups (anything with the attributes of an Op)."""
@@ -288,8 +291,24 @@ class _Builder:
 
     def _finish(self) -> HistoryIndex:
         self.finals = {}
-        self.index.pending = sum(1 for started in self.in_flight.values() if started[5])
-        return self.index
+        index = self.index
+        index.pending = sum(1 for started in self.in_flight.values() if started[5] is not None)
+        for f, counts in self.tallies.items():
+            for status, outcome in enumerate(_OUTCOMES):
+                if counts[status]:
+                    index.op_tally[f, outcome] = counts[status]
+            index.operations += counts[OK] + counts[INFO] + counts[FAIL]
+            index.indeterminate += counts[INFO]
+            index.failed += counts[FAIL]
+        return index
+
+    def _tally(self, f: Any) -> list[int]:
+        """The counts of ``f``'s ops, the invoke of one more counted."""
+        counts = self.tallies.get(f)
+        if counts is None:
+            counts = self.tallies[f] = [0, 0, 0, 0]
+        counts[PENDING] += 1
+        return counts
 
     def _skipped(self, key: Any) -> bool:
         """Whether a client op with ``key`` (not None) belongs to another part."""
@@ -317,8 +336,6 @@ class _Builder:
                 return
         counted = key is not None or self.keyless_counted
         self.in_flight[process] = self._invoke(time, f, key, value, ordinal, counted)
-        if counted:
-            self._tally(f, "invoked")
 
     def _completion(self, process: Any, type_: Any, time: int, value: Any) -> None:
         """A client op's completion with its whole value."""
@@ -326,7 +343,7 @@ class _Builder:
         if started is None:
             return
         status = self._complete(started, type_, time)
-        f, record, write, inv, query, counted = started
+        f, record, write, inv, query, counts = started
         if status != OK:
             return
         if write is not None and record is not None:
@@ -337,32 +354,22 @@ class _Builder:
             self.index.reads += 1
             self._read(record, inv, time, value)
         elif f == "list":
-            self.index.reads += counted
+            self.index.reads += counts is not None
             if _is_mapping(value):
                 seen = set(value.get("keys") or ())
                 self._list(inv, time, query, seen, partial=value.get("complete") is False)
 
-    def _tally(self, f: Any, outcome: str) -> None:
-        tally = self.index.op_tally
-        tally[f, outcome] = tally.get((f, outcome), 0) + 1
-
     def _complete(self, started: _Started, type_: Any, time: int) -> int:
         """Counts a completion; a write takes its outcome. Returns the status."""
-        index = self.index
         status = _COMPLETION.get(type_, INFO)
-        f, record, write, _inv, _query, counted = started
-        if counted:
-            index.operations += 1
-            if status == INFO:
-                index.indeterminate += 1
-            elif status == FAIL:
-                index.failed += 1
-            self._tally(f, _OUTCOME_NAMES[status])
+        _f, record, write, _inv, _query, counts = started
+        if counts is not None:
+            counts[status] += 1
         if write is not None and record is not None:
             write.status = status
             write.cmp = time
             if status == OK:
-                index.acknowledged_writes += 1
+                self.index.acknowledged_writes += 1
                 record.current = _updated(record.current, write.fields)
         return status
 
@@ -372,13 +379,12 @@ class _Builder:
         in_flight = self.in_flight
         records = self.records
         index = self.index
-        tally = index.op_tally
-        tallied = tally.get
         status_of = _COMPLETION.get
         part = self.part
         keyless_counted = self.keyless_counted
         keyed = self.keyed
-        operations = indeterminate = failed = reads = acknowledged = 0
+        tallies = self.tallies
+        reads = acknowledged = 0
         for offset, op in enumerate(batch.lines):
             process = op.process
             if process.__class__ is str and process in _SYSTEM:
@@ -389,9 +395,14 @@ class _Builder:
                 key = op.key
                 if key is None:
                     query = _typed_query(op.value) if f == "list" else None
-                    in_flight[process] = (f, None, None, op.time, query, keyless_counted)
+                    counts = None
                     if keyless_counted:
-                        tally[f, "invoked"] = tallied((f, "invoked"), 0) + 1
+                        counts = tallies.get(f)
+                        if counts is None:
+                            counts = self._tally(f)
+                        else:
+                            counts[PENDING] += 1
+                    in_flight[process] = (f, None, None, op.time, query, counts)
                     continue
                 ordinal = keyed
                 keyed += 1
@@ -402,7 +413,12 @@ class _Builder:
                     record = records.get(key)
                     if record is None:
                         record = self._record(key, ordinal)
-                    in_flight[process] = (f, record, None, op.time, None, True)
+                    counts = tallies.get(f)
+                    if counts is None:
+                        counts = self._tally(f)
+                    else:
+                        counts[PENDING] += 1
+                    in_flight[process] = (f, record, None, op.time, None, counts)
                 elif f == "create" or f == "update":
                     try:
                         sent = _written(op.value)
@@ -415,13 +431,12 @@ class _Builder:
                         )
                 else:
                     query = _typed_query(op.value) if f == "list" else None
-                    in_flight[process] = (f, None, None, op.time, query, True)
-                tally[f, "invoked"] = tallied((f, "invoked"), 0) + 1
+                    in_flight[process] = (f, None, None, op.time, query, self._tally(f))
                 continue
-            started = in_flight.get(process)
+            started = in_flight.pop(process, None)
             if started is None:
                 continue
-            f, record, write, inv, query, counted = started
+            f, record, write, inv, query, counts = started
             status = status_of(type_, INFO)
             value = op.value
             observed: tuple[Any, ...] | None = None
@@ -429,17 +444,11 @@ class _Builder:
                 try:
                     observed = _observed(value.fields)
                 except _NOT_TYPED:
+                    in_flight[process] = started  # completed with its whole value instead
                     self._completion(process, type_, op.time, batch.line_value(offset))
                     continue
-            del in_flight[process]
-            if counted:
-                operations += 1
-                if status == INFO:
-                    indeterminate += 1
-                elif status == FAIL:
-                    failed += 1
-                outcome = (f, _OUTCOME_NAMES[status])
-                tally[outcome] = tallied(outcome, 0) + 1
+            if counts is not None:
+                counts[status] += 1
             time = op.time
             if write is not None and record is not None:
                 write.status = status
@@ -450,8 +459,12 @@ class _Builder:
                 written = write.fields
                 if f == "create":  # all four observation fields, in their order
                     record.current = tuple(written.values())
-                else:
-                    record.current = _updated(record.current, written)
+                else:  # _updated, unrolled
+                    vr, er, co, pr = record.current
+                    given = written.get
+                    record.current = (
+                        given(_VR, vr), given(_ER, er), given(_CO, co), given(_PR, pr)
+                    )  # fmt: skip
                 if value is not None and value.seen_key is not UNSET:
                     self._check_identity(record, f, time, _typed_identity(value))
                 if f == "create":
@@ -479,14 +492,11 @@ class _Builder:
                 if observed != record.current:
                     self._check_fields(record, inv, time, observed)
             elif f == "list":
-                reads += counted
+                reads += counts is not None
                 if value is not None:
                     seen = set(value.keys or ())
                     self._list(inv, time, query, seen, partial=value.complete is False)
         self.keyed = keyed
-        index.operations += operations
-        index.indeterminate += indeterminate
-        index.failed += failed
         index.reads += reads
         index.acknowledged_writes += acknowledged
 
@@ -508,23 +518,28 @@ class _Builder:
             sent = {name: _compact(given) for name, given in _fields(value).items()}
             mapping = value if _is_mapping(value) else None
             return self._invoke_write(time, f, key, mapping, sent, ordinal)
+        counts = self._tally(f) if counted else None
         if f == "read" and key is not None:
-            return (f, self._record(key, ordinal), None, time, None, counted)
-        return (f, None, None, time, _query(value) if f == "list" else None, counted)
+            return (f, self._record(key, ordinal), None, time, None, counts)
+        return (f, None, None, time, _query(value) if f == "list" else None, counts)
 
     def _invoke_write(
-        self, time: int, f: str, key: str, value: Any, sent: Mapping[str, Any], ordinal: int
+        self, time: int, f: str, key: str, value: Any, sent: dict[str, Any], ordinal: int
     ) -> _Started:
         """A create or update invoked. ``value``: a mapping or typed value, or ``None``;
-        ``sent``: the fields it sends. A create writes all four observation fields (null where
-        it sends none, and no other); an update the ones it sends."""
-        record = self._record(key, ordinal)
+        ``sent``: the fields it sends (a dict of its own, kept). A create writes all four
+        observation fields (null where it sends none, and no other); an update the ones it
+        sends."""
+        record = self.records.get(key)
+        if record is None:
+            record = self._record(key, ordinal)
         if self.finals:
-            sent = self._shared(key, sent)
+            self._share(key, sent)
+        counts = self._tally(f)
         if f != "create":
             write = Write(time, sent)
             record.writes.append(write)
-            return (f, record, write, time, None, True)
+            return (f, record, write, time, None, counts)
         record.attempted = True
         if record.practitioner_id is None and value is not None:
             if value.__class__ is OpValue:
@@ -540,16 +555,16 @@ class _Builder:
         write = Write(time, sent)
         record.writes.append(write)
         record.creates.append(write)
-        return (f, record, write, time, None, True)
+        return (f, record, write, time, None, counts)
 
-    def _shared(self, key: str, sent: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``sent`` with each digest equal to the final read's of its field as a Digest of the
-        final one's texts (the same value: only the copies of its texts are saved)."""
+    def _share(self, key: str, sent: dict[str, Any]) -> None:
+        """Each digest of ``sent`` (decoded for this write alone) equal to the final read's of
+        its field takes the final one's texts, in place (the same value: only the copies of its
+        texts are saved, before the next block's decoding would build on top of them)."""
         found = self.finals.get(key)
         if found is None:
-            return sent
+            return
         finals = found.fields
-        shared = dict(sent)
         for name, value in sent.items():
             if value.__class__ is not Digest:
                 continue
@@ -557,11 +572,11 @@ class _Builder:
             if (
                 final is not None
                 and final.digest == value.digest
-                and final.length == value.length
                 and final.prefix == value.prefix
+                and final.length == value.length
             ):
-                shared[name] = Digest(final.digest, final.length, final.prefix)
-        return shared
+                _set(value, "digest", final.digest)
+                _set(value, "prefix", final.prefix)
 
     def _acknowledge_create(self, record: RecordState, time: int, record_id: str | None) -> None:
         if record_id is not None:
@@ -576,8 +591,9 @@ class _Builder:
             practitioner = record.practitioner_id
             if practitioner is not None:
                 self.by_practitioner.setdefault(practitioner, []).append(record)
-                pair = (practitioner, record.patient_id)
-                self.by_patient.setdefault(pair, []).append(record)
+                if self.by_patient is not None:
+                    pair = (practitioner, record.patient_id)
+                    self.by_patient.setdefault(pair, []).append(record)
         elif time < record.known_time:
             record.known_time = time
 
@@ -647,8 +663,18 @@ class _Builder:
         records = self.records
         for key in seen_keys:
             record = records.get(key)
-            if record is not None:
-                self._present(record, inv, cmp)
+            if record is None:
+                continue
+            known = record.known_time  # _present, inlined: a list names many records
+            if known is None:
+                self._know(record, cmp)
+            elif cmp < known:
+                record.known_time = cmp
+            last = record.last_present
+            if last is None or inv > last:
+                record.last_present = inv
+                if record.absent_reads:
+                    record.absent_reads = [r for r in record.absent_reads if r[0] > inv] or ()
         if partial or query is None:
             return  # a partial listing proves no absence
         practitioner, patient = query
@@ -657,6 +683,8 @@ class _Builder:
         if patient is None:
             listed = self.by_practitioner.get(practitioner, ())
         else:
+            if self.by_patient is None:
+                self.by_patient = _by_patient(self.by_practitioner)
             listed = self.by_patient.get((practitioner, patient), ())
         for record in listed:
             if record.key not in seen_keys:
@@ -664,14 +692,35 @@ class _Builder:
 
 
 _Started = tuple[
-    Any, RecordState | None, Write | None, int, tuple[str | None, str | None] | None, bool
+    Any,
+    RecordState | None,
+    Write | None,
+    int,
+    tuple[str | None, str | None] | None,
+    list[int] | None,
 ]
+_OUTCOMES = ("invoked", "ok", "info", "fail")  # a tally's names, by status (PENDING: invoked)
+_VR, _ER, _CO, _PR = OBSERVATION_FIELDS
+
+
+def _by_patient(
+    by_practitioner: Mapping[str, list[RecordState]],
+) -> dict[tuple[str, str | None], list[RecordState]]:
+    """The records known so far by (practitioner, patient), each list in the order known."""
+    pairs: dict[tuple[str, str | None], list[RecordState]] = {}
+    for practitioner, known in by_practitioner.items():
+        for record in known:
+            pairs.setdefault((practitioner, record.patient_id), []).append(record)
+    return pairs
+
+
 _NOT_TYPED = (msgspec.DecodeError, msgspec.ValidationError)
 _WRITTEN = msgspec.json.Decoder(dict[str, Digest | None])
 _OBSERVED = msgspec.json.Decoder(ObservedFields)
 _NOTHING_OBSERVED: tuple[Any, ...] = (None,) * len(OBSERVATION_FIELDS)
 _NEVER_WRITTEN: tuple[Any, ...]  # set below, once _ABSENT exists
 _ASTUPLE = msgspec.structs.astuple
+_set = msgspec.structs.force_setattr  # a frozen Digest's texts, swapped for equal ones
 
 
 def _written(value: OpValue | None) -> dict[str, Any]:
