@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import HistoryReading, Op, read_history
+from ackguard.harness.history_read import paused_gc
 from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
 from ackguard.harness.verifiers.index import HistoryIndex, build_index, build_index_from_file
 from ackguard.harness.verifiers.parallel import PARTED, check_in_parts
@@ -148,7 +149,8 @@ def _compose(
             index = indexer()
         except Exception as exc:  # a damaged history must not crash the verdict
             index_error = f"reading the history failed: {_describe(exc)}"
-    results = [_run(v, history, index, index_error, final_read) for v in chosen]
+    with paused_gc():  # the index is millions of acyclic objects: no collection walks them
+        results = [_run(v, history, index, index_error, final_read) for v in chosen]
     verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
     return Composed(verdict, index)
 

@@ -47,7 +47,6 @@ __all__ = [
     "OwnersOf",
     "RecordsPart",
     "RecordsVerifier",
-    "first_holders",
     "note_owners",
 ]
 
@@ -117,8 +116,7 @@ class RecordsVerifier:
             reason = "no final read: the system was never read back at the end"
             extra = {"reason": reason, "operations": index.operation_counts()}
             return Result(self.name, "unknown", counts, extra=extra, reason=reason)
-        records = final_read.records
-        part = self.check_part(index, final_read, lambda ids: first_holders(records, ids))
+        part = self.check_part(index, final_read, _Holders(final_read.records))
         return self.merge([part], final_read, lambda wanted: note_owners(index, wanted))
 
     def check_part(
@@ -161,15 +159,20 @@ class RecordsVerifier:
         return Result(self.name, valid, counts, tuple(anomalies), extra, reason=reason)
 
 
-def first_holders(records: Iterable[FinalRecord], ids: Collection[str]) -> dict[str, FinalRecord]:
-    """The first of ``records`` holding each of ``ids``."""
-    wanted = set(ids)
-    holders: dict[str, FinalRecord] = {}
-    if wanted:
-        for found in records:
-            if found.id in wanted and found.id not in holders:
-                holders[found.id] = found
-    return holders
+class _Holders:
+    """:data:`HoldersOf` over all of a final read: each id's first holder, found once, on the
+    first question (most checks ask none)."""
+
+    def __init__(self, records: Sequence[FinalRecord]) -> None:
+        self.records = records
+        self.by_id: dict[str, FinalRecord] | None = None
+
+    def __call__(self, ids: Collection[str]) -> Mapping[str, FinalRecord]:
+        if self.by_id is None:
+            self.by_id = {}
+            for found in self.records:
+                self.by_id.setdefault(found.id, found)
+        return {wanted: self.by_id[wanted] for wanted in ids if wanted in self.by_id}
 
 
 def note_owners(
@@ -264,7 +267,6 @@ class _Check:
         self.counts |= {"phantom": 0, "duplicate": 0, "misattributed": 0, "unexpected": 0}
         self.anomalies: list[tuple[Order, Anomaly]] = []
         self.order = (_PHANTOM, 0)  # where the anomalies found now go (stage, position)
-        self.by_id: Mapping[str, FinalRecord] = {}
         self.damaged: list[Damaged] = []
 
     def run(self) -> RecordsPart:
@@ -286,7 +288,6 @@ class _Check:
             if len(copies) > 1:
                 self.order = (_DUPLICATE, first_copy[key])
                 self._duplicate(self.records[key], copies)
-        self.by_id = self.holders_of(self._ids_asked(by_key))
         for state in self.records.values():
             if not state.attempted:
                 continue
@@ -300,25 +301,12 @@ class _Check:
             self._misreads(state)
         return RecordsPart(self.counts, self.anomalies, self.damaged, {})
 
-    def _ids_asked(self, by_key: Mapping[str, Sequence[FinalRecord]]) -> set[str]:
-        """The acknowledged ids whose holder :meth:`_id_taken` may ask for: those not found
-        with their own key (a superset does no harm)."""
-        asked: set[str] = set()
-        for state in self.records.values():
-            taken = state.record_id
-            if taken is None or not state.attempted or not state.acknowledged:
-                continue
-            held = by_key.get(state.key, ())
-            if not any(found.id == taken for found in held):
-                asked.add(taken)
-        return asked
-
     def _add(self, anomaly: Anomaly) -> None:
         stage, position = self.order
         self.anomalies.append(((stage, position, len(self.anomalies)), anomaly))
 
     def _present(self, state: RecordState, held: Sequence[FinalRecord]) -> None:
-        if state.refused:
+        if state.ack_time is None and state.refused:  # acknowledged: not every create refused
             self._unexpected(state, held[0])
             return
         found = _primary(state, held)
@@ -380,13 +368,15 @@ class _Check:
         twice): whoever follows the acknowledgement reads or writes someone else's notes."""
         if not state.acknowledged or state.record_id is None:
             return False
-        holder = self.by_id.get(state.record_id)
+        holder = self.holders_of((state.record_id,)).get(state.record_id)
         if holder is None or holder.key == state.key:
             return False
         self._misattributed(state, "id", holder.id, holder, self.final_read.time)
         return True
 
     def _misreads(self, state: RecordState) -> None:
+        if not state.misreads:
+            return
         reported: set[tuple[str | None, str | None, str | None]] = set()
         for misread in state.misreads:
             other = (misread.key, misread.practitioner_id, misread.patient_id)
@@ -518,12 +508,13 @@ def _as_acknowledged(current: Sequence[object], fields: Mapping[str, FieldDigest
     """Every field of the final record holds its last acknowledged value, which the rule always
     allows (no acknowledged write completed after the last one, to supersede it): the writes
     need no look. Anything else (a field never acknowledged, another value) takes the rule."""
+    final_of = fields.get
     for name, kept in zip(OBSERVATION_FIELDS, current, strict=True):
-        final = fields.get(name)
+        final = final_of(name)
         if kept is None:
             if final is not None:
                 return False
-        elif not isinstance(kept, Digest) or final is None or final.digest != kept.digest:
+        elif final is None or kept.__class__ is not Digest or final.digest != kept.digest:
             return False
     return True
 
