@@ -24,9 +24,10 @@ One process checking all records is the same steps with one part, so the verdict
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import resource
+import subprocess
+import sys
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,7 +54,7 @@ from ackguard.harness.verifiers.records import (
 )
 from ackguard.harness.verifiers.result import Result
 
-__all__ = ["PARTED", "PartCheck", "PartOutcome", "check_in_parts", "default_jobs"]
+__all__ = ["PARTED", "PartCheck", "PartOutcome", "check_in_parts", "default_jobs", "serve"]
 
 PARTED: Mapping[str, Callable[[], RecordsVerifier | ReadYourWritesVerifier]] = {
     "records": RecordsVerifier,
@@ -330,22 +331,32 @@ class _InProcess:
 
 
 class _Processes:
-    """Part 0 in this process, each other part in a process of its own, answering over a pipe
-    until it is told to stop. A part that dies makes the verdict unknown, never partial."""
+    """Part 0 in this process, each other part in a fresh interpreter of its own (not
+    multiprocessing, whose spawn runs the caller's main script again in each child and whose
+    fork copies other threads' locks mid-use), answering over two pipes until told to stop. A
+    part that dies makes the verdict unknown, never partial."""
 
     def __init__(self, checks: Sequence[PartCheck]) -> None:
-        context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
-        context.set_forkserver_preload([__name__])  # imported once, not per part
         self.here = checks[0]
         self.pipes: list[_Channel] = []
-        self.workers: list[Any] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
         for check in checks[1:]:
-            mine, theirs = _channels(context)
-            worker = context.Process(target=_serve, args=(theirs, check), daemon=True)
-            worker.start()
-            theirs.close()
-            self.pipes.append(mine)
+            down_read, down_write = os.pipe()  # plain blocking descriptors, even under gevent
+            up_read, up_write = os.pipe()
+            worker = subprocess.Popen(
+                [sys.executable, "-c", _WORKER, str(down_read), str(up_write)],
+                pass_fds=(down_read, up_write),
+                stdin=subprocess.DEVNULL,
+            )
+            os.close(down_read)
+            os.close(up_write)
+            pipe = _Channel(
+                Connection(up_read, writable=False), Connection(down_write, readable=False)
+            )
+            self.pipes.append(pipe)
             self.workers.append(worker)
+            pipe.send(sys.path)  # so that it imports what this process imports
+            pipe.send(check)
 
     def outcomes(self) -> list[PartOutcome]:
         mine = self.here.check()  # while the others check theirs
@@ -375,15 +386,15 @@ class _Processes:
                 pipe.send(("done", None))
             pipe.close()
         for worker in self.workers:
-            worker.join(timeout=10)
-            if worker.is_alive():
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 worker.kill()
-                worker.join()
+                worker.wait()
 
 
 class _Channel:
-    """Two one-way pipes: plain blocking file descriptors, which a process whose sockets
-    gevent made cooperative (Locust's load runs in this one) reads and writes as any other."""
+    """Two one-way pipes, the parent's end or the part's."""
 
     def __init__(self, inbox: Connection, outbox: Connection) -> None:
         self.inbox = inbox
@@ -400,15 +411,21 @@ class _Channel:
         self.outbox.close()
 
 
-def _channels(context: Any) -> tuple[_Channel, _Channel]:
-    """Both ends of a two-way channel: the parent's and the part's."""
-    down_read, down_write = context.Pipe(duplex=False)
-    up_read, up_write = context.Pipe(duplex=False)
-    return _Channel(up_read, down_write), _Channel(down_read, up_write)
+# A part's interpreter: its pipes' descriptors in argv; first the parent's sys.path, then the
+# PartCheck, then questions until "done".
+_WORKER = (
+    "import sys; from multiprocessing.connection import Connection; "
+    "inbox = Connection(int(sys.argv[1]), writable=False); "
+    "outbox = Connection(int(sys.argv[2]), readable=False); "
+    "sys.path[:0] = inbox.recv(); "
+    "from ackguard.harness.verifiers.parallel import serve; serve(inbox, outbox)"
+)
 
 
-def _serve(pipe: _Channel, check: PartCheck) -> None:
-    """A part's process: check, then answer the parent until told to stop."""
+def serve(inbox: Connection, outbox: Connection) -> None:
+    """A part's process: check the part it is sent, then answer until told to stop."""
+    pipe = _Channel(inbox, outbox)
+    check: PartCheck = pipe.recv()
     outcome = check.check()
     outcome.usage = _usage()
     pipe.send(outcome)
