@@ -8,6 +8,11 @@ index) in a child process, so that its peak memory is the verification's alone. 
 machine others share swings by 2-3 times: the CPU time of the child is printed too, and
 ``uptime`` should be noted with any figure.
 
+Each size is verified once per ``--jobs`` value (default ``1 2``, side by side on the same files):
+one process, then the records in that many parts (:mod:`harness.verifiers.parallel`, the way
+``ackguard verify --jobs N`` checks them); the CPU and the peak RSS printed for parts are all
+processes' added, with each part process's own.
+
 Several sizes are measured in one run (``--ops 1000000 10000000``). A simulated run of up to
 1,000,000 operations (the *base*) is generated once, with placeholders in its ids, keys,
 processes and times; a larger history is the base written again and again with each copy's
@@ -21,6 +26,7 @@ Example:
     .venv/bin/python bench/bench_verifier.py                           # 1,000,000 ops
     .venv/bin/python bench/bench_verifier.py --ops 1000000 10000000    # both sizes
     .venv/bin/python bench/bench_verifier.py --ops 200000 --keep
+    .venv/bin/python bench/bench_verifier.py --jobs 1 2 4              # one process, 2, 4 parts
 """
 
 from __future__ import annotations
