@@ -45,6 +45,7 @@ __all__ = [
     "load_records",
     "own_database_url",
     "read_database",
+    "record_blocks",
     "write_final_read",
 ]
 
@@ -134,17 +135,24 @@ def load_records(path: Path) -> list[FinalRecord]:
     """Every record of a ``final_read.jsonl``, a block of lines per decoder call. A block the
     typed decoder refuses (a file from an older writer) is read line by line, leniently."""
     records: list[FinalRecord] = []
+    with paused_gc():  # acyclic records: no cycles to look for
+        for block in record_blocks(path):
+            records += block
+    return records
+
+
+def record_blocks(path: Path) -> Iterator[list[FinalRecord]]:
+    """:func:`load_records` a block at a time, for a reader that keeps only some records."""
     line = 1  # of the block's first line
-    with paused_gc(), path.open("rb") as source:  # acyclic records: no cycles to look for
+    with path.open("rb") as source:
         for block in _blocks(source):
             try:
                 decoded = _DECODE.decode_lines(block)
             except msgspec.DecodeError:
-                records += _lenient(path, block, line)
+                yield list(_lenient(path, block, line))
             else:
-                records += _owners_interned(decoded)
+                yield _owners_interned(decoded)
             line += block.count(b"\n")
-    return records
 
 
 def _owners_interned(records: list[FinalRecord]) -> list[FinalRecord]:

@@ -29,13 +29,19 @@ import resource
 import subprocess
 import sys
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from ackguard.harness.final_read import RECORDS_FILE, FinalRead, FinalRecord, load_records
+from ackguard.harness.final_read import (
+    RECORDS_FILE,
+    FinalRead,
+    FinalRecord,
+    load_records,
+    record_blocks,
+)
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.history_read import paused_gc
 from ackguard.harness.verifiers.index import (
@@ -116,9 +122,12 @@ class PartCheck:
         reading = None if self.strict else HistoryReading()
         said = reading if number == 0 else None  # every part reads the same: one tells
         try:
-            everyone = self.final_read.records if self.given else _load(self.final_records)
-            own = _OwnRecords(everyone, number, count, self.final_records, keep=self.given)
-            del everyone  # a part keeps its own records only
+            if self.given:
+                everyone = self.final_read.records
+                own = _OwnRecords([everyone], number, count, self.final_records, everyone)
+            else:  # a block at a time: a part holds its own records only
+                blocks = record_blocks(self.final_records) if self.final_records.exists() else ()
+                own = _OwnRecords(blocks, number, count, self.final_records)
             records = own.records
             self.index = build_index_from_file(self.history, reading, records, part=self.part)
         except Exception as exc:  # a damaged history must not crash the verdict
@@ -161,20 +170,28 @@ class _OwnRecords:
     handed out twice makes necessary, is read again from the file)."""
 
     def __init__(
-        self, everyone: Sequence[FinalRecord], number: int, count: int, path: Path, *, keep: bool
+        self,
+        blocks: Iterable[Sequence[FinalRecord]],
+        number: int,
+        count: int,
+        path: Path,
+        everyone: Sequence[FinalRecord] | None = None,  # all of them, when they are at hand
     ) -> None:
         self.records: list[FinalRecord] = []
         self.positions: list[int] = []
         self.first_at: dict[str, int] = {}
         first_at = self.first_at
-        for line, found in enumerate(everyone):
-            if found.id not in first_at:
-                first_at[found.id] = line
-            if (number == 0) if found.key is None else part_of(found.key, count) == number:
-                self.records.append(found)
-                self.positions.append(line)
+        line = 0
+        for block in blocks:
+            for found in block:
+                if found.id not in first_at:
+                    first_at[found.id] = line
+                if (number == 0) if found.key is None else part_of(found.key, count) == number:
+                    self.records.append(found)
+                    self.positions.append(line)
+                line += 1
         self.path = path
-        self.everyone = everyone if keep else None
+        self.everyone = everyone
 
     def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
         """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
