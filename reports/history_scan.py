@@ -52,6 +52,7 @@ NOT_A_CLIENT = -1  # process column value of nemesis (and any other non-integer)
 MAX_NAMED_LINES = 10  # damaged lines named by number; the rest only counted
 PART_BYTES = 64 << 20
 """History bytes per process at least: below twice this, one process reads it all."""
+_HEAD_START_BYTES = 24 << 20  # read in about 0.2 s, as long as a worker takes to start
 _BLOCK_BYTES = 256 << 10  # a block's decoded lines stay in a core's cache: 1 MB costs 25% more
 _WRITES = ("create", "update")
 _INVOKE, _OK = TYPE_CODES["invoke"], TYPE_CODES["ok"]
@@ -155,11 +156,13 @@ def _cores() -> int:
 
 def _ranges(path: Path, size: int, count: int) -> list[tuple[int, int | None]]:
     """``count`` byte ranges of about equal size, cut just after a newline; the last one runs
-    to the end of the file (``None``), as it may have grown since its size was taken."""
+    to the end of the file (``None``), as it may have grown since its size was taken. The
+    first, read in this process, is longer by what it reads while the workers start."""
+    head = min(_HEAD_START_BYTES, size // count)
     cuts = [0]
     with path.open("rb") as source:
         for part in range(1, count):
-            at = max(size * part // count, cuts[-1])
+            at = max(head + (size - head) * part // count, cuts[-1])
             source.seek(at)
             while at < size:  # to the next line start
                 chunk = source.read(1 << 16)
