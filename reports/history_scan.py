@@ -102,6 +102,8 @@ def scan_history(path: Path, keys: Collection[str] = (), *, parts: int | None = 
     wanted = frozenset(keys)
     size = path.stat().st_size
     count = parts if parts is not None else min(_cores(), max(1, size // PART_BYTES))
+    if not sys.executable:  # an embedded interpreter: no Python to start workers with
+        count = 1
     ranges = _ranges(path, size, count)
     if len(ranges) == 1:
         return _join([_scan_part(path, 0, None, wanted)])
