@@ -53,8 +53,11 @@ __all__ = [
     "value_of",
 ]
 
-BLOCK_BYTES = 1 << 20
-"""Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback."""
+BLOCK_BYTES = 1 << 17
+"""Bytes read at a time (rounded to whole lines): memory per block, and the unit of fallback.
+A block this small stays in a core's cache from its read to its decoded lines' use: reading a
+1M-op history takes 1.0 s of CPU against 1.8 s in blocks of 1 MB, its whole verification 7.8
+against 8.3 s (medians of 3, alternating, on a loaded machine)."""
 
 
 class Line(msgspec.Struct, gc=False):
