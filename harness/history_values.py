@@ -32,7 +32,7 @@ has, how such a line reads).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from hashlib import blake2b
 from typing import Annotated, Any, TypeAlias
 
@@ -45,9 +45,11 @@ __all__ = [
     "PREFIX_CHARS",
     "UNSET",
     "ClientValue",
+    "CreateFields",
     "CreateInvoke",
     "CreateOk",
     "Digest",
+    "FieldValues",
     "ListInvoke",
     "ListOk",
     "ObservedFields",
@@ -55,6 +57,7 @@ __all__ = [
     "ReadInvoke",
     "ReadOk",
     "Scalar",
+    "SentFields",
     "TypedLine",
     "UpdateInvoke",
     "UpdateOk",
@@ -217,6 +220,69 @@ class OpValue(msgspec.Struct, gc=False):
 
 class ObservedFields(msgspec.Struct, gc=False):
     """The observation fields of a read's ``fields`` (others are not read); absent is null."""
+
+    visit_reason: Digest | None = None
+    exam_report: Digest | None = None
+    conclusion: Digest | None = None
+    prescription: Digest | None = None
+
+
+_FIELD_NAMES = ("visit_reason", "exam_report", "conclusion", "prescription")
+_IS_FIELD = frozenset(_FIELD_NAMES)
+_astuple = msgspec.structs.astuple
+
+
+class FieldValues(msgspec.Struct, gc=False):
+    """The fields a write sends, decoded from its ``fields`` (:class:`SentFields`,
+    :class:`CreateFields`): a quarter of the size of the dict, which it reads like (``get``,
+    ``in``, ``[]``, ``items``; the fields sent, in the order of the observation fields). A
+    field not sent is UNSET; null is a field cleared."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in _IS_FIELD:
+            value = getattr(self, name)
+            if value is not UNSET:
+                return value
+        return default
+
+    def __getitem__(self, name: str) -> Digest | None:
+        value = self.get(name, UNSET)
+        if value is UNSET:
+            raise KeyError(name)
+        return value  # type: ignore[no-any-return]
+
+    def __contains__(self, name: object) -> bool:
+        return name in _IS_FIELD and getattr(self, str(name)) is not UNSET
+
+    def items(self) -> list[tuple[str, Digest | None]]:
+        values = _astuple(self)
+        return [(n, v) for n, v in zip(_FIELD_NAMES, values, strict=True) if v is not UNSET]
+
+    def keys(self) -> list[str]:
+        return [n for n, _ in self.items()]
+
+    def values(self) -> list[Digest | None]:
+        return [v for _, v in self.items()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+
+class SentFields(FieldValues, gc=False, forbid_unknown_fields=True):
+    """An update's ``fields``: the ones it sends (another name than the observation fields'
+    does not fit: such a line is read whole)."""
+
+    visit_reason: Digest | UnsetType | None = UNSET
+    exam_report: Digest | UnsetType | None = UNSET
+    conclusion: Digest | UnsetType | None = UNSET
+    prescription: Digest | UnsetType | None = UNSET
+
+
+class CreateFields(FieldValues, gc=False, forbid_unknown_fields=True):
+    """A create's ``fields``: all four observation fields, null where it sends none."""
 
     visit_reason: Digest | None = None
     exam_report: Digest | None = None

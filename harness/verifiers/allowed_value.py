@@ -30,7 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ackguard.harness.history_values import Digest
+import msgspec
+
+from ackguard.harness.history_values import Digest, FieldValues
 
 __all__ = [
     "FAIL",
@@ -55,16 +57,17 @@ def digest_of(value: DigestJSON | None) -> str | None:
     return None if value is None else str(value["digest"])
 
 
-class Write:
-    """One create or update: when it began and ended, how, and the field values it wrote."""
+class Write(msgspec.Struct, gc=False):
+    """One create or update: when it began and ended, how, and the field values it wrote.
 
-    __slots__ = ("cmp", "fields", "inv", "status")
+    A msgspec struct for its size and its making (a million-op history makes a quarter of a
+    million): no garbage collector header (``gc=False``: it holds no cycle, only its fields),
+    made in C. Two writes are equal when all four attributes are."""
 
-    def __init__(self, inv: int, fields: Mapping[str, DigestJSON | None]) -> None:
-        self.inv = inv
-        self.cmp: int | None = None
-        self.status = PENDING
-        self.fields = fields
+    inv: int
+    fields: Mapping[str, DigestJSON | None] | FieldValues  # FieldValues: as decoded, compact
+    cmp: int | None = None
+    status: int = PENDING
 
 
 def is_allowed(

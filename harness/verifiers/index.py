@@ -36,9 +36,12 @@ from ackguard.harness.history_read import Line, TypedBatch, paused_gc, read_type
 from ackguard.harness.history_values import (
     DIGEST_KEYS,
     UNSET,
+    CreateFields,
     Digest,
+    FieldValues,
     ObservedFields,
     OpValue,
+    SentFields,
 )
 from ackguard.harness.verifiers.allowed_value import (
     FAIL,
@@ -421,7 +424,7 @@ class _Builder:
                     in_flight[process] = (f, record, None, op.time, None, counts)
                 elif f == "create" or f == "update":
                     try:
-                        sent = _written(op.value)
+                        sent = _written(op.value, f)
                     except _NOT_TYPED:
                         whole = batch.line_value(offset)
                         in_flight[process] = self._invoke(op.time, f, key, whole, ordinal, True)
@@ -457,14 +460,17 @@ class _Builder:
                     continue
                 acknowledged += 1
                 written = write.fields
-                if f == "create":  # all four observation fields, in their order
-                    record.current = tuple(written.values())
-                else:  # _updated, unrolled
+                if written.__class__ is CreateFields:  # all four observation fields, in order
+                    record.current = _ASTUPLE(written)
+                elif written.__class__ is SentFields:  # _updated, unrolled
                     vr, er, co, pr = record.current
-                    given = written.get
+                    svr, ser, sco, spr = _ASTUPLE(written)
                     record.current = (
-                        given(_VR, vr), given(_ER, er), given(_CO, co), given(_PR, pr)
+                        vr if svr is UNSET else svr, er if ser is UNSET else ser,
+                        co if sco is UNSET else sco, pr if spr is UNSET else spr,
                     )  # fmt: skip
+                else:  # a write invoked with its whole value
+                    record.current = _updated(record.current, written)
                 if value is not None and value.seen_key is not UNSET:
                     self._check_identity(record, f, time, _typed_identity(value))
                 if f == "create":
@@ -524,7 +530,13 @@ class _Builder:
         return (f, None, None, time, _query(value) if f == "list" else None, counts)
 
     def _invoke_write(
-        self, time: int, f: str, key: str, value: Any, sent: dict[str, Any], ordinal: int
+        self,
+        time: int,
+        f: str,
+        key: str,
+        value: Any,
+        sent: dict[str, Any] | FieldValues,
+        ordinal: int,
     ) -> _Started:
         """A create or update invoked. ``value``: a mapping or typed value, or ``None``;
         ``sent``: the fields it sends (a dict of its own, kept). A create writes all four
@@ -550,14 +562,14 @@ class _Builder:
             record.practitioner_id = _interned(owner[0])
             record.patient_id = _interned(owner[1])
             record.started_at = _text(owner[2])
-        if tuple(sent) != OBSERVATION_FIELDS:  # else the sent dict itself: one dict, not two
-            sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}
+        if sent.__class__ is dict and tuple(sent) != OBSERVATION_FIELDS:
+            sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}  # else itself, as sent
         write = Write(time, sent)
         record.writes.append(write)
         record.creates.append(write)
         return (f, record, write, time, None, counts)
 
-    def _share(self, key: str, sent: dict[str, Any]) -> None:
+    def _share(self, key: str, sent: dict[str, Any] | FieldValues) -> None:
         """Each digest of ``sent`` (decoded for this write alone) equal to the final read's of
         its field takes the final one's texts, in place (the same value: only the copies of its
         texts are saved, before the next block's decoding would build on top of them)."""
@@ -565,8 +577,12 @@ class _Builder:
         if found is None:
             return
         finals = found.fields
-        for name, value in sent.items():
-            if value.__class__ is not Digest:
+        if isinstance(sent, FieldValues):
+            pairs: Iterable[tuple[str, Any]] = zip(OBSERVATION_FIELDS, _ASTUPLE(sent), strict=True)
+        else:
+            pairs = sent.items()
+        for name, value in pairs:
+            if value.__class__ is not Digest:  # null, not sent, or a dict of the whole path
                 continue
             final = finals.get(name)
             if (
@@ -576,6 +592,7 @@ class _Builder:
                 and final.length == value.length
             ):
                 _set(value, "digest", final.digest)
+                _set(value, "length", final.length)  # an int above 256 is an object too
                 _set(value, "prefix", final.prefix)
 
     def _acknowledge_create(self, record: RecordState, time: int, record_id: str | None) -> None:
@@ -700,7 +717,6 @@ _Started = tuple[
     list[int] | None,
 ]
 _OUTCOMES = ("invoked", "ok", "info", "fail")  # a tally's names, by status (PENDING: invoked)
-_VR, _ER, _CO, _PR = OBSERVATION_FIELDS
 
 
 def _by_patient(
@@ -715,7 +731,8 @@ def _by_patient(
 
 
 _NOT_TYPED = (msgspec.DecodeError, msgspec.ValidationError)
-_WRITTEN = msgspec.json.Decoder(dict[str, Digest | None])
+_SENT = msgspec.json.Decoder(SentFields)
+_CREATED = msgspec.json.Decoder(CreateFields)
 _OBSERVED = msgspec.json.Decoder(ObservedFields)
 _NOTHING_OBSERVED: tuple[Any, ...] = (None,) * len(OBSERVATION_FIELDS)
 _NEVER_WRITTEN: tuple[Any, ...]  # set below, once _ABSENT exists
@@ -723,11 +740,16 @@ _ASTUPLE = msgspec.structs.astuple
 _set = msgspec.structs.force_setattr  # a frozen Digest's texts, swapped for equal ones
 
 
-def _written(value: OpValue | None) -> dict[str, Any]:
-    """The fields a typed write sends (raises when they do not fit :class:`Digest` or null)."""
+def _written(value: OpValue | None, f: str) -> FieldValues:
+    """The fields a typed create or update sends (raises when they do not fit the observation
+    fields, each a :class:`Digest` or null)."""
+    if f == "create":
+        if value is None or value.fields is UNSET:
+            return CreateFields()
+        return _CREATED.decode(value.fields)
     if value is None or value.fields is UNSET:
-        return {}
-    return _WRITTEN.decode(value.fields)
+        return SentFields()
+    return _SENT.decode(value.fields)
 
 
 def _observed(raw: Any) -> tuple[Any, ...]:
@@ -737,7 +759,7 @@ def _observed(raw: Any) -> tuple[Any, ...]:
     return _ASTUPLE(_OBSERVED.decode(raw))
 
 
-def _updated(current: tuple[Any, ...], fields: Mapping[str, Any]) -> tuple[Any, ...]:
+def _updated(current: tuple[Any, ...], fields: Mapping[str, Any] | FieldValues) -> tuple[Any, ...]:
     """``current`` (the last acknowledged value per observation field) after a write of
     ``fields`` is acknowledged."""
     return tuple(fields.get(n, kept) for n, kept in zip(OBSERVATION_FIELDS, current, strict=True))

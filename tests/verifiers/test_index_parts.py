@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from ackguard.harness import history_read
 from ackguard.harness.final_read import FinalRead
-from ackguard.harness.history import HARNESS, NEMESIS, HistoryReading, read_lines
+from ackguard.harness.history import (
+    HARNESS,
+    NEMESIS,
+    OBSERVATION_FIELDS,
+    HistoryReading,
+    read_lines,
+)
+from ackguard.harness.history_values import CreateFields, Digest, SentFields
 from ackguard.harness.verifiers.allowed_value import Write
 from ackguard.harness.verifiers.index import (
     HistoryIndex,
@@ -54,7 +61,8 @@ def _state(record: RecordState) -> dict[str, Any]:
         if name == "writes":
             value = [_write_facts(w) for w in value]
         elif name == "creates":
-            value = [(record.writes.index(w), _write_facts(w)) for w in value]
+            places = {id(w): n for n, w in enumerate(record.writes)}
+            value = [(places[id(w)], _write_facts(w)) for w in value]
         elif isinstance(value, list | tuple) and name != "current":
             value = list(value)
         facts[name] = value
@@ -160,3 +168,20 @@ def test_part_of_is_the_crc32_of_the_key_text() -> None:
     assert part_of("k1", 7) == 2_517_541_033 % 7  # zlib.crc32(b"k1")
     assert part_of(12, 3) == part_of("12", 3)  # repr of 12 is its text
     assert part_of(("a",), 5) == part_of("('a',)", 5)
+
+
+def test_the_compact_written_fields_read_like_their_dict() -> None:
+    """A write's fields as the typed path decodes them (SentFields, CreateFields) name the
+    observation fields in their order, and read like the dict the whole path keeps."""
+    names = tuple(SentFields.__struct_fields__)
+    assert names == tuple(CreateFields.__struct_fields__) == OBSERVATION_FIELDS
+    digest = Digest("d", 300, "p")
+    sent = SentFields(prescription=digest, visit_reason=None)
+    expected = {"visit_reason": None, "prescription": digest}
+    assert dict(sent) == expected and list(sent) == list(expected) and len(sent) == 2
+    assert sent.items() == list(expected.items()) and sent.values() == [None, digest]
+    assert "visit_reason" in sent and "conclusion" not in sent and "get" not in sent
+    assert sent.get("conclusion", 7) == 7 and sent["prescription"] is digest
+    with pytest.raises(KeyError):
+        sent["conclusion"]
+    assert dict(CreateFields(conclusion=digest)) == dict.fromkeys(names) | {"conclusion": digest}
