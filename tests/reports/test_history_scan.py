@@ -142,3 +142,28 @@ def test_simulated_times_are_read_in_the_same_pass_whatever_the_layout(tmp_path:
         )
         assert columns.consultation_times == {"k-1": datetime.fromisoformat(starts[1])}
     assert scan_history(history).consultation_times == {}
+
+
+def test_writers_and_patients_are_exact_whatever_their_ids(tmp_path: Path) -> None:
+    """Ids written as decimal integers and any other (leading zeros, commas, other digits,
+    numbers beyond 64 bits, non-texts) give the ids the reference reader gives."""
+    odd: list[object] = ["007", "0", "", "1,2", "٣", "12345678901234567890", " 8", "+9", "-3"]
+    odd += [5, "5", 5.0, True, None, "42"]
+    history = tmp_path / "history.jsonl"
+    with HistoryWriter(history) as writer:
+        for n in range(3000):  # blocks of decimal ids only
+            value = {"practitioner_id": str(n % 97 + 1), "patient_id": str(n + 1)}
+            writer.record(n, "ok", "create", key=f"k-{n}", value=value)
+        for n, who in enumerate(odd):  # then a block mixing them with the rest
+            value = {"practitioner_id": who, "patient_id": who}
+            writer.record(n, "ok", "update", key=f"k-{n}", value=value)
+            writer.record(n, "ok", "create", key=f"j-{n}", value={"practitioner_id": str(n + 1)})
+    ops = [op for op in read_history(history) if op.type == "ok" and isinstance(op.value, dict)]
+    expected = {
+        name: {str(v) for op in ops if (v := op.value.get(name)) is not None and v != ""}
+        for name in ("practitioner_id", "patient_id")
+    }
+    columns = scan_history(history)
+    assert columns.writers == expected["practitioner_id"]
+    assert columns.patients == expected["patient_id"]
+    assert {"007", "0", "٣", "12345678901234567890", "5", "5.0", "True"} <= columns.writers
