@@ -57,12 +57,12 @@ def digest_of(value: DigestJSON | None) -> str | None:
     return None if value is None else str(value["digest"])
 
 
-class Write(msgspec.Struct, gc=False):
+class Write(msgspec.Struct, gc=False, eq=False):
     """One create or update: when it began and ended, how, and the field values it wrote.
 
     A msgspec struct for its size and its making (a million-op history makes a quarter of a
     million): no garbage collector header (``gc=False``: it holds no cycle, only its fields),
-    made in C. Two writes are equal when all four attributes are."""
+    made in C; compared and hashed by identity (``eq=False``), as a plain object is."""
 
     inv: int
     fields: Mapping[str, DigestJSON | None] | FieldValues  # FieldValues: as decoded, compact

@@ -92,6 +92,10 @@ _NO_FIELDS: Mapping[str, Any] = {}
 _SYSTEM = (NEMESIS, HARNESS)
 
 
+_ABSENT: Any = object()  # a field never acknowledged: any value read is checked by the rule
+_NEVER_WRITTEN: tuple[Any, ...] = (_ABSENT,) * len(OBSERVATION_FIELDS)
+
+
 @dataclass(frozen=True, slots=True)
 class FlaggedRead:
     """An in-run read that returned a field value not allowed at that moment."""
@@ -115,54 +119,38 @@ class Misread:
     patient_id: str | None
 
 
-class RecordState:
-    """Everything the history says about one record (one idempotency key)."""
+class RecordState(msgspec.Struct, gc=False, eq=False):
+    """Everything the history says about one record (one idempotency key).
 
-    __slots__ = (
-        "absent_reads",
-        "ack_time",
-        "attempted",
-        "creates",
-        "current",
-        "first",
-        "flagged",
-        "key",
-        "known_time",
-        "last_absent",
-        "last_present",
-        "misreads",
-        "patient_id",
-        "practitioner_id",
-        "record_id",
-        "started_at",
-        "writes",
-    )
+    A msgspec struct for its size and its making (a hundred thousand of them for a million ops):
+    made in C, no garbage collector header (``gc=False``: it holds no cycle), compared and
+    hashed by identity (``eq=False``) as a plain object is. The sequences are tuples, one
+    object smaller than lists, grown by a copy (a record has a few writes)."""
 
-    def __init__(self, key: str, first: int = 0) -> None:
-        self.key = key
-        # which keyed client invoke of the history (0-based, in file order) created it: records
-        # built in parts sort by it into the order of the whole index
-        self.first = first
-        self.practitioner_id: str | None = None
-        self.patient_id: str | None = None
-        self.record_id: str | None = None
-        self.started_at: str | None = None
-        self.attempted = False
-        self.ack_time: int | None = None  # completion of the first acknowledged create
-        self.known_time: int | None = None  # set-full: ack, or first read that saw it
-        self.writes: list[Write] = []
-        self.creates: list[Write] = []  # the create attempts (also in ``writes``)
-        # misreads, absent_reads, flagged: rarely any, so one shared empty tuple until the first
-        # (a hundred thousand records would otherwise hold three empty lists each)
-        self.misreads: Sequence[Misread] = ()
-        # field -> value of the acknowledged write that completed last (a fast path for reads)
-        self.current: tuple[Any, ...] = _NEVER_WRITTEN  # in OBSERVATION_FIELDS' order
-        # invoke times of the latest read that saw it / that missed it (after it was known)
-        self.last_present: int | None = None
-        self.last_absent: int | None = None
-        # (invoke, completion) of the misses that began after the latest sighting
-        self.absent_reads: Sequence[tuple[int, int]] = ()
-        self.flagged: Sequence[FlaggedRead] = ()
+    key: str
+    # which keyed client invoke of the history (0-based, in file order) created it: records
+    # built in parts sort by it into the order of the whole index
+    first: int = 0
+    practitioner_id: str | None = None
+    patient_id: str | None = None
+    record_id: str | None = None
+    started_at: str | None = None
+    attempted: bool = False
+    ack_time: int | None = None  # completion of the first acknowledged create
+    known_time: int | None = None  # set-full: ack, or first read that saw it
+    writes: Sequence[Write] = ()
+    creates: Sequence[Write] = ()  # the create attempts (also in ``writes``)
+    # misreads, absent_reads, flagged: rarely any, so one shared empty tuple until the first
+    misreads: Sequence[Misread] = ()
+    # field -> value of the acknowledged write that completed last (a fast path for reads), in
+    # OBSERVATION_FIELDS' order; _ABSENT for a field never acknowledged
+    current: tuple[Any, ...] = _NEVER_WRITTEN
+    # invoke times of the latest read that saw it / that missed it (after it was known)
+    last_present: int | None = None
+    last_absent: int | None = None
+    # (invoke, completion) of the misses that began after the latest sighting
+    absent_reads: Sequence[tuple[int, int]] = ()
+    flagged: Sequence[FlaggedRead] = ()
 
     @property
     def acknowledged(self) -> bool:
@@ -550,7 +538,7 @@ class _Builder:
         counts = self._tally(f)
         if f != "create":
             write = Write(time, sent)
-            record.writes.append(write)
+            record.writes = (*record.writes, write)
             return (f, record, write, time, None, counts)
         record.attempted = True
         if record.practitioner_id is None and value is not None:
@@ -565,8 +553,8 @@ class _Builder:
         if sent.__class__ is dict and tuple(sent) != OBSERVATION_FIELDS:
             sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}  # else itself, as sent
         write = Write(time, sent)
-        record.writes.append(write)
-        record.creates.append(write)
+        record.writes = (*record.writes, write)
+        record.creates = (*record.creates, write)
         return (f, record, write, time, None, counts)
 
     def _share(self, key: str, sent: dict[str, Any] | FieldValues) -> None:
@@ -735,7 +723,6 @@ _SENT = msgspec.json.Decoder(SentFields)
 _CREATED = msgspec.json.Decoder(CreateFields)
 _OBSERVED = msgspec.json.Decoder(ObservedFields)
 _NOTHING_OBSERVED: tuple[Any, ...] = (None,) * len(OBSERVATION_FIELDS)
-_NEVER_WRITTEN: tuple[Any, ...]  # set below, once _ABSENT exists
 _ASTUPLE = msgspec.structs.astuple
 _set = msgspec.structs.force_setattr  # a frozen Digest's texts, swapped for equal ones
 
@@ -814,10 +801,6 @@ def _fields(value: Any) -> Mapping[str, DigestJSON | None]:
         if _is_mapping(fields):
             return fields
     return _NO_FIELDS
-
-
-_ABSENT: Any = object()
-_NEVER_WRITTEN = (_ABSENT,) * len(OBSERVATION_FIELDS)
 
 
 def _compact(value: Any) -> Any:
