@@ -267,30 +267,28 @@ def _range_blocks(
     path: Path, start: int, stop: int | None, block_bytes: int
 ) -> Iterator[tuple[bytes, bool]]:
     """:func:`_blocks` of the bytes ``[start, stop)`` (``None``: to the end); ``True``: the
-    range's last block."""
+    range's last block. Each read starts at a line start (the cut line is read again with the
+    next block), so a block is copied once, not joined to the rest of the line before it."""
+    end = sys.maxsize if stop is None else stop
+    pending: bytes | None = None
     with path.open("rb", buffering=0) as source:
-        source.seek(start)
-        left = sys.maxsize if stop is None else stop - start
-        carry = b""
-        pending: bytes | None = None
-        while left > 0:
-            chunk = source.read(min(block_bytes, left))
+        at, want = start, block_bytes
+        while at < end:
+            source.seek(at)
+            chunk = source.read(min(want, end - at))
             if not chunk:
                 break
-            left -= len(chunk)
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            if cut:
-                if pending is not None:
-                    yield pending, False
-                pending = data[:cut]
-        if carry:
+            whole = len(chunk) < want  # the end of the file or of the range: keep it all
+            cut = len(chunk) if whole else chunk.rfind(b"\n") + 1
+            if not cut:  # a line longer than a block: read more of it
+                want *= 2
+                continue
             if pending is not None:
                 yield pending, False
-            pending = carry
-        if pending is not None:
-            yield pending, True
+            pending = chunk[:cut] if cut < len(chunk) else chunk
+            at, want = at + cut, block_bytes
+    if pending is not None:
+        yield pending, True
 
 
 def _decode_block(

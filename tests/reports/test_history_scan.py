@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ackguard.harness.history import NEMESIS, HistoryReading, HistoryWriter, read_history
+from ackguard.harness.history_read import read_batches, read_range_batches
 from ackguard.reports.history_scan import TYPE_CODES, scan_history
 from tests.reports.runbuilder import synthetic_run
 
@@ -167,3 +168,31 @@ def test_writers_and_patients_are_exact_whatever_their_ids(tmp_path: Path) -> No
     assert columns.writers == expected["practitioner_id"]
     assert columns.patients == expected["patient_id"]
     assert {"007", "0", "٣", "12345678901234567890", "5", "5.0", "True"} <= columns.writers
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 18])
+def test_a_byte_range_reads_as_the_whole_file_does(tmp_path: Path, block_bytes: int) -> None:
+    """read_range_batches (the scan's reader) over the whole file, whatever its block size
+    (lines longer than a block included), reads what read_batches reads."""
+    synthetic_run(
+        tmp_path, operations=300, duration_s=5, practitioners=20, write_final_records=False
+    )
+    history = tmp_path / "history.jsonl"
+    lines = history.read_bytes().splitlines(keepends=True)
+    history.write_bytes(
+        b"".join(lines[:100]) + b"\n{not json\n" + b"".join(lines[100:]) + b"garbage\n"
+    )
+    expected, found = HistoryReading(), HistoryReading()
+    whole = [(op.time, op.key) for batch in read_batches(history, expected) for op in batch]
+    ranged = read_range_batches(history, found, block_bytes=block_bytes)
+    assert [(op.time, op.key) for batch in ranged for op in batch] == whole
+    assert found == expected and found.torn_last_line and len(found.damaged_lines) == 2
+    cut = len(b"".join(lines[:150])) + len(b"\n{not json\n")  # a line start
+    first, second = HistoryReading(), HistoryReading()
+    head = [op.time for b in read_range_batches(history, first, 0, cut, block_bytes=block_bytes)
+            for op in b]  # fmt: skip
+    tail = [op.time for b in read_range_batches(history, second, cut, block_bytes=block_bytes)
+            for op in b]  # fmt: skip
+    assert head + tail == [time for time, _ in whole]
+    assert first.damaged_lines == [101, 102] and not first.torn_last_line
+    assert second.torn_last_line and first.lines + second.lines == expected.lines
