@@ -1,18 +1,18 @@
 """``history.jsonl`` as columns (numpy arrays), for the report, the timeline and the runs index.
 
-The history is read by the verifiers' reader, :func:`harness.history_read.read_batches` (whole
-blocks decoded in one call, the reference decoder line by line where a block is damaged), so
+The history is read by the verifiers' reader (:func:`harness.history_read.read_range_batches`,
+read_batches over a byte range: whole blocks decoded in one call, the reference decoder line by
+line where a block is damaged), so
 the report skips the same lines, names the same damaged line numbers and says the same torn
 last line as the verdict does, whatever the key order or spacing of the file. Values are
 decoded only as far as who wrote and when, in simulated time, a create's consultation is
 (:class:`_Who`), in the same single pass.
 
 A large history is scanned in parts, one per core (byte ranges cut at line starts, each read
-by :func:`harness.history_read.read_range_batches` in a process of its own, the first in this
-one) and the parts joined in file order: every line is read on its own, and what crosses lines
-(the writers, the practice window, the damaged line numbers) merges exactly, so the columns are
-those of one pass. A history below :data:`PART_BYTES` is read here in one part: a process
-costs a few tenths of a second to start.
+in a worker process of its own, the first in this one) and the parts joined in file order:
+every line is read on its own, and what crosses lines (the writers, the practice window, the
+damaged line numbers) merges exactly, so the columns are those of one pass. A history below
+twice :data:`PART_BYTES` is read here in one part: a worker costs 0.2-0.3 s of CPU to start.
 
 Simulated practice time: a run of a minute covers days of practice (``time_scale``), but the
 simulated clock is not a linear function of wall time (each load user jumps across nights and
@@ -52,6 +52,7 @@ NOT_A_CLIENT = -1  # process column value of nemesis (and any other non-integer)
 MAX_NAMED_LINES = 10  # damaged lines named by number; the rest only counted
 PART_BYTES = 64 << 20
 """History bytes per process at least: below twice this, one process reads it all."""
+_MOST_PARTS = 8  # each a worker process holding its part's columns
 _HEAD_START_BYTES = 24 << 20  # read in about 0.2 s, as long as a worker takes to start
 _BLOCK_BYTES = 256 << 10  # a block's decoded lines stay in a core's cache: 1 MB costs 25% more
 _WRITES = ("create", "update")
@@ -152,10 +153,19 @@ def _scan_elsewhere(
 
 
 def _cores() -> int:
+    """The CPUs this process may use: its affinity, within a container's CPU quota (cgroup v2,
+    where the affinity names every CPU of the host), and at most :data:`_MOST_PARTS`."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            count = min(count, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota
+    return min(count, _MOST_PARTS)
 
 
 def _ranges(path: Path, size: int, count: int) -> list[tuple[int, int | None]]:
