@@ -85,14 +85,24 @@ class Columns:
     practice_window: tuple[datetime, datetime] | None = None  # first and last create's start
     consultation_times: Mapping[str, datetime] = field(default_factory=dict)  # keys asked for
 
-    def by_process(self) -> npt.NDArray[np.intp]:
-        """The client ops' indices grouped by process, in file order within each: a process
-        runs one op at a time, so an invoke's completion is the next line of its group."""
-        client = np.flatnonzero(self.process >= 0)
-        processes = self.process[client]
-        if processes.size and processes.max() <= np.iinfo(np.int16).max:
-            processes = processes.astype(np.int16)  # a stable sort of 16 bits is a radix sort
-        return client[np.argsort(processes, kind="stable")]
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def by_process(
+        self,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+        """The client ops' indices grouped by process, in file order within each, and their
+        process and type in that order: a process runs one op at a time, so an invoke's
+        completion is the next line of its group. Computed once (the timeline and the index
+        figures both pair ops)."""
+        found = self._memo.get("by_process")
+        if found is None:
+            client = np.flatnonzero(self.process >= 0)
+            processes = self.process[client]
+            if processes.size and processes.max() <= np.iinfo(np.int16).max:
+                processes = processes.astype(np.int16)  # a stable sort of 16 bits: a radix sort
+            order = client[np.argsort(processes, kind="stable")]
+            found = self._memo["by_process"] = (order, self.process[order], self.type[order])
+        return found
 
 
 def scan_history(path: Path, keys: Collection[str] = (), *, parts: int | None = None) -> Columns:

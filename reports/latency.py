@@ -94,17 +94,13 @@ def remember_figures(run_dir: Path, stamp: dict[str, int] | None, figures: Histo
 
 def figures_of(columns: Columns) -> HistoryFigures:
     """The figures of a scanned history."""
-    client = np.flatnonzero(columns.process >= 0)
-    write_codes = [code for code, name in enumerate(columns.f_names) if name in _WRITES]
-    operations = int(np.count_nonzero(columns.type[client] == _INVOKE))
-    order = columns.by_process()
-    process, kind = columns.process[order], columns.type[order]
+    order, process, kind = columns.by_process()  # the client ops
+    is_write = np.array([name in _WRITES for name in columns.f_names] or [False], np.bool_)
+    operations = int(np.count_nonzero(kind == _INVOKE))
     paired = (process[1:] == process[:-1]) & (kind[:-1] == _INVOKE) & (kind[1:] == _OK)
     invoke_at, ok_at = order[:-1][paired], order[1:][paired]
-    writes = np.isin(columns.f[ok_at], write_codes)
-    acknowledged = int(
-        np.count_nonzero((columns.type[client] == _OK) & np.isin(columns.f[client], write_codes))
-    )
+    writes = is_write[columns.f[ok_at]]
+    acknowledged = int(np.count_nonzero((kind == _OK) & is_write[columns.f[order]]))
     latency_ms = (columns.time[ok_at[writes]] - columns.time[invoke_at[writes]]) / 1e6
     p99 = float(np.percentile(latency_ms, 99)) if latency_ms.size else None
     return HistoryFigures(operations, acknowledged, p99)

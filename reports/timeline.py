@@ -171,8 +171,7 @@ def _op_durations(
     columns: Columns,
 ) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int16], npt.NDArray[np.int8]]:
     """Completion time, duration (ms), f and type of every completed client op."""
-    order = columns.by_process()
-    proc, kind = columns.process[order], columns.type[order]
+    order, proc, kind = columns.by_process()
     paired = (proc[1:] == proc[:-1]) & (kind[:-1] == _INVOKE) & (kind[1:] != _INVOKE)
     invoke_at, done_at = order[:-1][paired], order[1:][paired]
     durations = (columns.time[done_at] - columns.time[invoke_at]).astype(np.float64) / 1e6
