@@ -129,12 +129,13 @@ def scan_history(path: Path, keys: Collection[str] = (), *, parts: int | None = 
 
 # A worker is a fresh interpreter that imports only this module's needs: not multiprocessing,
 # whose "spawn" runs the caller's main script again in each worker and "fork" copies threads'
-# locks mid-use. It reads (sys.path, arguments) pickled on stdin, writes its _Part pickled.
+# locks mid-use. It reads (sys.path, arguments) pickled on stdin and writes its _Part pickled on
+# what was its stdout (anything else printed there goes to stderr).
 _WORKER = (
-    "import os, pickle, sys; where, args = pickle.load(sys.stdin.buffer); sys.path[:0] = where; "
+    "import os, pickle, sys; out = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); "
+    "where, args = pickle.load(sys.stdin.buffer); sys.path[:0] = where; "
     "from ackguard.reports.history_scan import _scan_part; "
-    "sys.stdout.buffer.write(pickle.dumps(_scan_part(*args), pickle.HIGHEST_PROTOCOL)); "
-    "sys.stdout.flush(); os._exit(0)"
+    "out.write(pickle.dumps(_scan_part(*args), pickle.HIGHEST_PROTOCOL)); out.flush(); os._exit(0)"
 )
 
 
@@ -149,13 +150,14 @@ def _scan_elsewhere(
             [sys.executable, "-c", _WORKER], input=request, capture_output=True, check=False
         )
         if done.returncode == 0:
-            part: _Part = pickle.loads(done.stdout)
-            return part
+            part = pickle.loads(done.stdout)
+            if isinstance(part, _Part):
+                return part
         why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
             f"exit status {done.returncode}"
         ]
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        why = [str(exc)]
+    except Exception as exc:  # whatever failed (starting it, its answer), the part is read here
+        why = [f"{type(exc).__name__}: {exc}"]
     warnings.warn(
         f"history scan worker failed ({why[0]}): part read in this process", RuntimeWarning, 2
     )
