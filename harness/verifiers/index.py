@@ -432,8 +432,11 @@ class _Builder:
             value = op.value
             observed: tuple[Any, ...] | None = None
             if f == "read" and status == OK and value is not None and value.found:
+                raw = value.fields
                 try:
-                    observed = _observed(value.fields)
+                    observed = (
+                        _NOTHING_OBSERVED if raw is UNSET else _ASTUPLE(_OBSERVED_DECODE(raw))
+                    )
                 except _NOT_TYPED:
                     in_flight[process] = started  # completed with its whole value instead
                     self._completion(process, type_, op.time, batch.line_value(offset))
@@ -461,9 +464,16 @@ class _Builder:
                     record.current = _updated(record.current, written)
                 if value is not None and value.seen_key is not UNSET:
                     self._check_identity(record, f, time, _typed_identity(value))
-                if f == "create":
-                    record_id = None if value is None else _text(value.id)
-                    self._acknowledge_create(record, time, record_id)
+                if f == "create":  # _acknowledge_create, inlined
+                    if value is not None and value.id is not None and value.id is not UNSET:
+                        record.record_id = str(value.id)
+                    if record.ack_time is None:
+                        record.ack_time = time
+                    known = record.known_time
+                    if known is None:
+                        self._know(record, time)
+                    elif time < known:
+                        record.known_time = time
             elif status != OK:
                 continue
             elif f == "read" and record is not None:
@@ -547,9 +557,13 @@ class _Builder:
             else:
                 owner = (value.get("practitioner_id"), value.get("patient_id"),
                          value.get("started_at"))  # fmt: skip
-            record.practitioner_id = _interned(owner[0])
-            record.patient_id = _interned(owner[1])
-            record.started_at = _text(owner[2])
+            practitioner, patient, started = owner
+            # _interned and _text, their usual case (texts) inlined
+            record.practitioner_id = (
+                _intern(practitioner) if practitioner.__class__ is str else _interned(practitioner)
+            )
+            record.patient_id = _intern(patient) if patient.__class__ is str else _interned(patient)
+            record.started_at = started if started.__class__ is str else _text(started)
         if sent.__class__ is dict and tuple(sent) != OBSERVATION_FIELDS:
             sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}  # else itself, as sent
         write = Write(time, sent)
@@ -565,10 +579,10 @@ class _Builder:
         if found is None:
             return
         finals = found.fields
-        if isinstance(sent, FieldValues):
-            pairs: Iterable[tuple[str, Any]] = zip(OBSERVATION_FIELDS, _ASTUPLE(sent), strict=True)
-        else:
-            pairs = sent.items()
+        if sent.__class__ is dict:
+            pairs: Iterable[tuple[str, Any]] = sent.items()
+        else:  # a FieldValues: the four in order (narrowed by class, not by isinstance)
+            pairs = zip(OBSERVATION_FIELDS, _ASTUPLE(sent))  # type: ignore[arg-type]  # noqa: B905
         for name, value in pairs:
             if value.__class__ is not Digest:  # null, not sent, or a dict of the whole path
                 continue
@@ -721,9 +735,10 @@ def _by_patient(
 _NOT_TYPED = (msgspec.DecodeError, msgspec.ValidationError)
 _SENT = msgspec.json.Decoder(SentFields)
 _CREATED = msgspec.json.Decoder(CreateFields)
-_OBSERVED = msgspec.json.Decoder(ObservedFields)
+_OBSERVED_DECODE = msgspec.json.Decoder(ObservedFields).decode  # a read's observation fields
 _NOTHING_OBSERVED: tuple[Any, ...] = (None,) * len(OBSERVATION_FIELDS)
 _ASTUPLE = msgspec.structs.astuple
+_intern = sys.intern
 _set = msgspec.structs.force_setattr  # a frozen Digest's texts, swapped for equal ones
 
 
@@ -737,13 +752,6 @@ def _written(value: OpValue | None, f: str) -> FieldValues:
     if value is None or value.fields is UNSET:
         return SentFields()
     return _SENT.decode(value.fields)
-
-
-def _observed(raw: Any) -> tuple[Any, ...]:
-    """The observation fields of a typed read (raises when they do not fit)."""
-    if raw is UNSET:
-        return _NOTHING_OBSERVED
-    return _ASTUPLE(_OBSERVED.decode(raw))
 
 
 def _updated(current: tuple[Any, ...], fields: Mapping[str, Any] | FieldValues) -> tuple[Any, ...]:
