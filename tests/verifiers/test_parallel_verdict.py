@@ -6,7 +6,9 @@ final reads whose ids may be held by other records and whose values may be other
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ackguard.harness.cli import main
 from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
 from ackguard.harness.history import FieldDigest, HistoryReading
 from ackguard.harness.verifiers import parallel, verifiers_named
@@ -212,3 +215,36 @@ def test_a_part_whose_process_dies_leaves_every_verifier_unknown(
     for name in VERIFIERS:
         assert results[name].valid == "unknown"
         assert "a verifying process ended without an answer" in (results[name].reason or "")
+
+
+@pytest.mark.process
+def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Path) -> None:
+    ops: list[tuple[Any, str, str, Any, Any]] = []
+    for n, key in enumerate(KEYS):
+        fields = {name: {"digest": f"d{n}{name}", "length": 4, "prefix": "x"} for name in NAMES}
+        ops.append((n, "invoke", "create", key, {"practitioner_id": "p1", "patient_id": "a",
+                                                 "fields": fields}))  # fmt: skip
+        ops.append((n, "ok", "create", key, {"id": str(n + 1)}))
+    history = _write(ops, [], None)
+    final = FinalRead("database", True, [FinalRecord("1", "k1", "p1", "a", 1, {})], None, 10**12)
+    verdicts = []
+    for jobs in ("1", "2"):
+        run_dir = tmp_path / f"jobs-{jobs}"
+        run_dir.mkdir()
+        shutil.copy(history, run_dir / "history.jsonl")
+        write_final_read(run_dir, final)
+        main(["verify", str(run_dir), "--jobs", jobs])
+        verdicts.append(json.loads((run_dir / "verdict.json").read_text()))
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0]["counts"]["lost"] == 2  # k2 and k3
+    assert verdicts[0]["counts"]["corrupt"] == 1  # k1's fields are gone
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_verify_jobs_must_be_a_number_of_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", str(tmp_path), "--jobs", jobs])
+    assert exit_.value.code == 2
+    assert f"{jobs!r} is not a number of processes (1 or more)" in capsys.readouterr().err
