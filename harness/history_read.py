@@ -307,18 +307,27 @@ def _decode_block(
     if _long_number(block):
         return None  # the reference's JSON parser refuses integers beyond 64 bits
     system = found.system_ops
-    lines: list[bytes] | None = None
-    for offset, op in enumerate(typed):
-        if op.process.__class__ is str:
-            kind: Any = op.type  # any text, as the reference reader keeps it
-            value = op.value
-            if decoder is not _DECODER:  # the value as a client's was decoded: decode it whole
-                lines = block.split(b"\n") if lines is None else lines
-                value = msgspec.json.decode(lines[offset]).get("value")
-            whole = Op(op.index, op.time, op.process, kind, op.f, op.key, value, op.error)
-            system.append((before + offset + 1, whole))
+    for offset, op, line in _system_ops(typed, block):
+        kind: Any = op.type  # any text, as the reference reader keeps it
+        value = op.value
+        if decoder is not _DECODER:  # the value as a client's was decoded: decode it whole
+            value = msgspec.json.decode(line).get("value")
+        whole = Op(op.index, op.time, op.process, kind, op.f, op.key, value, op.error)
+        system.append((before + offset + 1, whole))
     found.last_time = typed[-1].time
     return typed
+
+
+def _system_ops(typed: list[Any], block: bytes) -> Iterator[tuple[int, Any, bytes]]:
+    """(offset, op, its line) of each op of ``typed`` (a block's lines decoded, one op per line)
+    whose process is a text: a nemesis or harness op. They are rare, so the processes' types
+    are looked at in C first, and the block split into lines only when it holds one."""
+    if str not in set(map(type, map(_PROCESS, typed))):
+        return
+    lines = block.split(b"\n")
+    for offset, op in enumerate(typed):
+        if op.process.__class__ is str:
+            yield offset, op, lines[offset]
 
 
 _TYPED_DECODER = msgspec.json.Decoder(TypedLine)
@@ -344,16 +353,12 @@ def _decode_typed(
     if not typed:
         return typed
     system: list[tuple[int, Op]] = []
-    lines: list[bytes] | None = None
-    # a nemesis or harness op is rare: look for one at C speed before looking at each op
-    for offset, op in enumerate(typed) if str in set(map(type, map(_PROCESS, typed))) else ():
-        if op.process.__class__ is str:
-            lines = block.split(b"\n") if lines is None else lines
-            try:  # kept whole, as the reference decoder reads it
-                whole = Op.from_json(orjson.loads(lines[offset]))
-            except (ValueError, KeyError, TypeError):
-                return None
-            system.append((before + offset + 1, whole))
+    for offset, _op, line in _system_ops(typed, block):
+        try:  # kept whole, as the reference decoder reads it
+            whole = Op.from_json(orjson.loads(line))
+        except (ValueError, KeyError, TypeError):
+            return None
+        system.append((before + offset + 1, whole))
     found.system_ops.extend(system)
     found.last_time = typed[-1].time
     return typed
