@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["main"]
@@ -317,24 +317,23 @@ def _prune_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
 
 
-def _runs_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
-    return count
+def _count_of(things: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``things``, 1 or more, else an error naming it."""
+
+    def count_of(text: str) -> int:
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {things} (1 or more)")
+        return count
+
+    return count_of
 
 
-def _jobs_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
-    return count
+_runs_count = _count_of("runs")
+_jobs_count = _count_of("processes")
 
 
 def _prune(options: argparse.Namespace) -> int:

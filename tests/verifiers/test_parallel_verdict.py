@@ -99,16 +99,23 @@ def test_parts_give_the_verdict_of_one_process(
     assert set(index.records) == named & set(expected.index.records)
 
 
-@pytest.mark.process
-def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
-    """Parts in processes of their own: an acknowledged id held by another part's record and a
-    note found in another part's record are named as one process names them."""
+def _acknowledged_creates() -> list[tuple[Any, str, str, Any, Any]]:
+    """Each of KEYS created by p1 for patient a with its own four digests (``d<n><field>``),
+    acknowledged with id ``n + 1``."""
     ops: list[tuple[Any, str, str, Any, Any]] = []
     for n, key in enumerate(KEYS):
         fields = {name: {"digest": f"d{n}{name}", "length": 4, "prefix": "x"} for name in NAMES}
         ops.append((n, "invoke", "create", key, {"practitioner_id": "p1", "patient_id": "a",
                                                  "fields": fields}))  # fmt: skip
         ops.append((n, "ok", "create", key, {"id": str(n + 1)}))
+    return ops
+
+
+@pytest.mark.process
+def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
+    """Parts in processes of their own: an acknowledged id held by another part's record and a
+    note found in another part's record are named as one process names them."""
+    ops = _acknowledged_creates()
     ops.append((7, "invoke", "list", None, {"practitioner_id": "p1", "patient_id": None}))
     ops.append((7, "ok", "list", None, {"keys": ["k1"], "complete": True}))
     path = _write(ops, [], None)
@@ -219,13 +226,7 @@ def test_a_part_whose_process_dies_leaves_every_verifier_unknown(
 
 @pytest.mark.process
 def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Path) -> None:
-    ops: list[tuple[Any, str, str, Any, Any]] = []
-    for n, key in enumerate(KEYS):
-        fields = {name: {"digest": f"d{n}{name}", "length": 4, "prefix": "x"} for name in NAMES}
-        ops.append((n, "invoke", "create", key, {"practitioner_id": "p1", "patient_id": "a",
-                                                 "fields": fields}))  # fmt: skip
-        ops.append((n, "ok", "create", key, {"id": str(n + 1)}))
-    history = _write(ops, [], None)
+    history = _write(_acknowledged_creates(), [], None)
     final = FinalRead("database", True, [FinalRecord("1", "k1", "p1", "a", 1, {})], None, 10**12)
     verdicts = []
     for jobs in ("1", "2"):
