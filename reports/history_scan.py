@@ -112,7 +112,7 @@ def scan_history(path: Path, keys: Collection[str] = (), *, parts: int | None = 
     core)."""
     wanted = frozenset(keys)
     size = path.stat().st_size
-    count = parts if parts is not None else min(_cores(), max(1, size // PART_BYTES))
+    count = max(1, parts if parts is not None else min(_cores(), size // PART_BYTES))
     if not sys.executable:  # an embedded interpreter: no Python to start workers with
         count = 1
     ranges = _ranges(path, size, count)
