@@ -131,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_jobs_count,
         metavar="N",
-        help="processes checking the records, each a part of them (default: one per core, at "
-        "most 4, for a history over 64 MB; 1 for a smaller one)",
+        help="processes checking the records, each a part of them (default: one per idle "
+        "core, at most 4, for a history over 64 MB; 1 for a smaller one)",
     )
     report = commands.add_parser(
         "report",

@@ -75,15 +75,18 @@ MAX_JOBS = 4  # each part reads the whole history: more parts cost more reading 
 
 
 def default_jobs(history: Path) -> int:
-    """How many processes verify ``history``: one per core (at most :data:`MAX_JOBS`) for a
-    large history, one for a small one (starting processes costs more than it saves)."""
+    """How many processes verify ``history``: one per idle core (at most :data:`MAX_JOBS`) for
+    a large history; one for a small one (starting processes costs more than it saves) or when
+    no other core is idle (each part reads the whole history: on busy cores, parts only add
+    that reading). Idle: cores less the load average of the last minute, rounded down."""
     try:
         size = history.stat().st_size
     except OSError:
         return 1
     if size < PARALLEL_BYTES:
         return 1
-    return max(1, min(MAX_JOBS, len(os.sched_getaffinity(0))))
+    idle = len(os.sched_getaffinity(0)) - int(os.getloadavg()[0])
+    return max(1, min(MAX_JOBS, idle))
 
 
 @dataclass(slots=True)
