@@ -9,9 +9,10 @@ Which field values a read may return is the allowed-value rule, in
 
 From a file (:func:`build_index_from_file`), blocks of lines come typed
 (:func:`harness.history_read.read_typed_batches`): values are read from their attributes, a
-write's fields and a read's observation fields decoded only when the op needs them, and a read
-whose fields equal the record's last acknowledged values (the usual case) needs no look at the
-writes. Whatever does not fit the types goes through the same steps with its whole JSON value.
+write's fields (into a :class:`~harness.history_values.FieldValues`, a quarter of a dict's
+size) and a read's observation fields decoded only when the op needs them, and a read whose
+fields equal the record's last acknowledged values (the usual case) needs no look at the writes.
+Whatever does not fit the types goes through the same steps with its whole JSON value.
 
 A *part* (:data:`Part`, ``(number, count)``) builds the index of only the records whose key
 falls in it (:func:`part_of`), so that ``count`` processes can each build one part from the same
@@ -247,7 +248,7 @@ class _Builder:
         self.keyless_counted = part is None or part[0] == 0
         # keyed client invokes so far, in every part: the next one's ordinal (RecordState.first)
         self.keyed = 0
-        # key -> final record, whose digest texts the equal written digests share (_shared)
+        # key -> final record, whose digest texts the equal written digests share (_share)
         self.finals = {
             r.key: r
             for r in final_records
