@@ -54,7 +54,6 @@ PART_BYTES = 64 << 20
 """History bytes per process at least: below twice this, one process reads it all."""
 _MOST_PARTS = 8  # each a worker process holding its part's columns
 _HEAD_START_BYTES = 16 << 20  # a worker takes 0.25 s to start, then reads faster than here
-_BLOCK_BYTES = 256 << 10  # a block's decoded lines stay in a core's cache: 1 MB costs 25% more
 _WRITES = ("create", "update")
 _INVOKE, _OK = TYPE_CODES["invoke"], TYPE_CODES["ok"]
 _TIME, _PROCESS, _TYPE, _F = (attrgetter(name) for name in ("time", "process", "type", "f"))
@@ -236,9 +235,7 @@ def _read_part(path: Path, start: int, stop: int | None, wanted: frozenset[str])
     writers, patients = _Ids(), _Ids()
     practice = _Practice()
     started: dict[str, str] = {}
-    batches = read_range_batches(
-        path, reading, start, stop, value_type=_Who | None, block_bytes=_BLOCK_BYTES
-    )
+    batches = read_range_batches(path, reading, start, stop, value_type=_Who | None)
     system = 0  # system ops seen so far: a typed batch with none new has integer processes
     is_write = np.zeros(0, np.bool_)  # by f code: a create or an update
     for batch in batches:
