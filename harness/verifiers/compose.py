@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ackguard.harness.final_read import FinalRead
+from ackguard.harness.final_read import RECORDS_FILE, FinalRead
 from ackguard.harness.history import HistoryReading, Op, read_history
 from ackguard.harness.history_read import paused_gc
 from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
@@ -100,7 +100,13 @@ def compose_history(
     the same verdict, sooner on a large history. The grouped history then holds every count
     but only the records the anomalies name and those of ``keys``."""
     chosen = list(verifiers)
-    if jobs > 1 and final_read is not None and final_dir is not None and _parted(chosen):
+    if (
+        jobs > 1
+        and final_read is not None
+        and final_dir is not None  # the parts read it there: it must be this read, all of it
+        and ((final_dir / RECORDS_FILE).exists() or not final_read.records)
+        and _parted(chosen)
+    ):
         results, index = check_in_parts(
             [_name(v) for v in chosen],
             history_path,
