@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             _measure(run_dir, base, copies, args.typed, args.jobs)
             if not args.keep:
                 shutil.rmtree(run_dir)
-        print("(2 shared cores, others' tests running: figures are pessimistic)")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} cores, load average at the end {load}")
     finally:
         if args.keep:
             print(f"kept {work}")
