@@ -13,7 +13,9 @@ torn. Blocks are made tiny so that a history spans many, some read at once, some
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,10 +123,15 @@ def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(history_read, "BLOCK_BYTES", 700)
 
 
+# every example's history goes under one folder, removed when the test process ends
+_SCRATCH = tempfile.mkdtemp(prefix="ackguard-reader-agree-")
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
 def _write(
     ops: list[tuple[Any, str, str, Any, Any]], edits: list[tuple[int, bytes]], tail: Any
 ) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="reader-agree-")) / "history.jsonl"
+    path = Path(tempfile.mkdtemp(prefix="reader-agree-", dir=_SCRATCH)) / "history.jsonl"
     with HistoryWriter(path) as writer:
         for process, type_, f, key, value in ops:
             writer.record(process, type_, f, key=key, value=value)  # type: ignore[arg-type]
