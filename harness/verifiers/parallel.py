@@ -85,8 +85,11 @@ def default_jobs(history: Path) -> int:
         return 1
     if size < PARALLEL_BYTES:
         return 1
-    idle = len(os.sched_getaffinity(0)) - int(os.getloadavg()[0])
-    return max(1, min(MAX_JOBS, idle))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_JOBS, cores - int(os.getloadavg()[0])))
 
 
 @dataclass(slots=True)

@@ -249,3 +249,21 @@ def test_verify_jobs_must_be_a_number_of_processes(
         main(["verify", str(tmp_path), "--jobs", jobs])
     assert exit_.value.code == 2
     assert f"{jobs!r} is not a number of processes (1 or more)" in capsys.readouterr().err
+
+
+def test_parts_by_default_only_for_a_large_history_and_on_idle_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    small.write_bytes(b"{}\n")
+    with large.open("wb") as out:
+        out.truncate(parallel.PARALLEL_BYTES)  # sparse: no disk written
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.4, 0.4))
+    assert parallel.default_jobs(small) == 1
+    assert parallel.default_jobs(tmp_path / "missing.jsonl") == 1
+    assert parallel.default_jobs(large) == parallel.MAX_JOBS  # 6 idle cores, at most 4 parts
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.7, 3.0, 2.0))
+    assert parallel.default_jobs(large) == 2  # 6 cores, 4 of them busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert parallel.default_jobs(large) == 1
