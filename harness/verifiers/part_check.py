@@ -1,0 +1,168 @@
+"""One part of the records, checked on its own: what a process of a verification in parts does
+(:mod:`harness.verifiers.parallel` says how parts make one verdict).
+
+A :class:`PartCheck` builds the index of its part's records from the whole history, picks its
+part of the final read, runs each verifier's ``check_part`` and keeps its index to answer the
+questions of the merge; :class:`PartOutcome` is what it sends back.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ackguard.harness.final_read import FinalRead, FinalRecord, load_records, record_blocks
+from ackguard.harness.history import HistoryReading
+from ackguard.harness.history_read import paused_gc
+from ackguard.harness.verifiers.index import (
+    HistoryIndex,
+    RecordState,
+    build_index_from_file,
+    part_of,
+)
+from ackguard.harness.verifiers.read_your_writes import ReadsPart, ReadYourWritesVerifier
+from ackguard.harness.verifiers.records import Owner, RecordsPart, RecordsVerifier, note_owners
+
+__all__ = ["PARTED", "PartCheck", "PartOutcome", "describe_error"]
+
+PARTED: Mapping[str, Callable[[], RecordsVerifier | ReadYourWritesVerifier]] = {
+    "records": RecordsVerifier,
+    "read_your_writes": ReadYourWritesVerifier,
+}
+"""The verifiers that can check records in parts, by the name scenarios use."""
+
+
+@dataclass(slots=True)
+class PartOutcome:
+    """What one part sends back: each verifier's part (or why it raised), the part's counts
+    of the history, and (part 0 only) what reading the history found."""
+
+    parts: dict[str, RecordsPart | ReadsPart | str]  # name -> part, or the error it raised
+    counts: dict[str, int]
+    op_tally: dict[tuple[str, str], int]
+    reading: HistoryReading | None = None
+    error: str | None = None  # the index could not be built: every verifier is unknown
+    usage: tuple[float, int] = (0.0, 0)  # a part's process: its CPU seconds and peak RSS (kB)
+
+
+@dataclass(slots=True)
+class PartCheck:
+    """One part of the records: built from the whole history and the final read, kept until
+    the merge no longer needs it."""
+
+    history: Path
+    final_records: Path  # the final read's records, loaded from there unless given
+    final_read: FinalRead  # the whole read: its facts, and its records when ``given``
+    part: tuple[int, int]
+    names: Sequence[str]
+    strict: bool  # no HistoryReading given: a damaged line makes the index fail
+    given: bool = False
+    index: HistoryIndex = field(default_factory=HistoryIndex)
+
+    def check(self) -> PartOutcome:
+        with paused_gc():  # the index is millions of acyclic objects: no collection walks them
+            return self._check()
+
+    def _check(self) -> PartOutcome:
+        number, count = self.part
+        reading = None if self.strict else HistoryReading()
+        said = reading if number == 0 else None  # every part reads the same: one tells
+        try:
+            if self.given:
+                everyone = self.final_read.records
+                own = _OwnRecords([everyone], number, count, self.final_records, everyone)
+            else:  # a block at a time: a part holds its own records only
+                blocks = record_blocks(self.final_records) if self.final_records.exists() else ()
+                own = _OwnRecords(blocks, number, count, self.final_records)
+            records = own.records
+            self.index = build_index_from_file(self.history, reading, records, part=self.part)
+        except Exception as exc:  # a damaged history must not crash the verdict
+            error = f"reading the history failed: {describe_error(exc)}"
+            return PartOutcome({}, {}, {}, said, error)
+        final = replace(self.final_read, records=records)
+        parts: dict[str, RecordsPart | ReadsPart | str] = {}
+        for name in self.names:
+            verifier = PARTED[name]()
+            try:
+                if isinstance(verifier, RecordsVerifier):
+                    parts[name] = verifier.check_part(self.index, final, own.holders, own.positions)
+                else:
+                    parts[name] = verifier.check_part(self.index, final)
+            except Exception as exc:  # a checker bug yields unknown, never a crash
+                parts[name] = describe_error(exc)
+        index = self.index
+        counts = {
+            "indeterminate": index.indeterminate,
+            "failed": index.failed,
+            "reads": index.reads,
+            "operations": index.operations,
+            "acknowledged_writes": index.acknowledged_writes,
+            "pending": index.pending,
+        }
+        return PartOutcome(parts, counts, dict(index.op_tally), said)
+
+    def owners(self, digests: Collection[str]) -> dict[tuple[str, str], dict[str, Owner]]:
+        return note_owners(self.index, digests)
+
+    def states(self, keys: Collection[str]) -> list[RecordState]:
+        records = self.index.records
+        return [records[key] for key in keys if key in records]
+
+
+class _OwnRecords:
+    """A part's final records (a record without key: part 0's), in the whole read's order with
+    their lines in it, and the line of each id's first holder in the whole read: the holder of
+    an acknowledged id is found without asking anyone (another part's record, which only an id
+    handed out twice makes necessary, is read again from the file)."""
+
+    def __init__(
+        self,
+        blocks: Iterable[Sequence[FinalRecord]],
+        number: int,
+        count: int,
+        path: Path,
+        everyone: Sequence[FinalRecord] | None = None,  # all of them, when they are at hand
+    ) -> None:
+        self.records: list[FinalRecord] = []
+        self.positions: list[int] = []
+        self.first_at: dict[str, int] = {}
+        first_at = self.first_at
+        line = 0
+        for block in blocks:
+            for found in block:
+                if found.id not in first_at:
+                    first_at[found.id] = line
+                if (number == 0) if found.key is None else part_of(found.key, count) == number:
+                    self.records.append(found)
+                    self.positions.append(line)
+                line += 1
+        self.path = path
+        self.everyone = everyone
+
+    def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
+        """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
+        found: dict[str, FinalRecord] = {}
+        elsewhere: dict[str, int] = {}
+        for wanted in ids:
+            line = self.first_at.get(wanted)
+            if line is None:
+                continue
+            at = bisect_left(self.positions, line)
+            if at < len(self.positions) and self.positions[at] == line:
+                found[wanted] = self.records[at]
+            else:
+                elsewhere[wanted] = line
+        if elsewhere:
+            everyone = self.everyone if self.everyone is not None else _load(self.path)
+            found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
+        return found
+
+
+def _load(path: Path) -> list[FinalRecord]:
+    return load_records(path) if path.exists() else []
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
