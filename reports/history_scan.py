@@ -24,7 +24,6 @@ record's practice time is its own create's (:attr:`Columns.consultation_times`).
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from ackguard.harness.cores import usable_cores
 from ackguard.harness.history import NEMESIS, HistoryReading, Op
 from ackguard.harness.history_read import Line, paused_gc, read_range_batches
 
@@ -164,19 +164,9 @@ def _scan_elsewhere(
 
 
 def _cores() -> int:
-    """The CPUs this process may use: its affinity, within a container's CPU quota (cgroup v2,
-    where the affinity names every CPU of the host), and at most :data:`_MOST_PARTS`."""
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        count = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()[:2]
-        if quota != "max":
-            count = min(count, max(1, -(-int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 quota
-    return min(count, _MOST_PARTS)
+    """The CPUs this process may use (:func:`harness.cores.usable_cores`), at most
+    :data:`_MOST_PARTS`."""
+    return min(usable_cores(), _MOST_PARTS)
 
 
 def _ranges(path: Path, size: int, count: int) -> list[tuple[int, int | None]]:

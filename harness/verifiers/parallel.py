@@ -25,10 +25,12 @@ runs the parts, in processes or (for tests) one after the other here.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ackguard.harness.cores import usable_cores
 from ackguard.harness.final_read import RECORDS_FILE, FinalRead
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.verifiers.index import HistoryIndex, RecordState
@@ -55,13 +57,9 @@ def default_jobs(history: Path) -> int:
         size = history.stat().st_size
     except OSError:
         return 1
-    if size < PARALLEL_BYTES:
+    if size < PARALLEL_BYTES or not sys.executable:  # no interpreter to start parts with
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_JOBS, cores - int(os.getloadavg()[0])))
+    return max(1, min(MAX_JOBS, usable_cores() - int(os.getloadavg()[0])))
 
 
 def check_in_parts(
@@ -105,11 +103,12 @@ def _checked(
     processes: bool,
     usage: list[tuple[float, int]] | None,
 ) -> tuple[dict[str, Result], HistoryIndex | None]:
-    runner = Processes(checks) if processes else InProcess(checks)
+    here = not processes or not sys.executable  # an embedded interpreter starts none
+    runner = InProcess(checks) if here else Processes(checks)
     try:
         outcomes = runner.outcomes()
         if usage is not None:
-            usage.extend(outcome.usage for outcome in outcomes[1:] if processes)
+            usage.extend(outcome.usage for outcome in outcomes[1:] if not here)
         found = outcomes[0].reading
         if reading is not None and found is not None:
             for name in ("lines", "damaged_lines", "torn_last_line", "last_time", "system_ops"):

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ackguard.harness import cores
 from ackguard.harness.cli import main
 from ackguard.harness.final_read import FinalRead, FinalRecord, write_final_read
 from ackguard.harness.history import FieldDigest, HistoryReading
@@ -258,7 +259,7 @@ def test_parts_by_default_only_for_a_large_history_and_on_idle_cores(
     small.write_bytes(b"{}\n")
     with large.open("wb") as out:
         out.truncate(parallel.PARALLEL_BYTES)  # sparse: no disk written
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 6)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.4, 0.4))
     assert parallel.default_jobs(small) == 1
     assert parallel.default_jobs(tmp_path / "missing.jsonl") == 1
@@ -267,3 +268,18 @@ def test_parts_by_default_only_for_a_large_history_and_on_idle_cores(
     assert parallel.default_jobs(large) == 2  # 6 cores, 4 of them busy
     monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert parallel.default_jobs(large) == 1
+
+
+def test_usable_cores_keep_within_a_containers_cpu_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(cores, "_CGROUP_QUOTA", quota)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    assert cores.usable_cores() == 16  # no quota file: the affinity
+    quota.write_text("max 100000\n")
+    assert cores.usable_cores() == 16
+    quota.write_text("250000 100000\n")  # two and a half CPUs' worth of time
+    assert cores.usable_cores() == 3
+    quota.write_text("1000 100000\n")
+    assert cores.usable_cores() == 1
