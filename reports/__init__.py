@@ -9,8 +9,9 @@ package (a history scan's worker process) does not load the charts and templates
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ackguard.harness.lazy_names import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from ackguard.reports.cli import main
@@ -27,17 +28,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES)
 
 
 __all__ = ["RenderedRun", "RunDirError", "main", "render_index", "render_run"]
