@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ackguard.harness.services.lifeline import parent_death_preexec
 from ackguard.harness.verifiers.index import RecordState
 from ackguard.harness.verifiers.part_check import PartCheck, PartOutcome
 from ackguard.harness.verifiers.records import Notes, Owner
@@ -62,6 +63,7 @@ class Processes:
                 [sys.executable, "-c", _WORKER, str(down_read), str(up_write)],
                 pass_fds=(down_read, up_write),
                 stdin=subprocess.DEVNULL,
+                preexec_fn=parent_death_preexec(),  # it goes when this process goes
             )
             os.close(down_read)
             os.close(up_write)
