@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest
 from ackguard.harness.history_read import paused_gc
+from ackguard.harness.history_values import FieldValues
 from ackguard.harness.run_files import FinalReadMeta, RunFileError, read_file, write_file
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_ROWS",
+    "FinalFields",
     "FinalRead",
     "FinalRecord",
     "final_read_from_database",
@@ -53,9 +56,44 @@ RECORDS_FILE = "final_read.jsonl"
 META_FILE = "final_read.json"
 
 
+class FinalFields(FieldValues, frozen=True, gc=False):  # type: ignore[misc]  # msgspec allows it
+    """A final record's observation fields: each that has a value, as its digest; a field empty
+    (null) in the store is absent (UNSET). It reads like the dict of the fields present (``get``,
+    ``in``, ``[]``, ``items``, in the order of the observation fields; ``==`` a mapping) at a
+    quarter of its size: a final read holds one per consultation of the run. Names other than
+    the observation fields are not kept (the verifiers compare those only)."""
+
+    visit_reason: FieldDigest | UnsetType = UNSET
+    exam_report: FieldDigest | UnsetType = UNSET
+    conclusion: FieldDigest | UnsetType = UNSET
+    prescription: FieldDigest | UnsetType = UNSET
+
+    @classmethod
+    def of(cls, fields: Mapping[str, FieldDigest | None]) -> FinalFields:
+        """The fields of a mapping of field names to digests (``None``: absent)."""
+        return cls(**{n: v for n, v in fields.items() if n in _OBSERVED and v is not None})
+
+    def items(self) -> list[tuple[str, FieldDigest]]:  # type: ignore[override]
+        return super().items()  # type: ignore[return-value]  # never null: absent instead
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is FinalFields:
+            return _astuple(self) == _astuple(other)
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # as the dict it stands for
+
+
+_OBSERVED = frozenset(OBSERVATION_FIELDS)
+_astuple = msgspec.structs.astuple
+_NO_FIELDS = FinalFields()
+
+
 class FinalRecord(msgspec.Struct, frozen=True, gc=False):
-    """One consultation as found at the end. ``fields`` maps each observation field that has a
-    value to its digest; a field that is empty (null) in the store is absent.
+    """One consultation as found at the end. ``fields``: the digest of each observation field
+    that has a value (:class:`FinalFields`); given as a mapping, it is made one.
 
     A msgspec struct: ``final_read.jsonl`` decodes straight into it, digests included, with no
     intermediate dicts (a final read holds one record per consultation of the run). Untracked by
@@ -66,8 +104,13 @@ class FinalRecord(msgspec.Struct, frozen=True, gc=False):
     practitioner_id: str
     patient_id: str
     version: int = 0
-    fields: Mapping[str, FieldDigest] = {}
+    fields: FinalFields = _NO_FIELDS
     started_at: str | None = None  # the consultation's start as stored (ISO 8601)
+
+    def __post_init__(self) -> None:
+        fields: object = self.fields
+        if fields.__class__ is not FinalFields:  # a mapping given by hand
+            _set(self, "fields", FinalFields.of(fields))  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, object]:
         started = {} if self.started_at is None else {"started_at": self.started_at}
@@ -89,7 +132,9 @@ class FinalRecord(msgspec.Struct, frozen=True, gc=False):
             practitioner_id=str(data["practitioner_id"]),
             patient_id=str(data["patient_id"]),
             version=int(data.get("version", 0)),
-            fields={n: FieldDigest.from_json(d) for n, d in (data.get("fields") or {}).items()},
+            fields=FinalFields.of(
+                {n: FieldDigest.from_json(d) for n, d in (data.get("fields") or {}).items()}
+            ),
             started_at=None if data.get("started_at") is None else str(data["started_at"]),
         )
 
@@ -221,7 +266,7 @@ def final_record(row: Mapping[str, object]) -> FinalRecord:
         practitioner_id=str(row.get("practitioner_id")),
         patient_id=str(row.get("patient_id")),
         version=int(version) if isinstance(version, int | str) else 0,
-        fields=fields,
+        fields=FinalFields.of(fields),
         started_at=_iso(started),
     )
 

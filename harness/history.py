@@ -15,7 +15,6 @@ short prefix for humans. The verifiers compare digests, so they compare exact co
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -28,7 +27,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 import msgspec
 import orjson
 
-from ackguard.harness.history_values import PREFIX_CHARS, ClientValue
+from ackguard.harness.history_values import PREFIX_CHARS, ClientValue, Digest
 
 __all__ = [
     "END",
@@ -73,25 +72,11 @@ def _dumps(value: object) -> bytes:
 _encode_typed = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True, slots=True)
-class FieldDigest:
-    """One field value as the history and the final read keep it: digest, length, prefix."""
-
-    digest: str
-    length: int
-    prefix: str
-
-    @classmethod
-    def of(cls, text: str) -> FieldDigest:
-        raw = text.encode("utf-8")
-        return cls(hashlib.blake2b(raw, digest_size=10).hexdigest(), len(text), text[:PREFIX_CHARS])
-
-    def to_json(self) -> dict[str, object]:
-        return {"digest": self.digest, "length": self.length, "prefix": self.prefix}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FieldDigest:
-        return cls(str(data["digest"]), int(data["length"]), str(data.get("prefix", "")))
+FieldDigest = Digest
+"""One field value as the history and the final read keep it: digest, length, prefix
+(:class:`~harness.history_values.Digest`, whose name this is: one type for both, a written
+value and the final read's equal one can be one object). ``FieldDigest.of(text)`` digests a
+text; ``to_json``/``from_json`` give and read its JSON."""
 
 
 def digest_fields(fields: Mapping[str, str | None]) -> dict[str, dict[str, object] | None]:

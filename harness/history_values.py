@@ -72,10 +72,12 @@ Scalar = str | I64 | None
 
 
 class Digest(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
-    """A field value (a :class:`~harness.history.FieldDigest`'s JSON) as the readers keep it: a
-    fifth of the size of the dict. It reads like that dict (``value["digest"]``, ``dict(value)``
-    gives it back, keys in the writer's order), and equals another Digest exactly when the two
-    dicts would be equal. Decoded only from an object with exactly these three keys."""
+    """A field value as the history and the final read keep it: digest, length, prefix (also
+    named :class:`~harness.history.FieldDigest`: one type, so that a written value and the
+    final read's equal one can be one object). A fifth of the size of its JSON dict, which it
+    reads like (``value["digest"]``, ``dict(value)`` gives it back, keys in the writer's order);
+    it equals another Digest exactly when the two dicts would be equal. Decoded only from an
+    object with exactly these three keys."""
 
     digest: str
     length: I64
@@ -92,6 +94,21 @@ class Digest(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
 
     def keys(self) -> tuple[str, ...]:
         return DIGEST_KEYS
+
+    @classmethod
+    def of(cls, text: str) -> Digest:
+        """The digest of ``text``: blake2b (10 bytes, in hex), its length, its first
+        :data:`PREFIX_CHARS` characters."""
+        raw = text.encode("utf-8")
+        return cls(blake2b(raw, digest_size=10).hexdigest(), len(text), text[:PREFIX_CHARS])
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, "length": self.length, "prefix": self.prefix}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Digest:
+        """The lenient reading: any JSON object with a digest and a length (prefix: none)."""
+        return cls(str(data["digest"]), int(data["length"]), str(data.get("prefix", "")))
 
 
 DIGEST_KEYS = ("digest", "length", "prefix")

@@ -574,29 +574,21 @@ class _Builder:
 
     def _share(self, key: str, sent: dict[str, Any] | FieldValues) -> None:
         """Each digest of ``sent`` (decoded for this write alone) equal to the final read's of
-        its field takes the final one's texts, in place (the same value: only the copies of its
-        texts are saved, before the next block's decoding would build on top of them)."""
+        its field is replaced, in place, by the final one (the same value: one object instead
+        of two, before the next block's decoding would build on top of them)."""
         found = self.finals.get(key)
         if found is None:
             return
         finals = found.fields
-        if sent.__class__ is dict:
-            pairs: Iterable[tuple[str, Any]] = sent.items()
-        else:  # a FieldValues: the four in order (narrowed by class, not by isinstance)
-            pairs = zip(OBSERVATION_FIELDS, _ASTUPLE(sent))  # type: ignore[arg-type]  # noqa: B905
-        for name, value in pairs:
-            if value.__class__ is not Digest:  # null, not sent, or a dict of the whole path
-                continue
-            final = finals.get(name)
-            if (
-                final is not None
-                and final.digest == value.digest
-                and final.prefix == value.prefix
-                and final.length == value.length
-            ):
-                _set(value, "digest", final.digest)
-                _set(value, "length", final.length)  # an int above 256 is an object too
-                _set(value, "prefix", final.prefix)
+        if isinstance(sent, dict):  # a write taken whole
+            for name, value in list(sent.items()):
+                if value.__class__ is Digest and value == finals.get(name):
+                    sent[name] = finals[name]
+            return
+        # a FieldValues and the FinalFields: the four in order, both
+        for name, value, final in zip(OBSERVATION_FIELDS, _ASTUPLE(sent), _ASTUPLE(finals)):  # noqa: B905
+            if value.__class__ is Digest and value == final:
+                _set(sent, name, final)
 
     def _acknowledge_create(self, record: RecordState, time: int, record_id: str | None) -> None:
         if record_id is not None:
@@ -740,7 +732,7 @@ _OBSERVED_DECODE = msgspec.json.Decoder(ObservedFields).decode  # a read's obser
 _NOTHING_OBSERVED: tuple[Any, ...] = (None,) * len(OBSERVATION_FIELDS)
 _ASTUPLE = msgspec.structs.astuple
 _intern = sys.intern
-_set = msgspec.structs.force_setattr  # a frozen Digest's texts, swapped for equal ones
+_set = msgspec.structs.force_setattr  # a decoded digest swapped for the final read's equal one
 
 
 def _written(value: OpValue | None, f: str) -> FieldValues:

@@ -33,8 +33,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ackguard.harness.final_read import FinalRead, FinalRecord
-from ackguard.harness.history import OBSERVATION_FIELDS, FieldDigest, Op
+from ackguard.harness.final_read import FinalFields, FinalRead, FinalRecord
+from ackguard.harness.history import OBSERVATION_FIELDS, Op
 from ackguard.harness.history_values import Digest
 from ackguard.harness.verifiers.allowed_value import FAIL, is_allowed, last_acknowledged
 from ackguard.harness.verifiers.index import HistoryIndex, RecordState, build_index
@@ -504,7 +504,7 @@ def _damaged_fields(
     return damage, foreign
 
 
-def _as_acknowledged(current: Sequence[object], fields: Mapping[str, FieldDigest]) -> bool:
+def _as_acknowledged(current: Sequence[object], fields: FinalFields) -> bool:
     """Every field of the final record holds its last acknowledged value, which the rule always
     allows (no acknowledged write completed after the last one, to supersede it): the writes
     need no look. Anything else (a field never acknowledged, another value) takes the rule."""

@@ -1,5 +1,5 @@
 """What the index and the final read share to hold less memory, without changing any value: a
-written digest equal to its record's final one keeps the final one's texts, and the final read
+written digest equal to its record's final one is the final one's object, and the final read
 holds one object per practitioner and patient id."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _facts(index: HistoryIndex) -> dict[str, Any]:
     }
 
 
-def test_written_digests_equal_to_the_final_ones_share_their_texts(tmp_path: Path) -> None:
+def test_written_digests_equal_to_the_final_ones_are_the_final_ones(tmp_path: Path) -> None:
     path = _history_file(tmp_path)
     found = record("k1", FIELDS | {"conclusion": "flu"})
     alone = build_index_from_file(path)
@@ -43,11 +43,12 @@ def test_written_digests_equal_to_the_final_ones_share_their_texts(tmp_path: Pat
     assert _facts(shared) == _facts(alone)
     create, update = shared.records["k1"].writes
     final = found.fields
-    assert create.fields["visit_reason"].digest is final["visit_reason"].digest
-    assert create.fields["visit_reason"].prefix is final["visit_reason"].prefix
-    assert update.fields["conclusion"].digest is final["conclusion"].digest
+    assert create.fields["visit_reason"] is final["visit_reason"]
+    assert create.fields["exam_report"] is final["exam_report"]
+    assert update.fields["conclusion"] is final["conclusion"]
     # the create's conclusion ("cold") is not the final one: it keeps its own
-    assert create.fields["conclusion"].digest != final["conclusion"].digest
+    assert create.fields["conclusion"] != final["conclusion"]
+    assert create.fields["conclusion"].digest is not final["conclusion"].digest
     assert shared.records["k1"].key is found.key
     assert create.fields["prescription"] is None  # null: nothing to share
     assert tuple(create.fields) == OBSERVATION_FIELDS
