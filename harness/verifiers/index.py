@@ -282,6 +282,14 @@ class _Builder:
         return self._finish()
 
     def _finish(self) -> HistoryIndex:
+        records = self.records
+        for key, found in self.finals.items():  # an id or start equal to the final one: one text
+            record = records.get(key)
+            if record is not None:
+                if record.record_id == found.id:
+                    record.record_id = found.id
+                if record.started_at == found.started_at:
+                    record.started_at = found.started_at
         self.finals = {}
         index = self.index
         index.pending = sum(1 for started in self.in_flight.values() if started[5] is not None)
@@ -568,8 +576,9 @@ class _Builder:
         if sent.__class__ is dict and tuple(sent) != OBSERVATION_FIELDS:
             sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}  # else itself, as sent
         write = Write(time, sent)
-        record.writes = (*record.writes, write)
-        record.creates = (*record.creates, write)
+        writes = record.writes = (*record.writes, write)
+        # its first write: the two are equal, one tuple
+        record.creates = writes if len(writes) == 1 else (*record.creates, write)
         return (f, record, write, time, None, counts)
 
     def _share(self, key: str, sent: dict[str, Any] | FieldValues) -> None:

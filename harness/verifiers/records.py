@@ -271,30 +271,40 @@ class _Check:
 
     def run(self) -> RecordsPart:
         final = self.final_read
-        by_key: dict[str, list[FinalRecord]] = {}
-        first_copy: dict[str, int] = {}
+        records = self.records
+        # key -> its final record, or its copies (a list) when it has more than one: one entry
+        # per record of the final read, so no list for the usual one
+        held: dict[str, FinalRecord | list[FinalRecord]] = {}
         for number, found in enumerate(final.records):
-            line = number if self.positions is None else self.positions[number]
-            state = self.records.get(found.key) if found.key is not None else None
+            key = found.key
+            state = records.get(key) if key is not None else None
             if state is None or not state.attempted:
+                line = number if self.positions is None else self.positions[number]
                 self.order = (_PHANTOM, line)
                 self._phantom(found)
                 continue
-            copies = by_key.setdefault(found.key, [])  # type: ignore[arg-type]
-            if not copies:
-                first_copy[found.key] = line  # type: ignore[index]
-            copies.append(found)
-        for key, copies in by_key.items():
-            if len(copies) > 1:
-                self.order = (_DUPLICATE, first_copy[key])
-                self._duplicate(self.records[key], copies)
-        for state in self.records.values():
+            before = held.setdefault(key, found)  # type: ignore[arg-type]
+            if before is found:
+                continue
+            if isinstance(before, list):
+                before.append(found)
+            else:
+                held[key] = [before, found]  # type: ignore[index]
+        duplicated = {key for key, copies in held.items() if copies.__class__ is list}
+        if duplicated:
+            for number, found in enumerate(final.records):  # the line of each one's first copy
+                if found.key in duplicated:
+                    duplicated.discard(found.key)
+                    line = number if self.positions is None else self.positions[number]
+                    self.order = (_DUPLICATE, line)
+                    self._duplicate(records[found.key], held[found.key])  # type: ignore[arg-type]
+        for state in records.values():
             if not state.attempted:
                 continue
             self.order = (_RECORD, state.first)
-            held = by_key.get(state.key)
-            if held:
-                self._present(state, held)
+            copies = held.get(state.key)
+            if copies is not None:
+                self._present(state, (copies,) if copies.__class__ is FinalRecord else copies)  # type: ignore[arg-type]
             elif (state.acknowledged or state.known_time is not None) and final.complete:
                 self._lost(state)  # set-full: seen during the run counts like acknowledged
                 self._id_taken(state)
