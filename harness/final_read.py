@@ -150,7 +150,7 @@ class FinalRead:
     time: int | None = None  # ns since run start when the read began
 
 
-_BLOCK_BYTES = 8 << 20  # records decoded per call: one block of whole lines at a time
+_BLOCK_BYTES = 128 << 10  # read and decoded per call, in whole lines: freed blocks are reused
 _DECODE = msgspec.json.Decoder(FinalRecord)
 _set = msgspec.structs.force_setattr  # a frozen record's field, set before anyone reads it
 _ENCODE = msgspec.json.Encoder()
