@@ -189,6 +189,7 @@ def load_records(path: Path) -> list[FinalRecord]:
 def record_blocks(path: Path) -> Iterator[list[FinalRecord]]:
     """:func:`load_records` a block at a time, for a reader that keeps only some records."""
     line = 1  # of the block's first line
+    lengths: dict[int, int] = {}
     with path.open("rb") as source:
         for block in _blocks(source):
             try:
@@ -196,17 +197,22 @@ def record_blocks(path: Path) -> Iterator[list[FinalRecord]]:
             except msgspec.DecodeError:
                 yield list(_lenient(path, block, line))
             else:
-                yield _owners_interned(decoded)
+                yield _owners_interned(decoded, lengths)
             line += block.count(b"\n")
 
 
-def _owners_interned(records: list[FinalRecord]) -> list[FinalRecord]:
+def _owners_interned(records: list[FinalRecord], lengths: dict[int, int]) -> list[FinalRecord]:
     """``records`` with one object per distinct practitioner and patient id (the history
-    index interns them too): ids repeat over thousands of records, each decoded anew."""
+    index interns them too): ids repeat over thousands of records, each decoded anew; and one
+    per distinct field length (``lengths``, shared by a file's blocks) above 256, each an
+    object of its own (a field's length repeats less, but notes' lengths are few)."""
     intern = sys.intern
     for record in records:
         _set(record, "practitioner_id", intern(record.practitioner_id))
         _set(record, "patient_id", intern(record.patient_id))
+        for value in _astuple(record.fields):
+            if value is not UNSET and value.length > 256:
+                _set(value, "length", lengths.setdefault(value.length, value.length))
     return records
 
 
