@@ -179,10 +179,29 @@ def test_reads_and_lists_are_recorded_with_what_was_seen(run: Path) -> None:
         assert isinstance(op.value["keys"], list) and op.value["complete"] is True
 
 
-def test_locust_statistics_group_the_calls_and_the_directory_is_written(run: Path) -> None:
+ROUTES = {
+    "create": "POST /v1/consultations",
+    "update": "PATCH /v1/consultations/{id}",
+    "read": "GET /v1/consultations/{id}",
+    "list": "GET /v1/consultations?practitioner_id",
+}
+
+
+def test_locust_statistics_count_each_call_once_under_its_route_and_the_directory_is_written(
+    run: Path,
+) -> None:
+    """Locust counts each operation's call once, grouped by route (not one name per record);
+    how many there are depends on the machine's speed, so they are counted against the
+    history, not against a number."""
     stats = json.loads((run / "stats.json").read_text())
-    assert stats["requests"] > 50
-    assert {"POST /v1/consultations", "PATCH /v1/consultations/{id}"} <= set(stats["names"])
+    ops = history(run)
+    invoked = [op for op in ops if op.type == "invoke"]
+    # a user stopped in flight may leave its call uncounted, never counted twice
+    interrupted = [op for op in ops if op.type == "info" and "interrupted" in str(op.error)]
+    assert len(invoked) - len(interrupted) <= stats["requests"] <= len(invoked)
+    assert invoked and stats["requests"] > 0
+    answered = {op.f for op in ops if op.type != "invoke" and op not in interrupted}
+    assert {ROUTES[f] for f in answered} <= set(stats["names"]) <= {ROUTES[op.f] for op in invoked}
     directory = json.loads((run / "directory.json").read_text("utf-8"))
     assert len(directory["practitioners"]) == PRACTITIONERS
     assert all(valid_nir(p["national_id"]) for p in directory["patients"])
