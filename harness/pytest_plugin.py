@@ -334,4 +334,3 @@ def pytest_terminal_summary(
         where = outcome.report or outcome.run_dir
         line += f"  report: {where}" if outcome.report else f"  run: {where} (no report)"
         terminalreporter.write_line(line)
-

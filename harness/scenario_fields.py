@@ -229,8 +229,6 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {_short(value)}"
 
 
-
-
 def describe(error: ErrorDetails) -> str:
     """One pydantic error in the words of scenario messages."""
     kind, value = error["type"], error.get("input")

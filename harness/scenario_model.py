@@ -377,9 +377,7 @@ class ScenarioFile(Strict):
     verifiers: tuple[VerifierName, ...] = VERIFIERS
     final_read: Literal["api", "database"] = "api"
     expect: Annotated[bool | Literal["unknown"] | None, BeforeValidator(_expect)] = None
-    live: Annotated[LiveSpec | None, BeforeValidator(live_option)] = Field(
-        default_factory=LiveSpec
-    )
+    live: Annotated[LiveSpec | None, BeforeValidator(live_option)] = Field(default_factory=LiveSpec)
     stop_when: StopWhen | None = None
 
     @field_validator("faults", mode="before")

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PROJECT_TEST = '''
+PROJECT_TEST = """
 import reports, scenarios
 import ackguard.reports, ackguard.scenarios
 from importlib import resources
@@ -29,7 +29,7 @@ def test_both_packages_are_there():
     names = {e.name for e in resources.files("ackguard.scenarios").iterdir()}
     assert "default.yaml" in names
     assert "site-packages" in ackguard.reports.__file__
-'''
+"""
 
 SCENARIO = """name: from-the-wheel
 seed: 5
