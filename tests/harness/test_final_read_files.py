@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ackguard.harness.final_read import FinalRead, FinalRecord, load_final_read, write_final_read
+from ackguard.harness.final_read import (
+    FinalFields,
+    FinalRead,
+    FinalRecord,
+    load_final_read,
+    load_records,
+    write_final_read,
+)
 from ackguard.harness.history import FieldDigest
 from ackguard.harness.run_files import RunFileError
 
@@ -24,6 +31,43 @@ RECORDS = [
 def test_a_final_read_reads_back_as_written(tmp_path: Path) -> None:
     write_final_read(tmp_path, FinalRead("database", False, RECORDS, "cut short", 12_000))
     assert load_final_read(tmp_path) == FinalRead("database", False, RECORDS, "cut short", 12_000)
+
+
+def test_a_record_s_fields_read_like_the_dict_of_the_fields_present() -> None:
+    """FinalFields: a field empty in the store is absent; a mapping given is made one (a null
+    or a name other than an observation field's is not kept), equal to that mapping."""
+    cough, fever = FieldDigest.of("cough"), FieldDigest.of("fever")
+    given = {"conclusion": fever, "visit_reason": cough, "prescription": None, "other": cough}
+    found = FinalRecord("1", "k-1", "pr1", "pa1", 1, given)
+    fields = found.fields
+    assert isinstance(fields, FinalFields)
+    assert fields == {"visit_reason": cough, "conclusion": fever}
+    assert fields != {"visit_reason": cough}
+    assert list(fields.items()) == [("visit_reason", cough), ("conclusion", fever)]
+    assert "conclusion" in fields and "prescription" not in fields and "other" not in fields
+    assert fields["visit_reason"] is cough and fields.get("exam_report") is None
+    assert len(fields) == 2 and list(fields) == ["visit_reason", "conclusion"]
+    with pytest.raises(KeyError):
+        fields["prescription"]
+    assert found.to_json()["fields"] == {
+        "visit_reason": cough.to_json(),
+        "conclusion": fever.to_json(),
+    }
+    assert found == FinalRecord("1", "k-1", "pr1", "pa1", 1, FinalFields.of(given))
+
+
+def test_a_loaded_final_read_holds_one_object_per_long_length(tmp_path: Path) -> None:
+    """Lengths above 256 are objects of their own: the records read back share one per value."""
+    texts = ["a" * 1000, "b" * 1000, "c" * 999]
+    records = [
+        FinalRecord(str(n), f"k-{n}", "pr", "pa", 1, {"exam_report": FieldDigest.of(text)})
+        for n, text in enumerate(texts)
+    ]
+    write_final_read(tmp_path, FinalRead("api", True, records, None, 0))
+    loaded = load_records(tmp_path / "final_read.jsonl")
+    assert loaded == records
+    lengths = [r.fields["exam_report"].length for r in loaded]
+    assert lengths == [1000, 1000, 999] and lengths[0] is lengths[1]
 
 
 def test_a_run_without_final_read_json_has_no_final_read(tmp_path: Path) -> None:

@@ -203,6 +203,29 @@ def test_a_duplicate_lists_every_id_and_checks_only_the_acknowledged_copy() -> N
     assert result.counts["duplicate"] == 1 and result.counts["corrupt"] == 0
 
 
+def test_duplicates_and_phantoms_are_named_in_the_order_of_their_first_copies() -> None:
+    """Three copies of one key and two of another, between phantoms: each duplicate is named
+    once, at its first copy's line, with every copy's id in the final read's order."""
+    h = History()
+    h.create(1, "k1", record_id="5")
+    h.create(2, "k2", record_id="7")
+    records = (
+        record("k2", record_id="7"),
+        record("nobody", record_id="8"),
+        record("k1", record_id="5"),
+        record("k1", record_id="6"),
+        record("k2", record_id="9"),
+        record("k1", record_id="10"),
+    )
+    result = check(h, final(*records))
+    assert [(a.kind, a.key, a.ids) for a in result.anomalies] == [
+        ("phantom", "nobody", ()),
+        ("duplicate", "k2", ("7", "9")),
+        ("duplicate", "k1", ("5", "6", "10")),
+    ]
+    assert result.counts["duplicate"] == 2 and result.counts["intact"] == 2
+
+
 def test_no_final_read_is_unknown() -> None:
     h = History()
     h.create(1, "k1")
