@@ -282,14 +282,6 @@ class _Builder:
         return self._finish()
 
     def _finish(self) -> HistoryIndex:
-        records = self.records
-        for key, found in self.finals.items():  # an id or start equal to the final one: one text
-            record = records.get(key)
-            if record is not None:
-                if record.record_id == found.id:
-                    record.record_id = found.id
-                if record.started_at == found.started_at:
-                    record.started_at = found.started_at
         self.finals = {}
         index = self.index
         index.pending = sum(1 for started in self.in_flight.values() if started[5] is not None)
@@ -377,6 +369,7 @@ class _Builder:
         """A typed block: :meth:`_step`'s work, values read from their typed attributes, the
         common steps inlined (this runs per line: a million times for a million lines)."""
         in_flight = self.in_flight
+        finals = self.finals
         records = self.records
         index = self.index
         status_of = _COMPLETION.get
@@ -475,7 +468,11 @@ class _Builder:
                     self._check_identity(record, f, time, _typed_identity(value))
                 if f == "create":  # _acknowledge_create, inlined
                     if value is not None and value.id is not None and value.id is not UNSET:
-                        record.record_id = str(value.id)
+                        record_id = str(value.id)
+                        found = finals.get(record.key) if finals else None
+                        if found is not None and found.id == record_id:
+                            record_id = found.id  # one text, the final read's
+                        record.record_id = record_id
                     if record.ack_time is None:
                         record.ack_time = time
                     known = record.known_time
@@ -573,6 +570,9 @@ class _Builder:
             )
             record.patient_id = _intern(patient) if patient.__class__ is str else _interned(patient)
             record.started_at = started if started.__class__ is str else _text(started)
+            found = self.finals.get(key)
+            if found is not None and found.started_at == record.started_at:
+                record.started_at = found.started_at  # one text, the final read's
         if sent.__class__ is dict and tuple(sent) != OBSERVATION_FIELDS:
             sent = {name: sent.get(name) for name in OBSERVATION_FIELDS}  # else itself, as sent
         write = Write(time, sent)
@@ -601,6 +601,9 @@ class _Builder:
 
     def _acknowledge_create(self, record: RecordState, time: int, record_id: str | None) -> None:
         if record_id is not None:
+            found = self.finals.get(record.key)
+            if found is not None and found.id == record_id:
+                record_id = found.id  # one text, the final read's
             record.record_id = record_id
         if record.ack_time is None:
             record.ack_time = time
