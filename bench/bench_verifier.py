@@ -27,6 +27,7 @@ Example:
     .venv/bin/python bench/bench_verifier.py --ops 1000000 10000000    # both sizes
     .venv/bin/python bench/bench_verifier.py --ops 200000 --keep
     .venv/bin/python bench/bench_verifier.py --jobs 1 2 4              # one process, 2, 4 parts
+    .venv/bin/python bench/bench_verifier.py --jobs 1 2 --parts 8      # 8 parts in waves
 """
 
 from __future__ import annotations
@@ -308,7 +309,7 @@ def _chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
             yield carry
 
 
-def _verify(run_dir: Path, typed: bool, jobs: int) -> None:
+def _verify(run_dir: Path, typed: bool, jobs: int, count: int | None = None) -> None:
     """Child process: verify from the files, print one JSON line of figures. ``typed`` reads
     :class:`Op` objects through read_history + compose; otherwise compose_file's row path, or
     with ``jobs`` > 1 the records checked in that many parts, a process each (their CPU and
@@ -322,9 +323,11 @@ def _verify(run_dir: Path, typed: bool, jobs: int) -> None:
     parts: list[tuple[float, int]] = []
     if typed:
         verdict = compose(chosen, read_history(path), final_read)
-    elif jobs > 1 and final_read is not None:
+    elif (jobs > 1 or count is not None) and final_read is not None:
         names = ["records", "read_your_writes"]
-        results, _ = check_in_parts(names, path, run_dir, final_read, jobs=jobs, usage=parts)
+        results, _ = check_in_parts(
+            names, path, run_dir, final_read, jobs=jobs, parts=count, usage=parts
+        )
         ordered = tuple(results[name] for name in names)
         verdict = Verdict(combine(r.valid for r in ordered), _counts(ordered), ordered)
     else:
@@ -397,11 +400,16 @@ def main(argv: list[str] | None = None) -> int:
         default=[1, 2],
         help="processes verifying, each measured on the same run (default: 1 2, side by side)",
     )
+    parser.add_argument(
+        "--parts",
+        type=int,
+        help="records in this many parts, checked in waves when more than --jobs (memory)",
+    )
     parser.add_argument("--verify-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--verify-typed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.verify_only is not None:
-        _verify(args.verify_only, args.verify_typed, args.jobs[0])
+        _verify(args.verify_only, args.verify_typed, args.jobs[0], args.parts)
         return 0
     work = Path(tempfile.mkdtemp(prefix="ackguard-bench-"))
     try:
@@ -413,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             base = bases[size]
             copies = max(1, round(ops / base.lines))
             run_dir = work / f"run-{ops}"
-            _measure(run_dir, base, copies, args.typed, args.jobs)
+            _measure(run_dir, base, copies, args.typed, args.jobs, args.parts)
             if not args.keep:
                 shutil.rmtree(run_dir)
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -448,7 +456,9 @@ class _Base:
         return cls(path, generator.index, records, generator.time)
 
 
-def _measure(run_dir: Path, base: _Base, copies: int, typed: bool, jobs: list[int]) -> None:
+def _measure(
+    run_dir: Path, base: _Base, copies: int, typed: bool, jobs: list[int], count: int | None
+) -> None:
     """Writes a run directory of ``copies`` copies of ``base``, verifies it in a child and
     prints the figures (the caller deletes the directory unless --keep)."""
     began = time.perf_counter()
@@ -461,8 +471,14 @@ def _measure(run_dir: Path, base: _Base, copies: int, typed: bool, jobs: list[in
         f"wrote {ops:,} ops ({size_mb:,.0f} MB, {copies} cop{'y' if copies == 1 else 'ies'} of "
         f"the base) in {time.perf_counter() - began:.1f} s"
     )
+    waves = [] if count is None else ["--parts", str(count)]
     paths: list[tuple[str, list[str]]] = [
-        (f"{ops:,} ops, compose_file" + (f", {n} processes" if n > 1 else ""), ["--jobs", str(n)])
+        (
+            f"{ops:,} ops, compose_file"
+            + (f", {n} processes" if n > 1 else "")
+            + (f", {count} parts in waves" if count is not None and count > n else ""),
+            ["--jobs", str(n), *waves],
+        )
         for n in jobs
     ]
     if typed:

@@ -134,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
         help="processes checking the records, each a part of them (default: one per idle "
         "core, at most 4, for a history over 64 MB; 1 for a smaller one)",
     )
+    verify.add_argument(
+        "--parts",
+        type=_parts_count,
+        metavar="K",
+        help="check the records in K parts, in waves when K is more than --jobs: a process "
+        "holds one part's index at a time, for less memory and more time (default: one "
+        "part per process, more when their indexes would outgrow half the available memory)",
+    )
     report = commands.add_parser(
         "report",
         help="render report.html, junit.xml and impact.csv of a run again",
@@ -334,6 +342,7 @@ def _count_of(things: str) -> Callable[[str], int]:
 
 _runs_count = _count_of("runs")
 _jobs_count = _count_of("processes")
+_parts_count = _count_of("parts")
 
 
 def _prune(options: argparse.Namespace) -> int:
@@ -368,7 +377,9 @@ def _verify(options: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNKNOWN
-    verdict = verify_run(options.run_dir, database_url=options.db, jobs=options.jobs)
+    verdict = verify_run(
+        options.run_dir, database_url=options.db, jobs=options.jobs, parts=options.parts
+    )
     report = _render(options.run_dir)
     print(summary(options.run_dir, verdict, "verified offline", report))
     return exit_code(verdict)

@@ -27,7 +27,7 @@ from ackguard.harness.scenario import Scenario, ScenarioError, parse_scenario
 from ackguard.harness.verifiers import verifiers_named
 from ackguard.harness.verifiers.compose import compose_history
 from ackguard.harness.verifiers.evidence import RunFacts, check_evidence, judge
-from ackguard.harness.verifiers.parallel import default_jobs
+from ackguard.harness.verifiers.parallel import default_jobs, default_parts
 from ackguard.harness.verifiers.result import Verdict, write_verdict
 
 __all__ = ["final_read_from_database", "verify_run"]
@@ -37,11 +37,17 @@ HISTORY_FILE = "history.jsonl"
 
 
 def verify_run(
-    run_dir: Path, *, database_url: str | None = None, jobs: int | None = None
+    run_dir: Path,
+    *,
+    database_url: str | None = None,
+    jobs: int | None = None,
+    parts: int | None = None,
 ) -> Verdict:
     """Compose the scenario's verifiers over the stored run, weigh the evidence, write
     ``verdict.json``. ``jobs``: processes checking the records, each a part of them (default:
-    :func:`~harness.verifiers.parallel.default_jobs`, by the size of the history)."""
+    :func:`~harness.verifiers.parallel.default_jobs`, by the size of the history); ``parts``:
+    more parts than processes are checked in waves, for memory (default:
+    :func:`~harness.verifiers.parallel.default_parts`, by the memory available)."""
     run = load_run_info(run_dir)
     scenario, scenario_error = _stored_scenario(run_dir, run)
     names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
@@ -55,6 +61,7 @@ def verify_run(
     reading = HistoryReading()
     history = run_dir / HISTORY_FILE
     live_reads = scan_live_reads(history)
+    processes = default_jobs(history) if jobs is None else jobs
     composed = compose_history(
         verifiers_named(names),
         history,
@@ -62,7 +69,8 @@ def verify_run(
         expected,
         reading=reading,
         final_dir=run_dir,
-        jobs=default_jobs(history) if jobs is None else jobs,
+        jobs=processes,
+        parts=default_parts(history, processes) if parts is None else parts,
         keys=live_reads.answered.keys(),
     )
     facts = RunFacts(

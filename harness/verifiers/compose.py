@@ -91,17 +91,19 @@ def compose_history(
     reading: HistoryReading | None = None,
     final_dir: Path | None = None,
     jobs: int = 1,
+    parts: int | None = None,
     keys: Collection[str] = (),
 ) -> Composed:
     """:func:`compose_file`, returning the grouped history too (always built, read once).
 
     With ``jobs`` > 1 and the final read also stored in ``final_dir``, verifiers that check
     records in parts (:mod:`harness.verifiers.parallel`) split them over ``jobs`` processes:
-    the same verdict, sooner on a large history. The grouped history then holds every count
-    but only the records the anomalies name and those of ``keys``."""
+    the same verdict, sooner on a large history; with ``parts`` more than ``jobs``, in that many
+    parts checked in waves (less memory, more time). The grouped history then holds every
+    count but only the records the anomalies name and those of ``keys``."""
     chosen = list(verifiers)
     if (
-        jobs > 1
+        max(jobs, parts or 1) > 1
         and final_read is not None
         and final_dir is not None  # the parts read it there: it must be this read, all of it
         and ((final_dir / RECORDS_FILE).exists() or not final_read.records)
@@ -113,6 +115,7 @@ def compose_history(
             final_dir,
             final_read,
             jobs=jobs,
+            parts=parts,
             reading=reading,
             keys=keys,
         )

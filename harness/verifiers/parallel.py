@@ -15,6 +15,12 @@ crosses parts:
   a :class:`HistoryIndex` with the counts of every part: the parts answer from the index they
   keep until the end.
 
+With more parts than processes (``parts``), the parts are checked in waves: a process checks
+its parts one after the other and holds one part's index at a time (what the merge asks of a
+part is kept before its index goes, or built again: :mod:`harness.verifiers.part_processes`),
+less memory for more time; by default only when the indexes would outgrow the memory available
+(:func:`default_parts`).
+
 One process checking all records is the same steps with one part, so the verdict is the one
 :func:`~harness.verifiers.compose.compose_file` gives (a property test holds them equal).
 :func:`check_in_parts` runs the parts and merges them; one part's work is
@@ -24,6 +30,7 @@ runs the parts, in processes or (for tests) one after the other here.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Collection, Sequence
@@ -40,10 +47,22 @@ from ackguard.harness.verifiers.read_your_writes import ReadsPart
 from ackguard.harness.verifiers.records import Notes, RecordsPart, RecordsVerifier
 from ackguard.harness.verifiers.result import Result
 
-__all__ = ["PARTED", "PartCheck", "PartOutcome", "check_in_parts", "default_jobs"]
+__all__ = [
+    "PARTED",
+    "PartCheck",
+    "PartOutcome",
+    "available_memory",
+    "check_in_parts",
+    "default_jobs",
+    "default_parts",
+]
 
 PARALLEL_BYTES = 64 << 20
 """A history this large (about 200,000 operations) is verified in parts, one per idle core."""
+
+INDEX_PER_BYTE = 0.45
+"""Memory of the index per byte of history (0.34 to 0.36 measured at 1M and 10M operations),
+with a margin."""
 
 MAX_JOBS = 4  # each part reads the whole history: more parts cost more reading than they save
 
@@ -62,6 +81,46 @@ def default_jobs(history: Path) -> int:
     return max(1, min(MAX_JOBS, usable_cores() - int(os.getloadavg()[0])))
 
 
+def default_parts(history: Path, jobs: int) -> int:
+    """How many parts ``jobs`` processes check ``history`` in: one each, unless the indexes
+    they would hold at once (about :data:`INDEX_PER_BYTE` of the history) outgrow half of the
+    memory available (:func:`available_memory`); then more parts, checked in waves, so that
+    ``jobs`` parts' indexes fit, and a multiple of ``jobs`` (each process as many)."""
+    try:
+        need = history.stat().st_size * INDEX_PER_BYTE
+    except OSError:
+        return jobs
+    budget = available_memory() / 2
+    if need <= budget:
+        return jobs
+    waves = math.ceil(need / budget)
+    return jobs * waves
+
+
+def available_memory() -> int:
+    """Bytes this process may still take: what the kernel says is available (free and
+    reclaimable), within a cgroup v2 memory limit if one is set."""
+    available = _meminfo_available()
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+    except (OSError, ValueError):
+        return available
+    if limit == "max":
+        return available
+    return max(0, min(available, int(limit) - used))
+
+
+def _meminfo_available() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def check_in_parts(
     names: Sequence[str],
     history: Path,
@@ -73,22 +132,30 @@ def check_in_parts(
     keys: Collection[str] = (),
     processes: bool = True,
     usage: list[tuple[float, int]] | None = None,
+    parts: int | None = None,
 ) -> tuple[dict[str, Result], HistoryIndex | None]:
     """Each verifier of ``names`` (all of them in :data:`PARTED`) over ``history`` and the final
     read stored in ``final_dir`` (``final_read``: the same read, whole), the records split into
     ``jobs`` parts, each in a process of its own (``processes``) or one after the other here.
     Returns the results by name and the grouped history of the records the anomalies name and
     of ``keys`` (``None`` when the history could not be read); what reading the history found
-    goes into ``reading``, and each part's CPU seconds and peak RSS (kB) into ``usage``."""
+    goes into ``reading``, and each part's CPU seconds and peak RSS (kB) into ``usage``.
+
+    ``parts``: more parts than processes (default: one per process) are checked in waves, a
+    process checking its parts one after the other and keeping no part's index once checked:
+    a process holds one part's index at a time (each a ``parts``-th of the records)."""
+    count = max(jobs, parts or jobs)
     final_records = final_dir / RECORDS_FILE
     facts = replace(final_read, records=[])  # a process of its own loads them from the file
     checks = [
-        PartCheck(history, final_records, facts, (n, jobs), names, reading is None)
-        for n in range(jobs)
+        PartCheck(history, final_records, facts, (n, count), names, reading is None)
+        for n in range(count)
     ]
-    checks[0].final_read, checks[0].given = final_read, True  # checked here, as the read is
+    here = range(0, count, jobs if processes else 1)  # the parts checked in this process
+    for n in here:
+        checks[n].final_read, checks[n].given = final_read, True  # from the read at hand
     try:
-        return _checked(names, checks, final_read, reading, keys, processes, usage)
+        return _checked(names, checks, final_read, reading, keys, processes, usage, jobs)
     except (RuntimeError, OSError) as exc:  # a part's process died: no verdict from parts
         error = f"verifying in parts failed: {describe_error(exc)}"
         return {n: Result(n, "unknown", error=error, reason=error) for n in names}, None
@@ -102,9 +169,15 @@ def _checked(
     keys: Collection[str],
     processes: bool,
     usage: list[tuple[float, int]] | None,
+    jobs: int,
 ) -> tuple[dict[str, Result], HistoryIndex | None]:
     here = not processes or not sys.executable  # an embedded interpreter starts none
-    runner = InProcess(checks) if here else Processes(checks)
+    waves = len(checks) > jobs
+    runner: InProcess | Processes = (
+        InProcess(checks, waves=waves, keys=keys)
+        if here
+        else Processes(checks, jobs, waves=waves, keys=keys)
+    )
     try:
         outcomes = runner.outcomes()
         if usage is not None:

@@ -23,7 +23,13 @@ from ackguard.harness.verifiers.index import (
     part_of,
 )
 from ackguard.harness.verifiers.read_your_writes import ReadsPart, ReadYourWritesVerifier
-from ackguard.harness.verifiers.records import Owner, RecordsPart, RecordsVerifier, note_owners
+from ackguard.harness.verifiers.records import (
+    Notes,
+    Owner,
+    RecordsPart,
+    RecordsVerifier,
+    note_owners,
+)
 
 __all__ = ["PARTED", "PartCheck", "PartOutcome", "describe_error"]
 
@@ -45,6 +51,9 @@ class PartOutcome:
     reading: HistoryReading | None = None
     error: str | None = None  # the index could not be built: every verifier is unknown
     usage: tuple[float, int] = (0.0, 0)  # a part's process: its CPU seconds and peak RSS (kB)
+    # checked in waves: the records its anomalies and the keys asked for name, kept before
+    # its index went (PartCheck.check_and_drop)
+    states: list[RecordState] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -103,6 +112,26 @@ class PartCheck:
         }
         return PartOutcome(parts, counts, dict(index.op_tally), said)
 
+    def check_and_drop(self, keys: Collection[str]) -> PartOutcome:
+        """:meth:`check`, then the index dropped (a part of a verification in waves: one
+        index at a time in memory), with the records of ``keys`` and those its anomalies
+        name kept in the outcome first: all the merge may ask of them but who wrote a value
+        (:meth:`owners_again`)."""
+        outcome = self.check()
+        if outcome.error is None:
+            outcome.states = self.states({*keys, *_named(outcome)})
+        self.index = HistoryIndex()
+        return outcome
+
+    def owners_again(self, digests: Collection[str]) -> tuple[Notes, list[RecordState]]:
+        """:meth:`owners` once the index was dropped: the index built again for the question
+        (and dropped again), with the records of the owners found."""
+        with paused_gc():
+            index = build_index_from_file(self.history, HistoryReading(), part=self.part)
+        notes = note_owners(index, digests)
+        owned = {key for whose in notes.values() for key in whose}
+        return notes, [index.records[key] for key in owned if key in index.records]
+
     def owners(self, digests: Collection[str]) -> dict[tuple[str, str], dict[str, Owner]]:
         return note_owners(self.index, digests)
 
@@ -158,6 +187,19 @@ class _OwnRecords:
             everyone = self.everyone if self.everyone is not None else _load(self.path)
             found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
         return found
+
+
+def _named(outcome: PartOutcome) -> set[str]:
+    """The keys of the records an outcome's parts name: anomalies, and values not allowed."""
+    keys: set[str | None] = set()
+    for part in outcome.parts.values():
+        if isinstance(part, RecordsPart):
+            keys.update(anomaly.key for _order, anomaly in part.anomalies)
+            keys.update(damaged.key for damaged in part.damaged)
+        elif isinstance(part, ReadsPart):
+            keys.update(anomaly.key for *_order, anomaly in part.anomalies)
+    keys.discard(None)
+    return {key for key in keys if key is not None}
 
 
 def _load(path: Path) -> list[FinalRecord]:

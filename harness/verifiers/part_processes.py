@@ -1,6 +1,11 @@
 """Where the parts of a verification run: one after the other in this process (tests), or part
 0 here and each other part in a fresh interpreter of its own, answering over two pipes.
 
+In waves (more parts than processes, for memory), a process checks its parts one after the
+other and keeps no index: each part's answers are kept in its outcome before its index goes
+(:meth:`~harness.verifiers.part_check.PartCheck.check_and_drop`), and the question of who wrote
+a value builds them again (:meth:`~harness.verifiers.part_check.PartCheck.owners_again`).
+
 Not multiprocessing: its spawn and forkserver children run the caller's main script again (a
 script without a main guard would run twice), its fork copies other threads' locks mid-use, and
 its duplex pipes are sockets, which gevent (under which ``ackguard run`` verifies) makes
@@ -28,35 +33,87 @@ __all__ = ["InProcess", "Processes", "serve"]
 
 
 class InProcess:
-    """The parts one after the other, in this process (tests; one core)."""
+    """The parts one after the other, in this process (tests; one core); ``waves``: each index
+    dropped once its part is checked (``keys``: records whose states are asked for later)."""
 
-    def __init__(self, checks: Sequence[PartCheck]) -> None:
+    def __init__(
+        self, checks: Sequence[PartCheck], *, waves: bool = False, keys: Collection[str] = ()
+    ) -> None:
         self.checks = checks
+        self.local = _Local(checks, waves, keys)
 
     def outcomes(self) -> list[PartOutcome]:
-        return [check.check() for check in self.checks]
+        return self.local.outcomes()
 
     def owners(self, digests: Collection[str]) -> Notes:
-        return _union([check.owners(digests) for check in self.checks])
+        return self.local.owners(digests)
 
     def states(self, keys: Collection[str]) -> list[RecordState]:
-        return [state for check in self.checks for state in check.states(keys)]
+        return self.local.states(keys)
 
     def close(self) -> None:
         pass
 
 
-class Processes:
-    """Part 0 in this process, each other part in a fresh interpreter of its own (not
-    multiprocessing, whose spawn runs the caller's main script again in each child and whose
-    fork copies other threads' locks mid-use), answering over two pipes until told to stop. A
-    part that dies makes the verdict unknown, never partial."""
+class _Local:
+    """The parts of one process: checked, then asked; in waves, from what each kept."""
 
-    def __init__(self, checks: Sequence[PartCheck]) -> None:
-        self.here = checks[0]
+    def __init__(self, checks: Sequence[PartCheck], waves: bool, keys: Collection[str]) -> None:
+        self.checks = checks
+        self.waves = waves
+        self.keys = set(keys)
+        self.kept: dict[str, RecordState] = {}  # waves: the states kept, by key
+
+    def outcomes(self) -> list[PartOutcome]:
+        if not self.waves:
+            return [check.check() for check in self.checks]
+        outcomes = [check.check_and_drop(self.keys) for check in self.checks]
+        for outcome in outcomes:
+            self._keep(outcome.states)
+        return outcomes
+
+    def owners(self, digests: Collection[str]) -> Notes:
+        if not self.waves:
+            return _union([check.owners(digests) for check in self.checks])
+        found: list[Notes] = []
+        for check in self.checks:
+            notes, states = check.owners_again(digests)
+            found.append(notes)
+            self._keep(states)
+        return _union(found)
+
+    def states(self, keys: Collection[str]) -> list[RecordState]:
+        if not self.waves:
+            return [state for check in self.checks for state in check.states(keys)]
+        return [self.kept[key] for key in keys if key in self.kept]
+
+    def _keep(self, states: Sequence[RecordState]) -> None:
+        for state in states:
+            self.kept.setdefault(state.key, state)
+
+
+class Processes:
+    """Part 0 in this process, the other parts in ``processes`` - 1 fresh interpreters (by
+    default one per part; with fewer, process ``p`` checks parts ``p``, ``p + processes``...),
+    not multiprocessing, whose spawn runs the caller's main script again in each child and
+    whose fork copies other threads' locks mid-use; they answer over two pipes until told to
+    stop. A part that dies makes the verdict unknown, never partial."""
+
+    def __init__(
+        self,
+        checks: Sequence[PartCheck],
+        processes: int | None = None,
+        *,
+        waves: bool = False,
+        keys: Collection[str] = (),
+    ) -> None:
+        count = len(checks) if processes is None else max(1, min(processes, len(checks)))
+        self.count = count
+        groups = [list(checks[p::count]) for p in range(count)]
+        self.here = _Local(groups[0], waves, keys)
         self.pipes: list[_Channel] = []
         self.workers: list[subprocess.Popen[bytes]] = []
-        for check in checks[1:]:
+        for group in groups[1:]:
             down_read, down_write = os.pipe()  # plain blocking descriptors, even under gevent
             up_read, up_write = os.pipe()
             worker = subprocess.Popen(
@@ -73,11 +130,15 @@ class Processes:
             self.pipes.append(pipe)
             self.workers.append(worker)
             pipe.send(sys.path)  # so that it imports what this process imports
-            pipe.send(check)
+            pipe.send((group, waves, set(keys)))
 
     def outcomes(self) -> list[PartOutcome]:
-        mine = self.here.check()  # while the others check theirs
-        return [mine, *(self._answer(pipe) for pipe in self.pipes)]
+        """Every part's outcome, in part order."""
+        mine = self.here.outcomes()  # while the others check theirs
+        groups: list[list[PartOutcome]] = [mine, *(self._answer(pipe) for pipe in self.pipes)]
+        count = self.count
+        parts = sum(len(group) for group in groups)
+        return [groups[n % count][n // count] for n in range(parts)]
 
     def owners(self, digests: Collection[str]) -> Notes:
         return _union([self.here.owners(digests), *self._ask("owners", set(digests))])
@@ -128,8 +189,8 @@ class _Channel:
         self.outbox.close()
 
 
-# A part's interpreter: its pipes' descriptors in argv; first the parent's sys.path, then the
-# PartCheck, then questions until "done".
+# A part's interpreter: its pipes' descriptors in argv; first the parent's sys.path, then its
+# PartChecks (whether in waves, the keys asked for), then questions until "done".
 _WORKER = (
     "import sys; from multiprocessing.connection import Connection; "
     "inbox = Connection(int(sys.argv[1]), writable=False); "
@@ -140,18 +201,20 @@ _WORKER = (
 
 
 def serve(inbox: Connection, outbox: Connection) -> None:
-    """A part's process: check the part it is sent, then answer until told to stop."""
+    """A part's process: check the parts it is sent, then answer until told to stop."""
     pipe = _Channel(inbox, outbox)
-    check: PartCheck = pipe.recv()
-    outcome = check.check()
-    outcome.usage = _usage()
-    pipe.send(outcome)
+    checks, waves, keys = pipe.recv()
+    local = _Local(checks, waves, keys)
+    outcomes = local.outcomes()
+    if outcomes:
+        outcomes[-1].usage = _usage()  # the process's, once
+    pipe.send(outcomes)
     while True:
         kind, payload = pipe.recv()
         if kind == "owners":
-            pipe.send(check.owners(payload))
+            pipe.send(local.owners(payload))
         elif kind == "states":
-            pipe.send(check.states(payload))
+            pipe.send(local.states(payload))
         else:
             return
 
@@ -166,5 +229,17 @@ def _union(found: Sequence[Notes]) -> dict[tuple[str, str], dict[str, Owner]]:
 
 
 def _usage() -> tuple[float, int]:
+    """CPU seconds and peak resident memory (kB) of this process. The peak is the kernel's
+    VmHWM of this program: ``ru_maxrss`` survives exec, so in a part's process it would also
+    count the parent's pages it shared between its fork and its exec (a whole final read)."""
     spent = resource.getrusage(resource.RUSAGE_SELF)
-    return spent.ru_utime + spent.ru_stime, spent.ru_maxrss
+    peak = spent.ru_maxrss
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1])
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return spent.ru_utime + spent.ru_stime, peak

@@ -73,20 +73,32 @@ def _scalars(composed: Any) -> tuple[Any, ...]:
     )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(_history, _histories), _final_read, st.integers(2, 3), st.booleans())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(_history, _histories), _final_read, st.integers(2, 3), st.booleans(), st.booleans()
+)
 def test_parts_give_the_verdict_of_one_process(
     history: tuple[list[Any], list[tuple[int, bytes]], Any],
     final_read: FinalRead,
-    jobs: int,
+    parts: int,
     strict: bool,
+    waves: bool,
 ) -> None:
+    """Each part with its index to the end, or in waves (each index dropped once its part is
+    checked, what the merge asks answered from what the part kept or by building it again)."""
     path = _write(*history)
     write_final_read(path.parent, final_read)
     expected, expected_reading = _one_process(path, final_read, strict)
     reading = None if strict else HistoryReading()
     results, index = check_in_parts(
-        VERIFIERS, path, path.parent, final_read, jobs=jobs, reading=reading, processes=False
+        VERIFIERS,
+        path,
+        path.parent,
+        final_read,
+        jobs=1 if waves else parts,
+        parts=parts,
+        reading=reading,
+        processes=False,
     )
     got = tuple(results[name] for name in VERIFIERS)
     assert got == expected.verdict.results
@@ -113,9 +125,13 @@ def _acknowledged_creates() -> list[tuple[Any, str, str, Any, Any]]:
 
 
 @pytest.mark.process
-def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
-    """Parts in processes of their own: an acknowledged id held by another part's record and a
-    note found in another part's record are named as one process names them."""
+@pytest.mark.parametrize(("jobs", "parts"), [(3, None), (2, 5)])
+def test_processes_check_the_parts_and_ask_each_other(
+    tmp_path: Path, jobs: int, parts: int | None
+) -> None:
+    """Parts in processes of their own, one each or in waves: an acknowledged id held by
+    another part's record and a note found in another part's record are named as one process
+    names them."""
     ops = _acknowledged_creates()
     ops.append((7, "invoke", "list", None, {"practitioner_id": "p1", "patient_id": None}))
     ops.append((7, "ok", "list", None, {"keys": ["k1"], "complete": True}))
@@ -134,7 +150,9 @@ def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
     write_final_read(path.parent, final)
     expected, expected_reading = _one_process(path, final, strict=False)
     reading = HistoryReading()
-    results, index = check_in_parts(VERIFIERS, path, path.parent, final, jobs=3, reading=reading)
+    results, index = check_in_parts(
+        VERIFIERS, path, path.parent, final, jobs=jobs, parts=parts, reading=reading
+    )
     got = tuple(results[name] for name in VERIFIERS)
     assert got == expected.verdict.results
     kinds = {(a.kind, a.key, a.via) for a in got[0].anomalies}
@@ -143,6 +161,37 @@ def test_processes_check_the_parts_and_ask_each_other(tmp_path: Path) -> None:
     assert reading == expected_reading
     assert index is not None and expected.index is not None
     assert _scalars(index) == _scalars(expected.index)
+    named = {a.key for r in got for a in r.anomalies if a.key is not None}
+    assert "k1" in named and set(index.records) == named & set(expected.index.records)
+
+
+@pytest.mark.process
+def test_in_waves_the_owner_of_a_note_is_found_again(tmp_path: Path) -> None:
+    """k1 is intact, and k3 holds a copy of its note: k1 has no anomaly of its own part, so
+    its state for the verdict's later checks comes from building its part's index again."""
+    path = _write(_acknowledged_creates(), [], None)
+    own = {name: FieldDigest(f"d0{name}", 4, "x") for name in NAMES}
+    stolen = {"visit_reason": own["visit_reason"]}
+    final = FinalRead(
+        "database",
+        True,
+        [FinalRecord("1", "k1", "p1", "a", 1, own), FinalRecord("3", "k3", "p1", "a", 1, stolen)],
+        None,
+        10**12,
+    )
+    write_final_read(path.parent, final)
+    expected, _ = _one_process(path, final, strict=False)
+    results, index = check_in_parts(
+        VERIFIERS, path, path.parent, final, jobs=2, parts=5, reading=HistoryReading()
+    )
+    got = tuple(results[name] for name in VERIFIERS)
+    assert got == expected.verdict.results
+    assert ("misattributed", "k1", "note") in {(a.kind, a.key, a.via) for a in got[0].anomalies}
+    assert index is not None and expected.index is not None
+    found, alone = index.records["k1"], expected.index.records["k1"]
+    assert [(w.inv, w.cmp, w.status) for w in found.writes] == [
+        (w.inv, w.cmp, w.status) for w in alone.writes
+    ]
 
 
 @pytest.mark.process
@@ -189,7 +238,7 @@ def test_parts_work_from_a_process_that_gevent_patched() -> None:
         "from tests.verifiers.test_parallel_verdict import "
         "test_processes_check_the_parts_and_ask_each_other as check\n"
         "if __name__ == '__main__':\n"
-        "    check(Path('.'))\n"
+        "    check(Path('.'), 3, None)\n"
         "    print('same verdict')\n"
     )
     root = Path(__file__).resolve().parents[2]
@@ -230,14 +279,14 @@ def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Pa
     history = _write(_acknowledged_creates(), [], None)
     final = FinalRead("database", True, [FinalRecord("1", "k1", "p1", "a", 1, {})], None, 10**12)
     verdicts = []
-    for jobs in ("1", "2"):
-        run_dir = tmp_path / f"jobs-{jobs}"
+    for options in (["--jobs", "1"], ["--jobs", "2"], ["--jobs", "1", "--parts", "3"]):
+        run_dir = tmp_path / "-".join(options)
         run_dir.mkdir()
         shutil.copy(history, run_dir / "history.jsonl")
         write_final_read(run_dir, final)
-        main(["verify", str(run_dir), "--jobs", jobs])
+        main(["verify", str(run_dir), *options])
         verdicts.append(json.loads((run_dir / "verdict.json").read_text()))
-    assert verdicts[0] == verdicts[1]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
     assert verdicts[0]["counts"]["lost"] == 2  # k2 and k3
     assert verdicts[0]["counts"]["corrupt"] == 1  # k1's fields are gone
 
@@ -250,6 +299,36 @@ def test_verify_jobs_must_be_a_number_of_processes(
         main(["verify", str(tmp_path), "--jobs", jobs])
     assert exit_.value.code == 2
     assert f"{jobs!r} is not a number of processes (1 or more)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parts", ["0", "three"])
+def test_verify_parts_must_be_a_number_of_parts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], parts: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", str(tmp_path), "--parts", parts])
+    assert exit_.value.code == 2
+    assert f"{parts!r} is not a number of parts (1 or more)" in capsys.readouterr().err
+
+
+def test_parts_in_waves_by_default_only_when_the_indexes_would_outgrow_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half the available memory for the indexes held at once (about INDEX_PER_BYTE of the
+    history each): more parts when they would not fit, as many for each process."""
+    history = tmp_path / "history.jsonl"
+    with history.open("wb") as out:
+        out.truncate(1 << 30)  # sparse: no disk written
+    need = (1 << 30) * parallel.INDEX_PER_BYTE
+    monkeypatch.setattr(parallel, "available_memory", lambda: int(4 * need))
+    assert parallel.default_parts(history, 2) == 2
+    monkeypatch.setattr(parallel, "available_memory", lambda: int(need) + 16)  # half of it fits
+    assert parallel.default_parts(history, 2) == 4
+    assert parallel.default_parts(history, 1) == 2
+    monkeypatch.setattr(parallel, "available_memory", lambda: int(need / 3) + 16)
+    assert parallel.default_parts(history, 2) == 12
+    assert parallel.default_parts(tmp_path / "missing.jsonl", 2) == 2
+    assert parallel.available_memory() > 0
 
 
 def test_parts_by_default_only_for_a_large_history_and_on_idle_cores(
