@@ -162,21 +162,30 @@ class TypedBatch:
         return orjson.loads(self.block.split(b"\n")[offset]).get("value")
 
 
-def read_typed_batches(path: Path, reading: HistoryReading | None = None) -> Iterator[TypedBatch]:
+def read_typed_batches(
+    path: Path, reading: HistoryReading | None = None, *, start: int = 0, stop: int | None = None
+) -> Iterator[TypedBatch]:
     """:func:`read_batches` for the verifiers: a block of whole lines whose client values fit
     :class:`~harness.history_values.OpValue` comes as typed lines (no dict per value, fields
     left raw); any other block as the reference decoder reads it, line by line. Damage is said
     in ``reading`` by the same rules, and ``reading.system_ops`` hold the reference decoder's
     ops. Parts of a line the types do not name are skipped unread (what the verifiers never
-    look at), so a block is typed only when it is valid UTF-8 throughout."""
+    look at), so a block is typed only when it is valid UTF-8 throughout.
+
+    ``start``, ``stop``: only the lines that begin in those bytes, as
+    :func:`read_range_batches` reads them (line numbers from the range's first line)."""
     found = HistoryReading() if reading is None else reading
     number = 0
-    for block, last in _blocks(path):
+    ranged = start != 0 or stop is not None
+    blocks = _range_blocks(path, start, stop, BLOCK_BYTES) if ranged else _blocks(path)
+    at_end = stop is None or stop >= path.stat().st_size
+    for block, last in blocks:
         count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         lines = _decode_typed(block, count, number, found)
         typed = lines is not None
         if lines is None:
-            lines = _decode_slowly(path, block, number, last, found, strict=reading is None)
+            torn = last and at_end  # only the file's last line can be its torn last line
+            lines = _decode_slowly(path, block, number, torn, found, strict=reading is None)
         number += count
         if lines:
             yield TypedBatch(lines, typed, block)

@@ -26,6 +26,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
@@ -70,6 +71,7 @@ __all__ = [
     "Write",
     "build_index",
     "build_index_from_file",
+    "build_index_from_files",
     "build_index_from_rows",
     "digest_of",
     "is_allowed",
@@ -231,6 +233,27 @@ def build_index_from_file(
     :attr:`RecordState.first` sorts the records of all parts into its order."""
     with paused_gc():
         return _Builder(final_records, part=part).run_typed(read_typed_batches(path, reading))
+
+
+def build_index_from_files(
+    paths: Sequence[Path],
+    final_records: Iterable[FinalRecord] = (),
+    *,
+    part: Part,
+    firsts: Sequence[int],
+) -> HistoryIndex:
+    """:func:`build_index_from_file` of ``part`` over its files of a split history
+    (:mod:`harness.verifiers.history_split`), read one after the other as one history; what
+    reading them finds is not said (the split said it of the whole history). ``firsts``: the
+    place in the history of each keyed invoke of the files, in order: each record's
+    :attr:`~RecordState.first` is its place, which sorts the records of all parts' files into
+    the history's order."""
+    batches = chain.from_iterable(read_typed_batches(path, HistoryReading()) for path in paths)
+    with paused_gc():
+        index = _Builder(final_records, part=part).run_typed(batches)
+    for record in index.records.values():
+        record.first = firsts[record.first]
+    return index
 
 
 class _Builder:

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +42,12 @@ from pathlib import Path
 from ackguard.harness.cores import usable_cores
 from ackguard.harness.final_read import RECORDS_FILE, FinalRead
 from ackguard.harness.history import HistoryReading
+from ackguard.harness.verifiers.history_split import (
+    SplitJob,
+    joined_reading,
+    line_ranges,
+    part_files,
+)
 from ackguard.harness.verifiers.index import HistoryIndex, RecordState
 from ackguard.harness.verifiers.part_check import PARTED, PartCheck, PartOutcome, describe_error
 from ackguard.harness.verifiers.part_processes import InProcess, Processes
@@ -59,6 +67,8 @@ __all__ = [
 
 PARALLEL_BYTES = 64 << 20
 """A history this large (about 200,000 operations) is verified in parts, one per idle core."""
+
+_SPLIT = "ackguard-parts-"  # prefix of the temporary folder of a split history
 
 INDEX_PER_BYTE = 0.45
 """Memory of the index per byte of history (0.34 to 0.36 measured at 1M and 10M operations),
@@ -154,11 +164,26 @@ def check_in_parts(
     here = range(0, count, jobs if processes else 1)  # the parts checked in this process
     for n in here:
         checks[n].final_read, checks[n].given = final_read, True  # from the read at hand
+    # in waves, the history is split first: each part then reads about its share, not all
+    folder = Path(tempfile.mkdtemp(prefix=_SPLIT)) if count > jobs else None
     try:
-        return _checked(names, checks, final_read, reading, keys, processes, usage, jobs)
+        splits: list[SplitJob] = []
+        if folder is not None:
+            ranges = line_ranges(history, jobs)
+            splits = [SplitJob(history, count, folder, r, *span) for r, span in enumerate(ranges)]
+            for n, check in enumerate(checks):
+                check.files, check.places = part_files(folder, n, len(ranges))
+        return _checked(names, checks, final_read, reading, keys, processes, usage, jobs, splits)
     except (RuntimeError, OSError) as exc:  # a part's process died: no verdict from parts
         error = f"verifying in parts failed: {describe_error(exc)}"
-        return {n: Result(n, "unknown", error=error, reason=error) for n in names}, None
+        return _unknown(names, error), None
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unknown(names: Sequence[str], error: str) -> dict[str, Result]:
+    return {n: Result(n, "unknown", error=error, reason=error) for n in names}
 
 
 def _checked(
@@ -170,31 +195,45 @@ def _checked(
     processes: bool,
     usage: list[tuple[float, int]] | None,
     jobs: int,
+    splits: Sequence[SplitJob],
 ) -> tuple[dict[str, Result], HistoryIndex | None]:
     here = not processes or not sys.executable  # an embedded interpreter starts none
     waves = len(checks) > jobs
     runner: InProcess | Processes = (
-        InProcess(checks, waves=waves, keys=keys)
+        InProcess(checks, waves=waves, keys=keys, splits=splits)
         if here
-        else Processes(checks, jobs, waves=waves, keys=keys)
+        else Processes(checks, jobs, waves=waves, keys=keys, splits=splits)
     )
     try:
+        if splits:
+            ranges = runner.splits()
+            try:
+                whole = joined_reading(checks[0].history, ranges, strict=reading is None)
+            except ValueError as exc:  # a damaged line: said as a part reading it says it
+                runner.go(False)
+                return _unknown(names, f"reading the history failed: {describe_error(exc)}"), None
+            runner.go(True)
+            if reading is not None:
+                _said(reading, whole)
         outcomes = runner.outcomes()
         if usage is not None:
             usage.extend(outcome.usage for outcome in outcomes[1:] if not here)
         found = outcomes[0].reading
         if reading is not None and found is not None:
-            for name in ("lines", "damaged_lines", "torn_last_line", "last_time", "system_ops"):
-                setattr(reading, name, getattr(found, name))
+            _said(reading, found)
         failed = next((o.error for o in outcomes if o.error is not None), None)
         if failed is not None:
-            results = {n: Result(n, "unknown", error=failed, reason=failed) for n in names}
-            return results, None
+            return _unknown(names, failed), None
         results = {name: _merged(name, outcomes, final_read, runner.owners) for name in names}
         wanted = {a.key for r in results.values() for a in r.anomalies if a.key is not None}
         return results, _merged_index(outcomes, runner.states(wanted | set(keys)))
     finally:
         runner.close()
+
+
+def _said(reading: HistoryReading, found: HistoryReading) -> None:
+    for name in ("lines", "damaged_lines", "torn_last_line", "last_time", "system_ops"):
+        setattr(reading, name, getattr(found, name))
 
 
 def _merged(

@@ -16,10 +16,12 @@ from pathlib import Path
 from ackguard.harness.final_read import FinalRead, FinalRecord, load_records, record_blocks
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.history_read import paused_gc
+from ackguard.harness.verifiers.history_split import load_invokes
 from ackguard.harness.verifiers.index import (
     HistoryIndex,
     RecordState,
     build_index_from_file,
+    build_index_from_files,
     part_of,
 )
 from ackguard.harness.verifiers.read_your_writes import ReadsPart, ReadYourWritesVerifier
@@ -68,6 +70,10 @@ class PartCheck:
     names: Sequence[str]
     strict: bool  # no HistoryReading given: a damaged line makes the index fail
     given: bool = False
+    # its files of the split history (harness.verifiers.history_split), read instead of
+    # ``history``, and their keyed invokes' places; the split said what reading found
+    files: Sequence[Path] = ()
+    places: Sequence[Path] = ()
     index: HistoryIndex = field(default_factory=HistoryIndex)
 
     def check(self) -> PartOutcome:
@@ -77,7 +83,7 @@ class PartCheck:
     def _check(self) -> PartOutcome:
         number, count = self.part
         reading = None if self.strict else HistoryReading()
-        said = reading if number == 0 else None  # every part reads the same: one tells
+        said = reading if number == 0 and not self.files else None  # one tells what all read
         try:
             if self.given:
                 everyone = self.final_read.records
@@ -86,7 +92,7 @@ class PartCheck:
                 blocks = record_blocks(self.final_records) if self.final_records.exists() else ()
                 own = _OwnRecords(blocks, number, count, self.final_records)
             records = own.records
-            self.index = build_index_from_file(self.history, reading, records, part=self.part)
+            self.index = self._built(reading, records)
         except Exception as exc:  # a damaged history must not crash the verdict
             error = f"reading the history failed: {describe_error(exc)}"
             return PartOutcome({}, {}, {}, said, error)
@@ -127,10 +133,18 @@ class PartCheck:
         """:meth:`owners` once the index was dropped: the index built again for the question
         (and dropped again), with the records of the owners found."""
         with paused_gc():
-            index = build_index_from_file(self.history, HistoryReading(), part=self.part)
+            index = self._built(HistoryReading(), ())
         notes = note_owners(index, digests)
         owned = {key for whose in notes.values() for key in whose}
         return notes, [index.records[key] for key in owned if key in index.records]
+
+    def _built(
+        self, reading: HistoryReading | None, records: Sequence[FinalRecord]
+    ) -> HistoryIndex:
+        if self.files:
+            places = load_invokes(self.places)
+            return build_index_from_files(self.files, records, part=self.part, firsts=places)
+        return build_index_from_file(self.history, reading, records, part=self.part)
 
     def owners(self, digests: Collection[str]) -> dict[tuple[str, str], dict[str, Owner]]:
         return note_owners(self.index, digests)

@@ -4,7 +4,10 @@
 In waves (more parts than processes, for memory), a process checks its parts one after the
 other and keeps no index: each part's answers are kept in its outcome before its index goes
 (:meth:`~harness.verifiers.part_check.PartCheck.check_and_drop`), and the question of who wrote
-a value builds them again (:meth:`~harness.verifiers.part_check.PartCheck.owners_again`).
+a value builds them again (:meth:`~harness.verifiers.part_check.PartCheck.owners_again`). Parts
+in waves read a split history (:mod:`harness.verifiers.history_split`): each process first
+splits a range of it (:meth:`Processes.splits`), and checks its parts once every range is split
+(:meth:`Processes.go`).
 
 Not multiprocessing: its spawn and forkserver children run the caller's main script again (a
 script without a main guard would run twice), its fork copies other threads' locks mid-use, and
@@ -25,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ackguard.harness.services.lifeline import parent_death_preexec
+from ackguard.harness.verifiers.history_split import RangeSplit, SplitJob
 from ackguard.harness.verifiers.index import RecordState
 from ackguard.harness.verifiers.part_check import PartCheck, PartOutcome
 from ackguard.harness.verifiers.records import Notes, Owner
@@ -37,10 +41,22 @@ class InProcess:
     dropped once its part is checked (``keys``: records whose states are asked for later)."""
 
     def __init__(
-        self, checks: Sequence[PartCheck], *, waves: bool = False, keys: Collection[str] = ()
+        self,
+        checks: Sequence[PartCheck],
+        *,
+        waves: bool = False,
+        keys: Collection[str] = (),
+        splits: Sequence[SplitJob] = (),
     ) -> None:
         self.checks = checks
+        self.to_split = splits
         self.local = _Local(checks, waves, keys)
+
+    def splits(self) -> list[RangeSplit]:
+        return [job.run() for job in self.to_split]
+
+    def go(self, proceed: bool) -> None:
+        pass
 
     def outcomes(self) -> list[PartOutcome]:
         return self.local.outcomes()
@@ -106,14 +122,18 @@ class Processes:
         *,
         waves: bool = False,
         keys: Collection[str] = (),
+        splits: Sequence[SplitJob] = (),
     ) -> None:
+        """``splits``: the ranges of a history to split first, range ``p`` by process ``p``
+        (:meth:`splits`), the checks waiting for :meth:`go`."""
         count = len(checks) if processes is None else max(1, min(processes, len(checks)))
+        self.to_split = splits
         self.count = count
         groups = [list(checks[p::count]) for p in range(count)]
         self.here = _Local(groups[0], waves, keys)
         self.pipes: list[_Channel] = []
         self.workers: list[subprocess.Popen[bytes]] = []
-        for group in groups[1:]:
+        for p, group in enumerate(groups[1:], 1):
             down_read, down_write = os.pipe()  # plain blocking descriptors, even under gevent
             up_read, up_write = os.pipe()
             worker = subprocess.Popen(
@@ -130,7 +150,19 @@ class Processes:
             self.pipes.append(pipe)
             self.workers.append(worker)
             pipe.send(sys.path)  # so that it imports what this process imports
+            pipe.send(splits[p] if p < len(splits) else None)
             pipe.send((group, waves, set(keys)))
+
+    def splits(self) -> list[RangeSplit]:
+        """Each job's range split, job 0 here while the others split theirs."""
+        mine = [job.run() for job in self.to_split[:1]]
+        asked = self.pipes[: max(0, len(self.to_split) - 1)]
+        return [*mine, *(self._answer(pipe) for pipe in asked)]
+
+    def go(self, proceed: bool) -> None:
+        """After :meth:`splits`: every process checks its parts now, or none does."""
+        for pipe in self.pipes:
+            pipe.send(proceed)
 
     def outcomes(self) -> list[PartOutcome]:
         """Every part's outcome, in part order."""
@@ -190,7 +222,8 @@ class _Channel:
 
 
 # A part's interpreter: its pipes' descriptors in argv; first the parent's sys.path, then its
-# PartChecks (whether in waves, the keys asked for), then questions until "done".
+# range to split (or None), its PartChecks (whether in waves, the keys asked for), then questions
+# until "done".
 _WORKER = (
     "import sys; from multiprocessing.connection import Connection; "
     "inbox = Connection(int(sys.argv[1]), writable=False); "
@@ -201,9 +234,16 @@ _WORKER = (
 
 
 def serve(inbox: Connection, outbox: Connection) -> None:
-    """A part's process: check the parts it is sent, then answer until told to stop."""
+    """A part's process: split the range it is sent, if any, and once told to go on, check the
+    parts it is sent, then answer until told to stop."""
     pipe = _Channel(inbox, outbox)
+    job: SplitJob | None = pipe.recv()
     checks, waves, keys = pipe.recv()
+    if job is not None:
+        pipe.send(job.run())
+    split = job is not None or any(check.files for check in checks)
+    if split and pipe.recv() is not True:  # every range split, by the others too: go on?
+        return
     local = _Local(checks, waves, keys)
     outcomes = local.outcomes()
     if outcomes:
