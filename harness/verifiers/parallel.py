@@ -74,6 +74,8 @@ INDEX_PER_BYTE = 0.45
 """Memory of the index per byte of history (0.34 to 0.36 measured at 1M and 10M operations),
 with a margin."""
 
+MAX_WAVES = 16  # each wave reads its share again: beyond this, fewer parts would not fit either
+
 MAX_JOBS = 4  # each part reads the whole history: more parts cost more reading than they save
 
 
@@ -103,8 +105,8 @@ def default_parts(history: Path, jobs: int) -> int:
     budget = available_memory() / 2
     if need <= budget:
         return jobs
-    waves = math.ceil(need / budget)
-    return jobs * waves
+    waves = math.ceil(need / budget) if budget > 0 else MAX_WAVES  # nothing left: the most
+    return jobs * min(waves, MAX_WAVES)
 
 
 def available_memory() -> int:

@@ -212,7 +212,6 @@ def _named(outcome: PartOutcome) -> set[str]:
             keys.update(damaged.key for damaged in part.damaged)
         elif isinstance(part, ReadsPart):
             keys.update(anomaly.key for *_order, anomaly in part.anomalies)
-    keys.discard(None)
     return {key for key in keys if key is not None}
 
 

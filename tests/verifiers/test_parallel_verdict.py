@@ -374,6 +374,8 @@ def test_parts_in_waves_by_default_only_when_the_indexes_would_outgrow_memory(
     assert parallel.default_parts(history, 2) == 12
     assert parallel.default_parts(tmp_path / "missing.jsonl", 2) == 2
     assert parallel.available_memory() > 0
+    monkeypatch.setattr(parallel, "available_memory", lambda: 0)  # a cgroup at its limit
+    assert parallel.default_parts(history, 2) == 2 * parallel.MAX_WAVES
 
 
 def test_parts_by_default_only_for_a_large_history_and_on_idle_cores(
