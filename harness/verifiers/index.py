@@ -271,6 +271,7 @@ class _Builder:
         self.keyless_counted = part is None or part[0] == 0
         # keyed client invokes so far, in every part: the next one's ordinal (RecordState.first)
         self.keyed = 0
+        self.others: set[str] = set()  # keys of other parts seen so far (typed blocks)
         # key -> final record, whose digest texts the equal written digests share (_share)
         self.finals = {
             r.key: r
@@ -397,6 +398,7 @@ class _Builder:
         index = self.index
         status_of = _COMPLETION.get
         part = self.part
+        others = self.others
         keyless_counted = self.keyless_counted
         keyed = self.keyed
         tallies = self.tallies
@@ -422,7 +424,13 @@ class _Builder:
                     continue
                 ordinal = keyed
                 keyed += 1
-                if part is not None and part_of(key, part[1]) != part[0]:
+                # another part's key: known after its first op by a lookup, not a checksum
+                if (
+                    part is not None
+                    and key not in records
+                    and (key in others or part_of(key, part[1]) != part[0])
+                ):
+                    others.add(key)
                     in_flight.pop(process, None)
                     continue
                 if f == "read":
