@@ -316,18 +316,19 @@ def _verify(run_dir: Path, typed: bool, jobs: int, count: int | None = None) -> 
     peak memory are added to this process's)."""
     started = time.perf_counter()
     cpu = time.process_time()
-    final_read = load_final_read(run_dir)
+    parted = (jobs > 1 or count is not None) and not typed
+    final_read = load_final_read(run_dir, records=not parted)  # parts load their own
     loaded = time.perf_counter()
     chosen = verifiers_named(["records", "read_your_writes"])
     path = run_dir / "history.jsonl"
     parts: list[tuple[float, int]] = []
     if typed:
         verdict = compose(chosen, read_history(path), final_read)
-    elif (jobs > 1 or count is not None) and final_read is not None:
+    elif parted and final_read is not None:
         names = ["records", "read_your_writes"]
-        results, _ = check_in_parts(
+        results = check_in_parts(
             names, path, run_dir, final_read, jobs=jobs, parts=count, usage=parts
-        )
+        ).results
         ordered = tuple(results[name] for name in names)
         verdict = Verdict(combine(r.valid for r in ordered), _counts(ordered), ordered)
     else:

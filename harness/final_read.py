@@ -47,6 +47,7 @@ __all__ = [
     "load_final_read",
     "load_records",
     "own_database_url",
+    "owners_interned",
     "read_database",
     "record_blocks",
     "write_final_read",
@@ -148,6 +149,14 @@ class FinalRead:
     records: list[FinalRecord]
     error: str | None = None
     time: int | None = None  # ns since run start when the read began
+    # the records left in the file, ``records`` empty (a verification in parts: each part
+    # loads its own): how many it holds
+    stored: int | None = None
+
+    @property
+    def size(self) -> int:
+        """How many records the read holds, loaded or left in the file."""
+        return len(self.records) if self.stored is None else self.stored
 
 
 _BLOCK_BYTES = 128 << 10  # read and decoded per call, in whole lines: freed blocks are reused
@@ -157,6 +166,8 @@ _ENCODE = msgspec.json.Encoder()
 
 
 def write_final_read(run_dir: Path, read: FinalRead) -> None:
+    if read.stored is not None:  # its records are in a file it did not load: keep that one
+        raise ValueError("a final read whose records were not loaded cannot be written")
     with (run_dir / RECORDS_FILE).open("wb") as out:
         for start in range(0, len(read.records), 10_000):
             out.write(_ENCODE.encode_lines(read.records[start : start + 10_000]))
@@ -164,16 +175,21 @@ def write_final_read(run_dir: Path, read: FinalRead) -> None:
     write_file(run_dir / META_FILE, meta)
 
 
-def load_final_read(run_dir: Path) -> FinalRead | None:
+def load_final_read(run_dir: Path, *, records: bool = True) -> FinalRead | None:
     """The stored final read, or ``None`` when the run never got one. Raises
-    :class:`RunFileError` naming the file and the line or field when it cannot be read."""
+    :class:`RunFileError` naming the file and the line or field when it cannot be read.
+    ``records=False``: its facts only, the records left in the file (:attr:`FinalRead.stored`:
+    as many as its ``final_read.json`` says, until the parts that load them count them)."""
     meta_path = run_dir / META_FILE
     if not meta_path.exists():
         return None
     meta = read_file(meta_path, FinalReadMeta)
     records_path = run_dir / RECORDS_FILE
-    records = load_records(records_path) if records_path.exists() else []
-    return FinalRead(meta.source, meta.complete, records, meta.error, meta.time)
+    if not records:
+        stored = meta.records if records_path.exists() else 0
+        return FinalRead(meta.source, meta.complete, [], meta.error, meta.time, stored)
+    loaded = load_records(records_path) if records_path.exists() else []
+    return FinalRead(meta.source, meta.complete, loaded, meta.error, meta.time)
 
 
 def load_records(path: Path) -> list[FinalRecord]:
@@ -186,8 +202,9 @@ def load_records(path: Path) -> list[FinalRecord]:
     return records
 
 
-def record_blocks(path: Path) -> Iterator[list[FinalRecord]]:
-    """:func:`load_records` a block at a time, for a reader that keeps only some records."""
+def record_blocks(path: Path, *, interned: bool = True) -> Iterator[list[FinalRecord]]:
+    """:func:`load_records` a block at a time, for a reader that keeps only some records
+    (``interned=False``: to intern itself, with :func:`owners_interned`, those it keeps)."""
     line = 1  # of the block's first line
     lengths: dict[int, int] = {}
     with path.open("rb") as source:
@@ -197,11 +214,11 @@ def record_blocks(path: Path) -> Iterator[list[FinalRecord]]:
             except msgspec.DecodeError:
                 yield list(_lenient(path, block, line))
             else:
-                yield _owners_interned(decoded, lengths)
+                yield owners_interned(decoded, lengths) if interned else decoded
             line += block.count(b"\n")
 
 
-def _owners_interned(records: list[FinalRecord], lengths: dict[int, int]) -> list[FinalRecord]:
+def owners_interned(records: list[FinalRecord], lengths: dict[int, int]) -> list[FinalRecord]:
     """``records`` with one object per distinct practitioner and patient id (the history
     index interns them too): ids repeat over thousands of records, each decoded anew; and one
     per distinct field length (``lengths``, shared by a file's blocks) above 256, each an

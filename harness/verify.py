@@ -52,7 +52,7 @@ def verify_run(
     scenario, scenario_error = _stored_scenario(run_dir, run)
     names = scenario.verifiers if scenario is not None else DEFAULT_VERIFIERS
     expected = scenario.expect if scenario is not None else None
-    final_read = load_final_read(run_dir)
+    final_read = load_final_read(run_dir, records=False)  # parts load their own
     if final_read is None:
         url = database_url or own_database_url(run_dir)
         if url is not None:
@@ -76,7 +76,7 @@ def verify_run(
     facts = RunFacts(
         reading=reading,
         index=composed.index,
-        final_read=final_read,
+        final_read=composed.final_read,
         run=run,
         faults=scenario.faults if scenario is not None else (),
         min_acknowledged=scenario.min_acknowledged if scenario is not None else 1,

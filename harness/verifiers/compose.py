@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ackguard.harness.final_read import RECORDS_FILE, FinalRead
+from ackguard.harness.final_read import RECORDS_FILE, FinalRead, load_final_read
 from ackguard.harness.history import HistoryReading, Op, read_history
 from ackguard.harness.history_read import paused_gc
 from ackguard.harness.verifiers.base import IndexedVerifier, Verifier
@@ -64,6 +64,8 @@ class Composed:
 
     verdict: Verdict
     index: HistoryIndex | None
+    # the final read judged: loaded, or its facts with the records the parts counted
+    final_read: FinalRead | None = None
 
 
 def compose_file(
@@ -100,7 +102,9 @@ def compose_history(
     records in parts (:mod:`harness.verifiers.parallel`) split them over ``jobs`` processes:
     the same verdict, sooner on a large history; with ``parts`` more than ``jobs``, in that many
     parts checked in waves (less memory, more time). The grouped history then holds every
-    count but only the records the anomalies name and those of ``keys``."""
+    count but only the records the anomalies name and those of ``keys``. A final read whose
+    records were left in ``final_dir`` (``load_final_read(..., records=False)``) is loaded
+    there when one process checks them all."""
     chosen = list(verifiers)
     if (
         max(jobs, parts or 1) > 1
@@ -109,7 +113,7 @@ def compose_history(
         and ((final_dir / RECORDS_FILE).exists() or not final_read.records)
         and _parted(chosen)
     ):
-        results, index = check_in_parts(
+        results, index, final_read = check_in_parts(
             [_name(v) for v in chosen],
             history_path,
             final_dir,
@@ -123,12 +127,16 @@ def compose_history(
         verdict = Verdict(
             combine(r.valid for r in ordered), _counts(ordered), tuple(ordered), expected
         )
-        return Composed(verdict, index)
+        return Composed(verdict, index, final_read)
+    if final_read is not None and final_read.stored is not None:
+        if final_dir is None:
+            raise ValueError("a final read whose records were not loaded needs its final_dir")
+        final_read = load_final_read(final_dir)
     if any(not isinstance(v, IndexedVerifier) for v in chosen):
         try:
             ops: list[Op] = list(read_history(history_path, reading))
         except Exception as exc:  # an unreadable history must not crash the verdict
-            return _unreadable(chosen, exc, expected)
+            return _unreadable(chosen, exc, expected, final_read)
         return _compose(chosen, ops, lambda: build_index(ops), final_read, expected, eager=True)
     return _compose(
         chosen,
@@ -161,7 +169,7 @@ def _compose(
     with paused_gc():  # the index is millions of acyclic objects: no collection walks them
         results = [_run(v, history, index, index_error, final_read) for v in chosen]
     verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
-    return Composed(verdict, index)
+    return Composed(verdict, index, final_read)
 
 
 def _parted(chosen: Sequence[Verifier]) -> bool:
@@ -169,11 +177,13 @@ def _parted(chosen: Sequence[Verifier]) -> bool:
     return bool(chosen) and all(type(v) is PARTED.get(_name(v)) for v in chosen)
 
 
-def _unreadable(chosen: list[Verifier], exc: Exception, expected: Valid | None) -> Composed:
+def _unreadable(
+    chosen: list[Verifier], exc: Exception, expected: Valid | None, final_read: FinalRead | None
+) -> Composed:
     error = f"reading the history failed: {_describe(exc)}"
     results = [Result(_name(v), "unknown", error=error, reason=error) for v in chosen]
     verdict = Verdict(combine(r.valid for r in results), _counts(results), tuple(results), expected)
-    return Composed(verdict, None)
+    return Composed(verdict, None, final_read)
 
 
 def _run(

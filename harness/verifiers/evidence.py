@@ -109,7 +109,7 @@ def check_evidence(facts: RunFacts) -> Evidence:
         "final_read": {
             "present": final is not None,
             "complete": None if final is None else final.complete,
-            "records": None if final is None else len(final.records),
+            "records": None if final is None else final.size,
             "source": None if final is None else final.source,
         },
         "history": history,

@@ -4,9 +4,10 @@ Records are independent of each other for almost every check (Jepsen's ``indepen
 rests on the same fact), so each part is checked on its own: a process reads the whole history
 and builds the index of its part's records only (:func:`~harness.verifiers.index.
 build_index_from_file` with ``part``), keeps its part of the final read, and runs each verifier's
-``check_part``; the verifier's ``merge`` makes one result of the parts. Part 0 is checked in the
-calling process, with the final read it has; the others each in a process of its own. What
-crosses parts:
+``check_part``; the verifier's ``merge`` makes one result of the parts. Each part is checked in
+a process of its own, which loads its own final records; the calling process needs only the
+final read's facts (:func:`~harness.final_read.load_final_read` with ``records=False``)
+and holds no index. What crosses parts:
 
 - the holder of an acknowledged id is the first record of the *whole* final read holding it:
   each part notes where every id is first held as it picks its records from the read;
@@ -38,10 +39,12 @@ import tempfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from ackguard.harness.cores import usable_cores
 from ackguard.harness.final_read import RECORDS_FILE, FinalRead
 from ackguard.harness.history import HistoryReading
+from ackguard.harness.run_files import RunFileError
 from ackguard.harness.verifiers.history_split import (
     SplitJob,
     joined_reading,
@@ -57,6 +60,7 @@ from ackguard.harness.verifiers.result import Result
 
 __all__ = [
     "PARTED",
+    "InParts",
     "PartCheck",
     "PartOutcome",
     "available_memory",
@@ -145,27 +149,26 @@ def check_in_parts(
     processes: bool = True,
     usage: list[tuple[float, int]] | None = None,
     parts: int | None = None,
-) -> tuple[dict[str, Result], HistoryIndex | None]:
+) -> InParts:
     """Each verifier of ``names`` (all of them in :data:`PARTED`) over ``history`` and the final
-    read stored in ``final_dir`` (``final_read``: the same read, whole), the records split into
-    ``jobs`` parts, each in a process of its own (``processes``) or one after the other here.
-    Returns the results by name and the grouped history of the records the anomalies name and
-    of ``keys`` (``None`` when the history could not be read); what reading the history found
-    goes into ``reading``, and each part's CPU seconds and peak RSS (kB) into ``usage``.
+    read stored in ``final_dir`` (``final_read``: the same read, its records loaded or not),
+    the records split into ``jobs`` parts, each in a process of its own (``processes``) or one
+    after the other here. Returns the results by name, the grouped history of the records the
+    anomalies name and of ``keys`` (``None`` when the history could not be read) and the final
+    read's facts with its records counted; what reading the history found goes into
+    ``reading``, and each part's process's CPU seconds and peak RSS (kB) into ``usage``. A
+    final read that cannot be read raises :class:`RunFileError`, as loading it would.
 
     ``parts``: more parts than processes (default: one per process) are checked in waves, a
     process checking its parts one after the other and keeping no part's index once checked:
     a process holds one part's index at a time (each a ``parts``-th of the records)."""
     count = max(jobs, parts or jobs)
     final_records = final_dir / RECORDS_FILE
-    facts = replace(final_read, records=[])  # a process of its own loads them from the file
+    facts = replace(final_read, records=[], stored=final_read.size)  # each part loads its own
     checks = [
         PartCheck(history, final_records, facts, (n, count), names, reading is None)
         for n in range(count)
     ]
-    here = range(0, count, jobs if processes else 1)  # the parts checked in this process
-    for n in here:
-        checks[n].final_read, checks[n].given = final_read, True  # from the read at hand
     # in waves, the history is split first: each part then reads about its share, not all
     folder = Path(tempfile.mkdtemp(prefix=_SPLIT)) if count > jobs else None
     try:
@@ -175,13 +178,21 @@ def check_in_parts(
             splits = [SplitJob(history, count, folder, r, *span) for r, span in enumerate(ranges)]
             for n, check in enumerate(checks):
                 check.files, check.places = part_files(folder, n, len(ranges))
-        return _checked(names, checks, final_read, reading, keys, processes, usage, jobs, splits)
+        return _checked(names, checks, facts, reading, keys, processes, usage, jobs, splits)
     except (RuntimeError, OSError) as exc:  # a part's process died: no verdict from parts
         error = f"verifying in parts failed: {describe_error(exc)}"
-        return _unknown(names, error), None
+        return InParts(_unknown(names, error), None, facts)
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+class InParts(NamedTuple):
+    """What :func:`check_in_parts` found."""
+
+    results: dict[str, Result]  # by verifier name
+    grouped: HistoryIndex | None  # the counts, and the records asked for
+    final_read: FinalRead  # its facts, records left to the parts, counted by them
 
 
 def _unknown(names: Sequence[str], error: str) -> dict[str, Result]:
@@ -198,7 +209,7 @@ def _checked(
     usage: list[tuple[float, int]] | None,
     jobs: int,
     splits: Sequence[SplitJob],
-) -> tuple[dict[str, Result], HistoryIndex | None]:
+) -> InParts:
     here = not processes or not sys.executable  # an embedded interpreter starts none
     waves = len(checks) > jobs
     runner: InProcess | Processes = (
@@ -213,22 +224,28 @@ def _checked(
                 whole = joined_reading(checks[0].history, ranges, strict=reading is None)
             except ValueError as exc:  # a damaged line: said as a part reading it says it
                 runner.go(False)
-                return _unknown(names, f"reading the history failed: {describe_error(exc)}"), None
+                error = f"reading the history failed: {describe_error(exc)}"
+                return InParts(_unknown(names, error), None, final_read)
             runner.go(True)
             if reading is not None:
                 _said(reading, whole)
         outcomes = runner.outcomes()
-        if usage is not None:
-            usage.extend(outcome.usage for outcome in outcomes[1:] if not here)
+        if usage is not None and not here:
+            usage.extend(o.usage for o in outcomes if o.usage != (0.0, 0))  # one per process
+        unreadable = outcomes[0].final_read_error  # every part reads the whole final read
+        if unreadable is not None:
+            raise RunFileError(*unreadable)
+        final_read = replace(final_read, stored=outcomes[0].final_records)
         found = outcomes[0].reading
         if reading is not None and found is not None:
             _said(reading, found)
         failed = next((o.error for o in outcomes if o.error is not None), None)
         if failed is not None:
-            return _unknown(names, failed), None
+            return InParts(_unknown(names, failed), None, final_read)
         results = {name: _merged(name, outcomes, final_read, runner.owners) for name in names}
         wanted = {a.key for r in results.values() for a in r.anomalies if a.key is not None}
-        return results, _merged_index(outcomes, runner.states(wanted | set(keys)))
+        index = _merged_index(outcomes, runner.states(wanted | set(keys)))
+        return InParts(results, index, final_read)
     finally:
         runner.close()
 

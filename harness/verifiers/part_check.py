@@ -13,9 +13,16 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ackguard.harness.final_read import FinalRead, FinalRecord, load_records, record_blocks
+from ackguard.harness.final_read import (
+    FinalRead,
+    FinalRecord,
+    load_records,
+    owners_interned,
+    record_blocks,
+)
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.history_read import paused_gc
+from ackguard.harness.run_files import RunFileError
 from ackguard.harness.verifiers.history_split import load_invokes
 from ackguard.harness.verifiers.index import (
     HistoryIndex,
@@ -53,6 +60,9 @@ class PartOutcome:
     reading: HistoryReading | None = None
     error: str | None = None  # the index could not be built: every verifier is unknown
     usage: tuple[float, int] = (0.0, 0)  # a part's process: its CPU seconds and peak RSS (kB)
+    final_records: int = 0  # how many records the whole final read holds (each part reads all)
+    # the final read could not be read: (its file, what is wrong), as RunFileError says it
+    final_read_error: tuple[str, str] | None = None
     # checked in waves: the records its anomalies and the keys asked for name, kept before
     # its index went (PartCheck.check_and_drop)
     states: list[RecordState] = field(default_factory=list)
@@ -60,16 +70,16 @@ class PartOutcome:
 
 @dataclass(slots=True)
 class PartCheck:
-    """One part of the records: built from the whole history and the final read, kept until
-    the merge no longer needs it."""
+    """One part of the records: built from the whole history and its own records of the final
+    read (loaded from the file a block at a time: a part holds its own only), kept until the
+    merge no longer needs it."""
 
     history: Path
-    final_records: Path  # the final read's records, loaded from there unless given
-    final_read: FinalRead  # the whole read: its facts, and its records when ``given``
+    final_records: Path  # the final read's records
+    final_read: FinalRead  # the read's facts (its records are not used)
     part: tuple[int, int]
     names: Sequence[str]
     strict: bool  # no HistoryReading given: a damaged line makes the index fail
-    given: bool = False
     # its files of the split history (harness.verifiers.history_split), read instead of
     # ``history``, and their keyed invokes' places; the split said what reading found
     files: Sequence[Path] = ()
@@ -85,18 +95,19 @@ class PartCheck:
         reading = None if self.strict else HistoryReading()
         said = reading if number == 0 and not self.files else None  # one tells what all read
         try:
-            if self.given:
-                everyone = self.final_read.records
-                own = _OwnRecords([everyone], number, count, self.final_records, everyone)
-            else:  # a block at a time: a part holds its own records only
-                blocks = record_blocks(self.final_records) if self.final_records.exists() else ()
-                own = _OwnRecords(blocks, number, count, self.final_records)
-            records = own.records
+            path = self.final_records
+            blocks = record_blocks(path, interned=False) if path.exists() else ()
+            own = _OwnRecords(blocks, number, count, path)
+        except RunFileError as exc:
+            error = f"reading the final read failed: {exc}"
+            return PartOutcome({}, {}, {}, said, error, final_read_error=(exc.file, exc.detail))
+        records = own.records
+        try:
             self.index = self._built(reading, records)
         except Exception as exc:  # a damaged history must not crash the verdict
             error = f"reading the history failed: {describe_error(exc)}"
             return PartOutcome({}, {}, {}, said, error)
-        final = replace(self.final_read, records=records)
+        final = replace(self.final_read, records=records, stored=None)
         parts: dict[str, RecordsPart | ReadsPart | str] = {}
         for name in self.names:
             verifier = PARTED[name]()
@@ -116,7 +127,7 @@ class PartCheck:
             "acknowledged_writes": index.acknowledged_writes,
             "pending": index.pending,
         }
-        return PartOutcome(parts, counts, dict(index.op_tally), said)
+        return PartOutcome(parts, counts, dict(index.op_tally), said, final_records=own.seen)
 
     def check_and_drop(self, keys: Collection[str]) -> PartOutcome:
         """:meth:`check`, then the index dropped (a part of a verification in waves: one
@@ -158,15 +169,11 @@ class _OwnRecords:
     """A part's final records (a record without key: part 0's), in the whole read's order with
     their lines in it, and the line of each id's first holder in the whole read: the holder of
     an acknowledged id is found without asking anyone (another part's record, which only an id
-    handed out twice makes necessary, is read again from the file)."""
+    handed out twice makes necessary, is read again from the file). ``seen``: how many records
+    the whole read holds."""
 
     def __init__(
-        self,
-        blocks: Iterable[Sequence[FinalRecord]],
-        number: int,
-        count: int,
-        path: Path,
-        everyone: Sequence[FinalRecord] | None = None,  # all of them, when they are at hand
+        self, blocks: Iterable[Sequence[FinalRecord]], number: int, count: int, path: Path
     ) -> None:
         self.records: list[FinalRecord] = []
         self.positions: list[int] = []
@@ -181,8 +188,9 @@ class _OwnRecords:
                     self.records.append(found)
                     self.positions.append(line)
                 line += 1
+        owners_interned(self.records, {})  # its own only: the others are dropped
+        self.seen = line
         self.path = path
-        self.everyone = everyone
 
     def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
         """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
@@ -198,7 +206,7 @@ class _OwnRecords:
             else:
                 elsewhere[wanted] = line
         if elsewhere:
-            everyone = self.everyone if self.everyone is not None else _load(self.path)
+            everyone = _load(self.path)
             found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
         return found
 

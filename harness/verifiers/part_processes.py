@@ -1,5 +1,6 @@
-"""Where the parts of a verification run: one after the other in this process (tests), or part
-0 here and each other part in a fresh interpreter of its own, answering over two pipes.
+"""Where the parts of a verification run: one after the other in this process (tests), or each
+in a fresh interpreter, answering over two pipes, while this process only asks and merges: it
+holds no index and no final record, and the parts' interpreters end without freeing theirs.
 
 In waves (more parts than processes, for memory), a process checks its parts one after the
 other and keeps no index: each part's answers are kept in its outcome before its index goes
@@ -109,11 +110,11 @@ class _Local:
 
 
 class Processes:
-    """Part 0 in this process, the other parts in ``processes`` - 1 fresh interpreters (by
-    default one per part; with fewer, process ``p`` checks parts ``p``, ``p + processes``...),
-    not multiprocessing, whose spawn runs the caller's main script again in each child and
-    whose fork copies other threads' locks mid-use; they answer over two pipes until told to
-    stop. A part that dies makes the verdict unknown, never partial."""
+    """The parts in ``processes`` fresh interpreters (by default one per part; with fewer,
+    process ``p`` checks parts ``p``, ``p + processes``...), not multiprocessing, whose spawn
+    runs the caller's main script again in each child and whose fork copies other threads'
+    locks mid-use; they answer over two pipes until told to stop. A part that dies makes the
+    verdict unknown, never partial."""
 
     def __init__(
         self,
@@ -130,10 +131,9 @@ class Processes:
         self.to_split = splits
         self.count = count
         groups = [list(checks[p::count]) for p in range(count)]
-        self.here = _Local(groups[0], waves, keys)
         self.pipes: list[_Channel] = []
         self.workers: list[subprocess.Popen[bytes]] = []
-        for p, group in enumerate(groups[1:], 1):
+        for p, group in enumerate(groups):
             down_read, down_write = os.pipe()  # plain blocking descriptors, even under gevent
             up_read, up_write = os.pipe()
             worker = subprocess.Popen(
@@ -154,10 +154,8 @@ class Processes:
             pipe.send((group, waves, set(keys)))
 
     def splits(self) -> list[RangeSplit]:
-        """Each job's range split, job 0 here while the others split theirs."""
-        mine = [job.run() for job in self.to_split[:1]]
-        asked = self.pipes[: max(0, len(self.to_split) - 1)]
-        return [*mine, *(self._answer(pipe) for pipe in asked)]
+        """Each job's range split, job ``p`` by process ``p``."""
+        return [self._answer(pipe) for pipe in self.pipes[: len(self.to_split)]]
 
     def go(self, proceed: bool) -> None:
         """After :meth:`splits`: every process checks its parts now, or none does."""
@@ -166,18 +164,16 @@ class Processes:
 
     def outcomes(self) -> list[PartOutcome]:
         """Every part's outcome, in part order."""
-        mine = self.here.outcomes()  # while the others check theirs
-        groups: list[list[PartOutcome]] = [mine, *(self._answer(pipe) for pipe in self.pipes)]
+        groups: list[list[PartOutcome]] = [self._answer(pipe) for pipe in self.pipes]
         count = self.count
         parts = sum(len(group) for group in groups)
         return [groups[n % count][n // count] for n in range(parts)]
 
     def owners(self, digests: Collection[str]) -> Notes:
-        return _union([self.here.owners(digests), *self._ask("owners", set(digests))])
+        return _union(self._ask("owners", set(digests)))
 
     def states(self, keys: Collection[str]) -> list[RecordState]:
-        found = self._ask("states", set(keys))
-        return [*self.here.states(keys), *(state for states in found for state in states)]
+        return [state for states in self._ask("states", set(keys)) for state in states]
 
     def _ask(self, kind: str, payload: object) -> list[Any]:
         for pipe in self.pipes:

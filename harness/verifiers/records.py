@@ -146,7 +146,7 @@ class RecordsVerifier:
             counts["misattributed"] += 1
             anomalies.append(_misattributed(owner, "note", found.id, found, final_read.time))
         extra: dict[str, object] = {"final_read_source": final_read.source}
-        extra["final_records"] = len(final_read.records)
+        extra["final_records"] = final_read.size
         valid: Valid = True
         reason = None
         if anomalies:

@@ -103,7 +103,7 @@ def test_parts_give_the_verdict_of_one_process(
     write_final_read(path.parent, final_read)
     expected, expected_reading = _one_process(path, final_read, strict)
     reading = None if strict else HistoryReading()
-    results, index = check_in_parts(
+    results, index, _final = check_in_parts(
         VERIFIERS,
         path,
         path.parent,
@@ -196,7 +196,7 @@ def test_processes_check_the_parts_and_ask_each_other(
     write_final_read(path.parent, final)
     expected, expected_reading = _one_process(path, final, strict=False)
     reading = HistoryReading()
-    results, index = check_in_parts(
+    results, index, _final = check_in_parts(
         VERIFIERS, path, path.parent, final, jobs=jobs, parts=parts, reading=reading
     )
     got = tuple(results[name] for name in VERIFIERS)
@@ -227,7 +227,7 @@ def test_in_waves_the_owner_of_a_note_is_found_again(tmp_path: Path) -> None:
     )
     write_final_read(path.parent, final)
     expected, _ = _one_process(path, final, strict=False)
-    results, index = check_in_parts(
+    results, index, _final = check_in_parts(
         VERIFIERS, path, path.parent, final, jobs=2, parts=5, reading=HistoryReading()
     )
     got = tuple(results[name] for name in VERIFIERS)
@@ -246,7 +246,7 @@ def test_an_unreadable_history_leaves_every_verifier_unknown(tmp_path: Path) -> 
     path.write_bytes(b'{"index": 0, "time": 1, "process": 0, "type": "invoke"}\nnot json\n{}\n')
     final = FinalRead("database", True, [], None, 1)
     write_final_read(tmp_path, final)
-    results, index = check_in_parts(VERIFIERS, path, tmp_path, final, jobs=2)
+    results, index, _final = check_in_parts(VERIFIERS, path, tmp_path, final, jobs=2)
     assert index is None
     for name in VERIFIERS:
         assert results[name].valid == "unknown"
@@ -313,7 +313,7 @@ def test_a_part_whose_process_dies_leaves_every_verifier_unknown(
     final = FinalRead("database", True, [], None, 1)
     write_final_read(path.parent, final)
     monkeypatch.setattr(parallel, "PartCheck", _DiesInItsProcess)
-    results, index = check_in_parts(VERIFIERS, path, path.parent, final, jobs=2)
+    results, index, _final = check_in_parts(VERIFIERS, path, path.parent, final, jobs=2)
     assert index is None
     for name in VERIFIERS:
         assert results[name].valid == "unknown"
@@ -335,6 +335,38 @@ def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Pa
     assert verdicts[0] == verdicts[1] == verdicts[2]
     assert verdicts[0]["counts"]["lost"] == 2  # k2 and k3
     assert verdicts[0]["counts"]["corrupt"] == 1  # k1's fields are gone
+
+
+@pytest.mark.process
+def test_parts_count_the_final_read_and_refuse_a_damaged_one_as_one_process_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parts load their own records; the calling process holds the read's facts only, with
+    the records the parts counted (not what ``final_read.json`` claims), and a damaged line of
+    ``final_read.jsonl`` is the same harness error, naming the line, as when one process loads
+    it all."""
+    history = _write(_acknowledged_creates(), [], None)
+    records = [FinalRecord(str(n), f"k{n}", "p1", "a", 1, {}) for n in range(1, 4)]
+    final = FinalRead("database", True, records, None, 10**12)
+    errors = []
+    for jobs in ("1", "2"):
+        run_dir = tmp_path / jobs
+        run_dir.mkdir()
+        shutil.copy(history, run_dir / "history.jsonl")
+        write_final_read(run_dir, final)
+        meta = json.loads((run_dir / "final_read.json").read_text())
+        (run_dir / "final_read.json").write_text(json.dumps(meta | {"records": 7}))
+        main(["verify", str(run_dir), "--jobs", jobs])
+        verdict = json.loads((run_dir / "verdict.json").read_text())
+        assert verdict["evidence"]["final_read"]["records"] == 3
+        lines = (run_dir / "final_read.jsonl").read_text().splitlines()
+        lines[1] = lines[1].replace('"practitioner_id"', '"nobody"')
+        (run_dir / "final_read.jsonl").write_text("\n".join(lines) + "\n")
+        capsys.readouterr()
+        assert main(["verify", str(run_dir), "--jobs", jobs]) == 2
+        errors.append(capsys.readouterr().err.splitlines()[-1])
+    assert errors[0] == errors[1]
+    assert "final_read.jsonl: line 2: no 'practitioner_id'" in errors[0]
 
 
 @pytest.mark.parametrize(
