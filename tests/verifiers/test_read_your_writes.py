@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ackguard.harness.verifiers import ReadYourWritesVerifier, Result
-from ackguard.harness.verifiers.read_your_writes import quantiles
+from ackguard.harness.verifiers.read_your_writes import _quantiles_of_sorted, quantiles
 from tests.verifiers.builder import FIELDS, MS, History, digest, final, record
 
 
@@ -153,3 +157,16 @@ def test_a_list_of_the_records_patient_that_omits_it_is_a_miss() -> None:
     miss = h.op(1, "ok", "list", None, {"keys": []})
     result = check(h, final())
     assert result.extra["lost"] == 1 and result.anomalies[0].detection_time == miss.time
+
+
+@given(
+    st.lists(st.floats(0, 1e6, allow_nan=False), max_size=60),
+    st.lists(st.integers(0, 60), max_size=4),
+)
+def test_the_parts_latencies_give_the_quantiles_of_them_all(
+    values: list[float], cuts: list[int]
+) -> None:
+    """Each part's latencies sorted on their own, merged by rank: the quantiles of all."""
+    bounds = [0, *sorted(c for c in cuts if c <= len(values)), len(values)]
+    runs = [sorted(values[a:b]) for a, b in pairwise(bounds)]
+    assert _quantiles_of_sorted(runs) == quantiles(values)
