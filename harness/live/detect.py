@@ -26,10 +26,10 @@ the final verdict does not confirm is a bug.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -53,16 +53,15 @@ class LiveReads:
     answered: dict[str, list[tuple[int, int, bool]]] = field(default_factory=dict)
 
 
-def scan_live_reads(path: Path) -> LiveReads:
-    """Every read-back line of ``path`` (marked ``"live": true``), matched by process. Lines
-    without the mark are skipped before they are decoded: this pass costs little more than
-    reading the file."""
+def scan_live_reads(path: Path, *, block_bytes: int = 1 << 20) -> LiveReads:
+    """Every read-back line of ``path`` (marked ``"live": true``), matched by process. The
+    mark is searched for in blocks of ``block_bytes``, and only the lines that hold it are
+    taken out and decoded: this pass costs little more than reading the file (testing each
+    line in Python cost 0.7 s per million lines)."""
     found = LiveReads()
     pending: dict[object, int] = {}
-    with path.open("rb", buffering=1 << 20) as lines:
-        for line in lines:
-            if _MARK not in line:
-                continue
+    with path.open("rb") as source:
+        for line in _marked_lines(source, block_bytes):
             try:
                 data = orjson.loads(line)
                 process, kind, key, at = data["process"], data["type"], data["key"], data["time"]
@@ -79,6 +78,24 @@ def scan_live_reads(path: Path) -> LiveReads:
             seen = isinstance(value, dict) and bool(value.get("found"))
             found.answered.setdefault(key, []).append((began, int(at), seen))
     return found
+
+
+def _marked_lines(source: BinaryIO, block_bytes: int) -> Iterator[bytes]:
+    """The lines of ``source`` (split at newlines, as iterating it splits them) that hold the
+    mark, in order."""
+    carry = b""
+    while chunk := source.read(block_bytes):
+        block = carry + chunk
+        end = block.rfind(b"\n") + 1  # whole lines only: the rest waits for the next block
+        at = block.find(_MARK, 0, end)
+        while at >= 0:
+            start = block.rfind(b"\n", 0, at) + 1
+            stop = block.find(b"\n", at) + 1
+            yield block[start:stop]
+            at = block.find(_MARK, stop, end)
+        carry = block[end:]
+    if _MARK in carry:
+        yield carry
 
 
 def time_to_detect(

@@ -23,6 +23,23 @@ def _read_back(history: HistoryWriter, process: int, key: str, found: bool) -> N
     history.record(process, "ok", "read", key=key, value={"found": found, "live": True})
 
 
+def test_read_backs_are_found_whichever_block_boundary_cuts_their_lines(tmp_path: Path) -> None:
+    """The mark is searched for in blocks: a marked line cut by a block's end, a last line
+    without its newline and blocks smaller than a line give what one big block gives."""
+    path = tmp_path / "history.jsonl"
+    with HistoryWriter(path) as history:
+        for n in range(12):
+            _create(history, n, f"k{n}", str(n))
+            _read_back(history, 100 + n, f"k{n}", n % 3 != 0)
+    text = path.read_bytes()
+    path.write_bytes(text.rstrip(b"\n"))  # a torn-looking end: the last line has no newline
+    whole = scan_live_reads(path)
+    assert whole.invoked == 12 and len(whole.answered) == 12
+    assert [seen for ((_, _, seen),) in whole.answered.values()] == [n % 3 != 0 for n in range(12)]
+    for block_bytes in (1, 7, 97, 1000, len(text) - 1):
+        assert scan_live_reads(path, block_bytes=block_bytes) == whole
+
+
 def test_time_to_detect_and_after_the_service_came_back(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     with HistoryWriter(path) as history:
