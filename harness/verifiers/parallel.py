@@ -210,7 +210,9 @@ def _checked(
     jobs: int,
     splits: Sequence[SplitJob],
 ) -> InParts:
-    here = not processes or not sys.executable  # an embedded interpreter starts none
+    # one process (waves, for memory) checks its parts here: a process of its own would only
+    # add its start; an embedded interpreter starts none
+    here = not processes or jobs == 1 or not sys.executable
     waves = len(checks) > jobs
     runner: InProcess | Processes = (
         InProcess(checks, waves=waves, keys=keys, splits=splits)
