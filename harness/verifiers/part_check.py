@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 from ackguard.harness.final_read import (
@@ -96,8 +97,7 @@ class PartCheck:
         said = reading if number == 0 and not self.files else None  # one tells what all read
         try:
             path = self.final_records
-            blocks = record_blocks(path, interned=False) if path.exists() else ()
-            own = _OwnRecords(blocks, number, count, path)
+            own = _OwnRecords(_blocks(path), number, count, path)
         except RunFileError as exc:
             error = f"reading the final read failed: {exc}"
             return PartOutcome({}, {}, {}, said, error, final_read_error=(exc.file, exc.detail))
@@ -167,23 +167,18 @@ class PartCheck:
 
 class _OwnRecords:
     """A part's final records (a record without key: part 0's), in the whole read's order with
-    their lines in it, and the line of each id's first holder in the whole read: the holder of
-    an acknowledged id is found without asking anyone (another part's record, which only an id
-    handed out twice makes necessary, is read again from the file). ``seen``: how many records
-    the whole read holds."""
+    their lines in it (``seen``: how many records the whole read holds). The holder of an
+    acknowledged id is the first record of the whole read holding it: asked only of a record
+    the read lacks (rare), so each id's first line is found then, from the file, once."""
 
     def __init__(
         self, blocks: Iterable[Sequence[FinalRecord]], number: int, count: int, path: Path
     ) -> None:
         self.records: list[FinalRecord] = []
         self.positions: list[int] = []
-        self.first_at: dict[str, int] = {}
-        first_at = self.first_at
         line = 0
         for block in blocks:
             for found in block:
-                if found.id not in first_at:
-                    first_at[found.id] = line
                 if (number == 0) if found.key is None else part_of(found.key, count) == number:
                     self.records.append(found)
                     self.positions.append(line)
@@ -191,13 +186,19 @@ class _OwnRecords:
         owners_interned(self.records, {})  # its own only: the others are dropped
         self.seen = line
         self.path = path
+        self.first_at: dict[str, int] | None = None  # id -> its first line, once asked
 
     def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
         """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
+        first_at = self.first_at
+        if first_at is None:
+            first_at = self.first_at = {}
+            for number, holder in enumerate(chain.from_iterable(_blocks(self.path))):
+                first_at.setdefault(holder.id, number)
         found: dict[str, FinalRecord] = {}
         elsewhere: dict[str, int] = {}
         for wanted in ids:
-            line = self.first_at.get(wanted)
+            line = first_at.get(wanted)
             if line is None:
                 continue
             at = bisect_left(self.positions, line)
@@ -209,6 +210,10 @@ class _OwnRecords:
             everyone = _load(self.path)
             found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
         return found
+
+
+def _blocks(path: Path) -> Iterable[Sequence[FinalRecord]]:
+    return record_blocks(path, interned=False) if path.exists() else ()
 
 
 def _named(outcome: PartOutcome) -> set[str]:
