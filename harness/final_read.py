@@ -50,6 +50,7 @@ __all__ = [
     "owners_interned",
     "read_database",
     "record_blocks",
+    "record_ids",
     "write_final_read",
 ]
 
@@ -215,6 +216,30 @@ def record_blocks(path: Path, *, interned: bool = True) -> Iterator[list[FinalRe
                 yield list(_lenient(path, block, line))
             else:
                 yield owners_interned(decoded, lengths) if interned else decoded
+            line += block.count(b"\n")
+
+
+class _Held(msgspec.Struct, gc=False):
+    """A record's id alone: the rest of its line is skipped unread."""
+
+    id: str
+
+
+_IDS = msgspec.json.Decoder(_Held)
+
+
+def record_ids(path: Path) -> Iterator[str]:
+    """The id of each record of a ``final_read.jsonl``, in order, without decoding the rest
+    (a block the id-only decoder refuses is read as :func:`record_blocks` reads it)."""
+    line = 1
+    with path.open("rb") as source:
+        for block in _blocks(source):
+            try:
+                held = _IDS.decode_lines(block)
+            except msgspec.DecodeError:
+                yield from (found.id for found in _lenient(path, block, line))
+            else:
+                yield from (found.id for found in held)
             line += block.count(b"\n")
 
 

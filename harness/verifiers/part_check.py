@@ -11,7 +11,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain
 from pathlib import Path
 
 from ackguard.harness.final_read import (
@@ -20,6 +19,7 @@ from ackguard.harness.final_read import (
     load_records,
     owners_interned,
     record_blocks,
+    record_ids,
 )
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.history_read import paused_gc
@@ -193,8 +193,9 @@ class _OwnRecords:
         first_at = self.first_at
         if first_at is None:
             first_at = self.first_at = {}
-            for number, holder in enumerate(chain.from_iterable(_blocks(self.path))):
-                first_at.setdefault(holder.id, number)
+            held = record_ids(self.path) if self.path.exists() else ()
+            for number, held_id in enumerate(held):
+                first_at.setdefault(held_id, number)
         found: dict[str, FinalRecord] = {}
         elsewhere: dict[str, int] = {}
         for wanted in ids:

@@ -14,6 +14,7 @@ from ackguard.harness.final_read import (
     FinalRecord,
     load_final_read,
     load_records,
+    record_ids,
     write_final_read,
 )
 from ackguard.harness.history import FieldDigest
@@ -93,6 +94,9 @@ def test_records_of_an_older_writer_still_read(tmp_path: Path) -> None:
         RECORDS[0],
         FinalRecord("7", None, "3", "pa", 0, {"conclusion": FieldDigest("ab", 2, "")}),
     ]
+    assert list(record_ids(tmp_path / "final_read.jsonl")) == [RECORDS[0].id, "7"]
+    facts = load_final_read(tmp_path, records=False)  # what a verification in parts holds
+    assert facts is not None and facts.records == [] and facts.stored == facts.size == 0
 
 
 def test_a_damaged_record_line_is_named(tmp_path: Path) -> None:
