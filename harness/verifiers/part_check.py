@@ -11,12 +11,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 from ackguard.harness.final_read import (
     FinalRead,
     FinalRecord,
-    load_records,
     owners_interned,
     record_blocks,
     record_ids,
@@ -168,8 +168,8 @@ class PartCheck:
 class _OwnRecords:
     """A part's final records (a record without key: part 0's), in the whole read's order with
     their lines in it (``seen``: how many records the whole read holds). The holder of an
-    acknowledged id is the first record of the whole read holding it: asked only of a record
-    the read lacks (rare), so each id's first line is found then, from the file, once."""
+    acknowledged id is the first record of the whole read holding it: asked only of the
+    records the read lacks (rare), so they are found then, in one pass over the read's ids."""
 
     def __init__(
         self, blocks: Iterable[Sequence[FinalRecord]], number: int, count: int, path: Path
@@ -186,30 +186,27 @@ class _OwnRecords:
         owners_interned(self.records, {})  # its own only: the others are dropped
         self.seen = line
         self.path = path
-        self.first_at: dict[str, int] | None = None  # id -> its first line, once asked
 
     def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
         """The first record of the whole read holding each of ``ids`` (held by none: absent)."""
-        first_at = self.first_at
-        if first_at is None:
-            first_at = self.first_at = {}
-            held = record_ids(self.path) if self.path.exists() else ()
-            for number, held_id in enumerate(held):
-                first_at.setdefault(held_id, number)
+        wanted = set(ids)
+        first_at: dict[str, int] = {}
+        if wanted and self.path.exists():
+            for number, held_id in enumerate(record_ids(self.path)):
+                if held_id in wanted and held_id not in first_at:
+                    first_at[held_id] = number
         found: dict[str, FinalRecord] = {}
-        elsewhere: dict[str, int] = {}
-        for wanted in ids:
-            line = first_at.get(wanted)
-            if line is None:
-                continue
+        elsewhere: dict[int, str] = {}  # line -> the id its record (another part's) holds
+        for asked, line in first_at.items():
             at = bisect_left(self.positions, line)
             if at < len(self.positions) and self.positions[at] == line:
-                found[wanted] = self.records[at]
+                found[asked] = self.records[at]
             else:
-                elsewhere[wanted] = line
-        if elsewhere:
-            everyone = _load(self.path)
-            found |= {wanted: everyone[line] for wanted, line in elsewhere.items()}
+                elsewhere[line] = asked
+        if elsewhere:  # read again, keeping those lines only
+            for number, holder in enumerate(chain.from_iterable(_blocks(self.path))):
+                if number in elsewhere:
+                    found[elsewhere[number]] = holder
         return found
 
 
@@ -227,10 +224,6 @@ def _named(outcome: PartOutcome) -> set[str]:
         elif isinstance(part, ReadsPart):
             keys.update(anomaly.key for *_order, anomaly in part.anomalies)
     return {key for key in keys if key is not None}
-
-
-def _load(path: Path) -> list[FinalRecord]:
-    return load_records(path) if path.exists() else []
 
 
 def describe_error(exc: BaseException) -> str:
