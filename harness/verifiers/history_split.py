@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 
 from ackguard.harness.history import _DAMAGED, HARNESS, NEMESIS, HistoryReading, _decode
 from ackguard.harness.history_read import _from_json, read_typed_batches
+from ackguard.harness.verifiers.final_split import split_final_range
 from ackguard.harness.verifiers.index import part_of
 
 __all__ = [
@@ -66,20 +67,30 @@ class SplitJob:
     number: int
     start: int
     stop: int | None
+    # the same process's range of the final read, (path, start, stop), split beside it
+    final: tuple[Path, int, int | None] | None = None
 
     def run(self) -> RangeSplit:
-        return split_range(
+        found = split_range(
             self.path, self.count, self.directory, self.number, self.start, self.stop
         )
+        if self.final is not None:
+            final, start, stop = self.final
+            found.final_records = split_final_range(
+                final, self.count, self.directory, self.number, start, stop
+            )
+        return found
 
 
 @dataclass(slots=True)
 class RangeSplit:
     """What splitting one range found: its reading (line numbers from the range's first line,
-    which begins at byte ``start``)."""
+    which begins at byte ``start``), and how many records its range of the final read holds
+    (``None``: not split, or none to split)."""
 
     start: int
     reading: HistoryReading = field(default_factory=HistoryReading)
+    final_records: int | None = None
 
 
 def line_ranges(path: Path, count: int) -> list[tuple[int, int | None]]:

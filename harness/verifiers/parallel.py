@@ -45,6 +45,7 @@ from ackguard.harness.cores import usable_cores
 from ackguard.harness.final_read import RECORDS_FILE, FinalRead
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.run_files import RunFileError
+from ackguard.harness.verifiers.final_split import final_part_files
 from ackguard.harness.verifiers.history_split import (
     SplitJob,
     joined_reading,
@@ -175,9 +176,14 @@ def check_in_parts(
         splits: list[SplitJob] = []
         if folder is not None:
             ranges = line_ranges(history, jobs)
-            splits = [SplitJob(history, count, folder, r, *span) for r, span in enumerate(ranges)]
+            finals = line_ranges(final_records, len(ranges)) if final_records.exists() else []
+            splits = [
+                SplitJob(history, count, folder, r, *span, _final(final_records, finals, r))
+                for r, span in enumerate(ranges)
+            ]
             for n, check in enumerate(checks):
                 check.files, check.places = part_files(folder, n, len(ranges))
+                check.final_files = final_part_files(folder, n, len(finals))
         return _checked(names, checks, facts, reading, keys, processes, usage, jobs, splits)
     except (RuntimeError, OSError) as exc:  # a part's process died: no verdict from parts
         error = f"verifying in parts failed: {describe_error(exc)}"
@@ -228,7 +234,8 @@ def _checked(
                 runner.go(False)
                 error = f"reading the history failed: {describe_error(exc)}"
                 return InParts(_unknown(names, error), None, final_read)
-            runner.go(True)
+            counted = [split.final_records for split in ranges[: len(checks[0].final_files)]]
+            runner.go(True, _all_counted(counted))
             if reading is not None:
                 _said(reading, whole)
         outcomes = runner.outcomes()
@@ -250,6 +257,18 @@ def _checked(
         return InParts(results, index, final_read)
     finally:
         runner.close()
+
+
+def _final(
+    path: Path, ranges: Sequence[tuple[int, int | None]], r: int
+) -> tuple[Path, int, int | None] | None:
+    """Range ``r`` of the final read, split with range ``r`` of the history (if it has one)."""
+    return (path, *ranges[r]) if r < len(ranges) else None
+
+
+def _all_counted(counts: Sequence[int | None]) -> list[int] | None:
+    """The records of each range of the final read, or ``None`` if one was not split."""
+    return [count for count in counts if count is not None] if None not in counts else None
 
 
 def _said(reading: HistoryReading, found: HistoryReading) -> None:

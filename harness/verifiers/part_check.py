@@ -8,6 +8,7 @@ questions of the merge; :class:`PartOutcome` is what it sends back.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from ackguard.harness.final_read import (
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.history_read import paused_gc
 from ackguard.harness.run_files import RunFileError
+from ackguard.harness.verifiers.final_split import load_places, offsets
 from ackguard.harness.verifiers.history_split import load_invokes
 from ackguard.harness.verifiers.index import (
     HistoryIndex,
@@ -85,6 +87,10 @@ class PartCheck:
     # ``history``, and their keyed invokes' places; the split said what reading found
     files: Sequence[Path] = ()
     places: Sequence[Path] = ()
+    # its files of the split final read (harness.verifiers.final_split), read instead of
+    # ``final_records`` once ``final_counts`` (each range's records) say every range was split
+    final_files: Sequence[Path] = ()
+    final_counts: Sequence[int] | None = None
     index: HistoryIndex = field(default_factory=HistoryIndex)
 
     def check(self) -> PartOutcome:
@@ -96,8 +102,11 @@ class PartCheck:
         reading = None if self.strict else HistoryReading()
         said = reading if number == 0 and not self.files else None  # one tells what all read
         try:
-            path = self.final_records
-            own = _OwnRecords(_blocks(path), number, count, path)
+            own = _OwnRecords(self.final_records)
+            if self.final_files and self.final_counts is not None:
+                own.load_split(self.final_files, self.final_counts, number, count)
+            else:
+                own.load(number, count)
         except RunFileError as exc:
             error = f"reading the final read failed: {exc}"
             return PartOutcome({}, {}, {}, said, error, final_read_error=(exc.file, exc.detail))
@@ -171,21 +180,44 @@ class _OwnRecords:
     acknowledged id is the first record of the whole read holding it: asked only of the
     records the read lacks (rare), so they are found then, in one pass over the read's ids."""
 
-    def __init__(
-        self, blocks: Iterable[Sequence[FinalRecord]], number: int, count: int, path: Path
-    ) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.records: list[FinalRecord] = []
-        self.positions: list[int] = []
+        self.positions: Sequence[int] = []
+        self.seen = 0
+
+    def load(self, number: int, count: int) -> None:
+        """From the whole file: every record decoded, its own kept."""
+        records: list[FinalRecord] = []
+        positions: list[int] = []
         line = 0
-        for block in blocks:
+        for block in _blocks(self.path):
             for found in block:
                 if (number == 0) if found.key is None else part_of(found.key, count) == number:
-                    self.records.append(found)
-                    self.positions.append(line)
+                    records.append(found)
+                    positions.append(line)
                 line += 1
-        owners_interned(self.records, {})  # its own only: the others are dropped
+        self.records = owners_interned(records, {})  # its own only: the others are dropped
+        self.positions = positions
         self.seen = line
-        self.path = path
+
+    def load_split(
+        self, files: Sequence[Path], counts: Sequence[int], number: int, count: int
+    ) -> None:
+        """From its files of the split final read, one per range; when one of them is refused,
+        from the whole file, whose reader names the line that is wrong."""
+        records: list[FinalRecord] = []
+        positions: array[int] = array("q")
+        try:
+            for path, first in zip(files, offsets(counts), strict=True):
+                records += chain.from_iterable(_blocks(path))
+                positions.extend(place + first for place in load_places(path))
+        except RunFileError:
+            self.load(number, count)
+            return
+        self.records = owners_interned(records, {})
+        self.positions = positions
+        self.seen = sum(counts)
 
     def holders(self, ids: Collection[str]) -> dict[str, FinalRecord]:
         """The first record of the whole read holding each of ``ids`` (held by none: absent)."""

@@ -56,8 +56,9 @@ class InProcess:
     def splits(self) -> list[RangeSplit]:
         return [job.run() for job in self.to_split]
 
-    def go(self, proceed: bool) -> None:
-        pass
+    def go(self, proceed: bool, final_counts: list[int] | None = None) -> None:
+        for check in self.checks:
+            check.final_counts = final_counts
 
     def outcomes(self) -> list[PartOutcome]:
         return self.local.outcomes()
@@ -157,10 +158,12 @@ class Processes:
         """Each job's range split, job ``p`` by process ``p``."""
         return [self._answer(pipe) for pipe in self.pipes[: len(self.to_split)]]
 
-    def go(self, proceed: bool) -> None:
-        """After :meth:`splits`: every process checks its parts now, or none does."""
+    def go(self, proceed: bool, final_counts: list[int] | None = None) -> None:
+        """After :meth:`splits`: every process checks its parts now, or none does;
+        ``final_counts``: each range's records of the split final read (``None``: a range was
+        not split, the parts read the whole file)."""
         for pipe in self.pipes:
-            pipe.send(proceed)
+            pipe.send((proceed, final_counts))
 
     def outcomes(self) -> list[PartOutcome]:
         """Every part's outcome, in part order."""
@@ -241,8 +244,12 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     if job is not None:
         pipe.send(job.run())
     split = job is not None or any(check.files for check in checks)
-    if split and pipe.recv() is not True:  # every range split, by the others too: go on?
-        return
+    if split:  # every range split, by the others too: go on?
+        proceed, final_counts = pipe.recv()
+        if proceed is not True:
+            return
+        for check in checks:
+            check.final_counts = final_counts
     local = _Local(checks, waves, keys)
     outcomes = local.outcomes()
     if outcomes:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -338,35 +339,45 @@ def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Pa
 
 
 @pytest.mark.process
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda line: line.replace('"practitioner_id"', '"nobody"'), "no 'practitioner_id'"),
+        (lambda line: line[:30], ""),  # cut short: not even its key can be read
+    ],
+)
 def test_parts_count_the_final_read_and_refuse_a_damaged_one_as_one_process_does(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Callable[[str], str],
+    said: str,
 ) -> None:
-    """The parts load their own records; the calling process holds the read's facts only, with
-    the records the parts counted (not what ``final_read.json`` claims), and a damaged line of
-    ``final_read.jsonl`` is the same harness error, naming the line, as when one process loads
-    it all."""
+    """The parts load their own records (in waves, from their files of the split final read);
+    the calling process holds the read's facts only, with the records the parts counted (not
+    what ``final_read.json`` claims), and a damaged line of ``final_read.jsonl`` is the same
+    harness error, naming the line, as when one process loads it all."""
     history = _write(_acknowledged_creates(), [], None)
     records = [FinalRecord(str(n), f"k{n}", "p1", "a", 1, {}) for n in range(1, 4)]
     final = FinalRead("database", True, records, None, 10**12)
     errors = []
-    for jobs in ("1", "2"):
-        run_dir = tmp_path / jobs
+    for options in (["--jobs", "1"], ["--jobs", "2"], ["--jobs", "2", "--parts", "3"]):
+        run_dir = tmp_path / "-".join(options)
         run_dir.mkdir()
         shutil.copy(history, run_dir / "history.jsonl")
         write_final_read(run_dir, final)
         meta = json.loads((run_dir / "final_read.json").read_text())
         (run_dir / "final_read.json").write_text(json.dumps(meta | {"records": 7}))
-        main(["verify", str(run_dir), "--jobs", jobs])
+        main(["verify", str(run_dir), *options])
         verdict = json.loads((run_dir / "verdict.json").read_text())
         assert verdict["evidence"]["final_read"]["records"] == 3
         lines = (run_dir / "final_read.jsonl").read_text().splitlines()
-        lines[1] = lines[1].replace('"practitioner_id"', '"nobody"')
+        lines[1] = damage(lines[1])
         (run_dir / "final_read.jsonl").write_text("\n".join(lines) + "\n")
         capsys.readouterr()
-        assert main(["verify", str(run_dir), "--jobs", jobs]) == 2
+        assert main(["verify", str(run_dir), *options]) == 2
         errors.append(capsys.readouterr().err.splitlines()[-1])
-    assert errors[0] == errors[1]
-    assert "final_read.jsonl: line 2: no 'practitioner_id'" in errors[0]
+    assert errors[0] == errors[1] == errors[2]
+    assert f"final_read.jsonl: line 2: {said}" in errors[0]
 
 
 @pytest.mark.parametrize(
