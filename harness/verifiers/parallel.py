@@ -10,7 +10,8 @@ final read's facts (:func:`~harness.final_read.load_final_read` with ``records=F
 and holds no index. What crosses parts:
 
 - the holder of an acknowledged id is the first record of the *whole* final read holding it:
-  each part notes where every id is first held as it picks its records from the read;
+  a part asks it only for the ids of records the read lacks, found in one pass over the read's
+  ids;
 - who wrote a value found in a record where it does not belong, and the grouped history of the
   records that the run's later checks look at (the anomalies' and the live reads'), merged into
   a :class:`HistoryIndex` with the counts of every part: the parts answer from the index they

@@ -63,7 +63,7 @@ class PartOutcome:
     reading: HistoryReading | None = None
     error: str | None = None  # the index could not be built: every verifier is unknown
     usage: tuple[float, int] = (0.0, 0)  # a part's process: its CPU seconds and peak RSS (kB)
-    final_records: int = 0  # how many records the whole final read holds (each part reads all)
+    final_records: int = 0  # how many records the whole final read holds (every part knows)
     # the final read could not be read: (its file, what is wrong), as RunFileError says it
     final_read_error: tuple[str, str] | None = None
     # checked in waves: the records its anomalies and the keys asked for name, kept before
@@ -115,7 +115,7 @@ class PartCheck:
             self.index = self._built(reading, records)
         except Exception as exc:  # a damaged history must not crash the verdict
             error = f"reading the history failed: {describe_error(exc)}"
-            return PartOutcome({}, {}, {}, said, error)
+            return PartOutcome({}, {}, {}, said, error, final_records=own.seen)
         final = replace(self.final_read, records=records, stored=None)
         parts: dict[str, RecordsPart | ReadsPart | str] = {}
         for name in self.names:
