@@ -321,16 +321,21 @@ def test_a_part_whose_process_dies_leaves_every_verifier_unknown(
         assert "a verifying process ended without an answer" in (results[name].reason or "")
 
 
+def _run_dir(run_dir: Path, history: Path, final: FinalRead) -> Path:
+    """A run directory of ``history`` and the final read ``final``, for ``ackguard verify``."""
+    run_dir.mkdir()
+    shutil.copy(history, run_dir / "history.jsonl")
+    write_final_read(run_dir, final)
+    return run_dir
+
+
 @pytest.mark.process
 def test_ackguard_verify_in_parts_writes_the_verdict_of_one_process(tmp_path: Path) -> None:
     history = _write(_acknowledged_creates(), [], None)
     final = FinalRead("database", True, [FinalRecord("1", "k1", "p1", "a", 1, {})], None, 10**12)
     verdicts = []
     for options in (["--jobs", "1"], ["--jobs", "2"], ["--jobs", "1", "--parts", "3"]):
-        run_dir = tmp_path / "-".join(options)
-        run_dir.mkdir()
-        shutil.copy(history, run_dir / "history.jsonl")
-        write_final_read(run_dir, final)
+        run_dir = _run_dir(tmp_path / "-".join(options), history, final)
         main(["verify", str(run_dir), *options])
         verdicts.append(json.loads((run_dir / "verdict.json").read_text()))
     assert verdicts[0] == verdicts[1] == verdicts[2]
@@ -361,10 +366,7 @@ def test_parts_count_the_final_read_and_refuse_a_damaged_one_as_one_process_does
     final = FinalRead("database", True, records, None, 10**12)
     errors = []
     for options in (["--jobs", "1"], ["--jobs", "2"], ["--jobs", "2", "--parts", "3"]):
-        run_dir = tmp_path / "-".join(options)
-        run_dir.mkdir()
-        shutil.copy(history, run_dir / "history.jsonl")
-        write_final_read(run_dir, final)
+        run_dir = _run_dir(tmp_path / "-".join(options), history, final)
         meta = json.loads((run_dir / "final_read.json").read_text())
         (run_dir / "final_read.json").write_text(json.dumps(meta | {"records": 7}))
         main(["verify", str(run_dir), *options])
