@@ -14,6 +14,7 @@ torn. Blocks are made tiny so that a history spans many, some read at once, some
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import shutil
 import tempfile
@@ -123,15 +124,20 @@ def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(history_read, "BLOCK_BYTES", 700)
 
 
-# every example's history goes under one folder, removed when the test process ends
-_SCRATCH = tempfile.mkdtemp(prefix="ackguard-reader-agree-")
-atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+@functools.cache
+def _scratch() -> str:
+    """The folder every example's history goes under, made on first use (not on import: a
+    part's process that imports this module ends without running atexit) and removed when the
+    test process ends."""
+    folder = tempfile.mkdtemp(prefix="ackguard-reader-agree-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _write(
     ops: list[tuple[Any, str, str, Any, Any]], edits: list[tuple[int, bytes]], tail: Any
 ) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="reader-agree-", dir=_SCRATCH)) / "history.jsonl"
+    path = Path(tempfile.mkdtemp(prefix="reader-agree-", dir=_scratch())) / "history.jsonl"
     with HistoryWriter(path) as writer:
         for process, type_, f, key, value in ops:
             writer.record(process, type_, f, key=key, value=value)  # type: ignore[arg-type]
