@@ -206,17 +206,9 @@ def load_records(path: Path) -> list[FinalRecord]:
 def record_blocks(path: Path, *, interned: bool = True) -> Iterator[list[FinalRecord]]:
     """:func:`load_records` a block at a time, for a reader that keeps only some records
     (``interned=False``: to intern itself, with :func:`owners_interned`, those it keeps)."""
-    line = 1  # of the block's first line
     lengths: dict[int, int] = {}
-    with path.open("rb") as source:
-        for block in _blocks(source):
-            try:
-                decoded = _DECODE.decode_lines(block)
-            except msgspec.DecodeError:
-                yield list(_lenient(path, block, line))
-            else:
-                yield owners_interned(decoded, lengths) if interned else decoded
-            line += block.count(b"\n")
+    for decoded, typed in _decoded_blocks(path, _DECODE):
+        yield owners_interned(decoded, lengths) if interned and typed else decoded
 
 
 class _Held(msgspec.Struct, gc=False):
@@ -231,15 +223,23 @@ _IDS = msgspec.json.Decoder(_Held)
 def record_ids(path: Path) -> Iterator[str]:
     """The id of each record of a ``final_read.jsonl``, in order, without decoding the rest
     (a block the id-only decoder refuses is read as :func:`record_blocks` reads it)."""
-    line = 1
+    for decoded, _typed in _decoded_blocks(path, _IDS):
+        yield from (found.id for found in decoded)
+
+
+def _decoded_blocks(
+    path: Path, decoder: msgspec.json.Decoder[Any]
+) -> Iterator[tuple[list[Any], bool]]:
+    """Each block of ``path`` through ``decoder`` (``True``), or, when it refuses the block,
+    its lines read leniently (``False``), naming the first line that is wrong."""
+    line = 1  # of the block's first line
     with path.open("rb") as source:
         for block in _blocks(source):
             try:
-                held = _IDS.decode_lines(block)
+                decoded, typed = decoder.decode_lines(block), True
             except msgspec.DecodeError:
-                yield from (found.id for found in _lenient(path, block, line))
-            else:
-                yield from (found.id for found in held)
+                decoded, typed = list(_lenient(path, block, line)), False
+            yield decoded, typed
             line += block.count(b"\n")
 
 

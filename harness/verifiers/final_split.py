@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 
 import msgspec
@@ -94,7 +95,4 @@ def split_final_range(
 
 def offsets(counts: Sequence[int]) -> list[int]:
     """The place in the whole read of each range's first record, from the ranges' counts."""
-    starts = [0]
-    for count in counts[:-1]:
-        starts.append(starts[-1] + count)
-    return starts
+    return list(accumulate(counts[:-1], initial=0))
