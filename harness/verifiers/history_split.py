@@ -37,8 +37,16 @@ from typing import Any, BinaryIO
 
 from ackguard.harness.history import _DAMAGED, HARNESS, NEMESIS, HistoryReading, _decode
 from ackguard.harness.history_read import _from_json, read_typed_batches
+from ackguard.harness.history_values import TypedLine
 from ackguard.harness.verifiers.final_split import split_final_range
-from ackguard.harness.verifiers.index import part_of
+from ackguard.harness.verifiers.index import native_loop, part_of
+
+try:  # the C loop over typed blocks (harness/verifiers/_split_loop.c), built when installed
+    from ackguard.harness.verifiers import _split_loop  # type: ignore[attr-defined]
+except ImportError:  # installed without a C compiler: the Python loop does the same
+    _split_loop = None
+else:
+    _split_loop.setup(TypedLine)
 
 __all__ = [
     "RangeSplit",
@@ -143,7 +151,7 @@ def split_range(
             if batch.block.endswith(b"\n"):
                 lines.pop()
             ops = batch.lines if batch.typed else _each_line(lines, before)
-            router.route(ops, lines, before)
+            router.route(ops, lines, before, typed=batch.typed)
             before += len(lines)
         for name, places in zip(names, router.invokes, strict=True):
             name.with_suffix(".invokes").write_bytes(places.tobytes())
@@ -206,9 +214,12 @@ class _Router:
         self.parts_of: dict[Any, int] = {}
         self.invokes: list[array[int]] = [array(_INVOKES) for _ in range(count)]
 
-    def route(self, ops: Sequence[Any], lines: Sequence[bytes], before: int) -> None:
+    def route(
+        self, ops: Sequence[Any], lines: Sequence[bytes], before: int, *, typed: bool = False
+    ) -> None:
         """``ops``: one per line of ``lines`` (``None`` for a line that is not an op);
-        ``before``: the range's lines before them."""
+        ``before``: the range's lines before them; ``typed``: every op is a
+        :class:`~harness.history_values.TypedLine` (routed by the C loop when it is built)."""
         count = self.count
         holders = self.holders
         unknown = self.unknown
@@ -217,6 +228,9 @@ class _Router:
         adds = [part.append for part in kept]
         marks = [places.append for places in self.invokes]
         base = self.base + before + 1
+        if typed and native_loop.on and _split_loop is not None:
+            _split_loop.route(ops, lines, kept, marks, holders, parts_of, unknown, base, part_of)
+            ops = ()
         for offset, op in enumerate(ops):
             line = lines[offset]
             if op is None:

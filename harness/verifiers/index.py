@@ -22,10 +22,12 @@ to the whole index's (an op without a key is seen by every part, counted by part
 
 from __future__ import annotations
 
+import os
 import sys
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
@@ -297,10 +299,14 @@ class _Builder:
         return self._finish()
 
     def run_typed(self, batches: Iterable[TypedBatch]) -> HistoryIndex:
-        """``batches`` from :func:`harness.history_read.read_typed_batches`."""
+        """``batches`` from :func:`harness.history_read.read_typed_batches`: typed blocks
+        through the C loop when it is built and on (:data:`native_loop`), else :meth:`_typed`."""
+        typed = self._typed
+        if native_loop.on and _typed_loop is not None:
+            typed = partial(_typed_loop.typed_block, self)
         for batch in batches:
             if batch.typed:
-                self._typed(batch)
+                typed(batch)
             else:
                 self._whole(batch.lines)
         return self._finish()
@@ -892,3 +898,48 @@ def _differs(seen: str | None, expected: str | None) -> bool:
 def _text(value: object) -> str | None:
     """``str(value)``; ``None`` for null or a key the value does not hold."""
     return None if value is None or value is UNSET else str(value)
+
+
+@dataclass(slots=True)
+class _NativeLoop:
+    on: bool
+
+
+try:  # the C loop over typed blocks (harness/verifiers/_typed_loop.c), built when installed
+    from ackguard.harness.verifiers import _typed_loop  # type: ignore[attr-defined]
+except ImportError:  # installed without a C compiler: the Python loop does the same
+    _typed_loop = None
+
+native_loop = _NativeLoop(_typed_loop is not None and os.environ.get("ACKGUARD_PURE_PYTHON") != "1")
+"""Whether typed blocks go through the C loop: on when it is built, unless the environment
+says ``ACKGUARD_PURE_PYTHON=1`` (tests and benchmarks compare the two loops)."""
+
+if _typed_loop is not None:
+    from ackguard.harness.final_read import FinalFields as _FinalFields
+    from ackguard.harness.final_read import FinalRecord as _FinalRecord
+    from ackguard.harness.history_values import ObservedFields, TypedLine
+
+    _typed_loop.setup(
+        {
+            "TypedLine": TypedLine,
+            "OpValue": OpValue,
+            "RecordState": RecordState,
+            "Write": Write,
+            "CreateFields": CreateFields,
+            "SentFields": SentFields,
+            "ObservedFields": ObservedFields,
+            "FinalRecord": _FinalRecord,
+            "observed_decode": _OBSERVED_DECODE,
+            "created_decode": _CREATED.decode,
+            "sent_decode": _SENT.decode,
+            "UNSET": UNSET,
+            "nothing_observed": _NOTHING_OBSERVED,
+            "not_typed": _NOT_TYPED,
+            "part_of": part_of,
+            "updated": _updated,
+            "Digest": Digest,
+            "interned": _interned,
+            "FinalFields": _FinalFields,
+            "by_patient": _by_patient,
+        }
+    )

@@ -1,0 +1,122 @@
+"""The C loops of the verifiers against their Python loops, which are the reference: the same
+index, record by record and slot by slot, and the same split files, byte for byte, for any
+history (damaged lines, system ops, misreads, values that do not fit the types)."""
+
+from __future__ import annotations
+
+import filecmp
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ackguard.harness import history_read
+from ackguard.harness.final_read import FinalRead
+from ackguard.harness.history import HistoryReading
+from ackguard.harness.verifiers import history_split, index
+from ackguard.harness.verifiers.history_split import line_ranges, split_range
+from ackguard.harness.verifiers.index import HistoryIndex, Part, build_index_from_file
+from tests.verifiers.test_fast_verdict import _final_read, _history, _lines, _seen, _texts
+from tests.verifiers.test_index_parts import _SCALARS, _state
+from tests.verifiers.test_reader_agree import KEYS, _histories, _scratch, _write
+
+pytestmark = pytest.mark.unit
+
+# Mostly acknowledged creates and listings, in the shape of test_fast_verdict's operations: a
+# complete listing by practitioner (and patient) that misses a record known before it began is
+# the absence the list step must see, and the other strategies make one rarely.
+_listing = st.tuples(
+    st.integers(0, 3),
+    st.sampled_from(("create", "create", "list", "list", "read", "update")),
+    st.sampled_from(KEYS),
+    st.sampled_from(("p1", "p2")),
+    st.sampled_from(("a", "b")),
+    _texts,
+    st.booleans(),
+    st.lists(st.sampled_from(KEYS), max_size=2, unique=True),
+    st.sampled_from(("ok", "ok", "ok", "ok", "fail", "info")),
+    _seen,
+)
+_listings = st.tuples(
+    st.lists(_listing, min_size=4, max_size=30).map(_lines), st.just([]), st.just(None)
+)
+_PARTS: list[Part | None] = [None, (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
+
+
+@pytest.fixture(autouse=True)
+def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Blocks of a few lines: one history is read partly typed, partly line by line."""
+    monkeypatch.setattr(history_read, "BLOCK_BYTES", 700)
+    yield
+    index.native_loop.on = True
+
+
+def test_the_c_loops_are_built() -> None:
+    """An install on a machine with a C compiler builds both (else the verifiers run the
+    Python loops: the same verdicts, slower): a build that fails must not pass unseen."""
+    assert index._typed_loop is not None, "reinstall with a C compiler and Python's headers"
+    assert history_split._split_loop is not None
+    assert index.native_loop.on
+
+
+def _built(path: Path, final_read: FinalRead | None, part: Part | None, native: bool) -> Any:
+    """The index, or the type of the error building it raised."""
+    index.native_loop.on = native
+    finals = () if final_read is None else final_read.records
+    try:
+        return build_index_from_file(path, HistoryReading(), finals, part=part)
+    except Exception as exc:  # an unhashable process: both loops must refuse it alike
+        return type(exc)
+
+
+def _assert_same(c_loop: HistoryIndex, python: HistoryIndex) -> None:
+    assert list(c_loop.records) == list(python.records)
+    for key, record in python.records.items():
+        assert _state(c_loop.records[key]) == _state(record), key
+    for name in _SCALARS:
+        assert getattr(c_loop, name) == getattr(python, name), name
+    assert c_loop.op_tally == python.op_tally
+    assert c_loop.operation_counts() == python.operation_counts()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_history, _histories, _listings), _final_read)
+def test_the_c_loop_builds_the_index_the_python_loop_builds(
+    history: tuple[list[Any], list[tuple[int, bytes]], Any], final_read: FinalRead | None
+) -> None:
+    path = _write(*history)
+    for part in _PARTS:
+        c_loop = _built(path, final_read, part, native=True)
+        python = _built(path, final_read, part, native=False)
+        if isinstance(python, type):
+            assert c_loop is python
+        else:
+            _assert_same(c_loop, python)
+
+
+def _split(path: Path, native: bool) -> Path:
+    index.native_loop.on = native
+    directory = Path(tempfile.mkdtemp(prefix="split-", dir=_scratch()))
+    for number, (start, stop) in enumerate(line_ranges(path, 2)):
+        try:
+            split_range(path, 3, directory, number, start, stop)
+        except TypeError:  # an unhashable process: both loops must refuse it alike
+            (directory / f"refused-{number}").touch()
+    return directory
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_history, _histories))
+def test_the_c_loop_splits_the_history_as_the_python_loop_does(
+    history: tuple[list[Any], list[tuple[int, bytes]], Any],
+) -> None:
+    path = _write(*history)
+    c_loop, python = _split(path, native=True), _split(path, native=False)
+    names = sorted(p.name for p in python.iterdir())
+    assert sorted(p.name for p in c_loop.iterdir()) == names
+    for name in names:
+        assert filecmp.cmp(c_loop / name, python / name, shallow=False), name
