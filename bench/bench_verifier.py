@@ -28,6 +28,7 @@ Example:
     .venv/bin/python bench/bench_verifier.py --ops 200000 --keep
     .venv/bin/python bench/bench_verifier.py --jobs 1 2 4              # one process, 2, 4 parts
     .venv/bin/python bench/bench_verifier.py --jobs 1 2 --parts 8      # 8 parts in waves
+    .venv/bin/python bench/bench_verifier.py --loops c python          # C loops against Python
 """
 
 from __future__ import annotations
@@ -406,6 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="records in this many parts, checked in waves when more than --jobs (memory)",
     )
+    parser.add_argument(
+        "--loops",
+        nargs="+",
+        choices=("c", "python"),
+        default=["c"],
+        help="the verifiers' loops over the history: c (built at install) and/or python "
+        "(ACKGUARD_PURE_PYTHON=1), each measured on the same run, side by side",
+    )
     parser.add_argument("--verify-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--verify-typed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -422,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             base = bases[size]
             copies = max(1, round(ops / base.lines))
             run_dir = work / f"run-{ops}"
-            _measure(run_dir, base, copies, args.typed, args.jobs, args.parts)
+            _measure(run_dir, base, copies, args, args.loops)
             if not args.keep:
                 shutil.rmtree(run_dir)
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -458,7 +467,7 @@ class _Base:
 
 
 def _measure(
-    run_dir: Path, base: _Base, copies: int, typed: bool, jobs: list[int], count: int | None
+    run_dir: Path, base: _Base, copies: int, args: argparse.Namespace, loops: list[str]
 ) -> None:
     """Writes a run directory of ``copies`` copies of ``base``, verifies it in a child and
     prints the figures (the caller deletes the directory unless --keep)."""
@@ -472,6 +481,7 @@ def _measure(
         f"wrote {ops:,} ops ({size_mb:,.0f} MB, {copies} cop{'y' if copies == 1 else 'ies'} of "
         f"the base) in {time.perf_counter() - began:.1f} s"
     )
+    typed, jobs, count = args.typed, args.jobs, args.parts
     waves = [] if count is None else ["--parts", str(count)]
     paths: list[tuple[str, list[str]]] = [
         (
@@ -485,13 +495,18 @@ def _measure(
     if typed:
         paths.append((f"{ops:,} ops, read_history + compose (Op objects)", ["--verify-typed"]))
     for label, extra_args in paths:
-        child = subprocess.run(
-            [sys.executable, __file__, "--verify-only", str(run_dir), *extra_args],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        _report(label, ops, json.loads(child.stdout))
+        for loop in loops:  # one after the other on the same files: side by side
+            env = {**os.environ, "ACKGUARD_PURE_PYTHON": "1" if loop == "python" else "0"}
+            child = subprocess.run(
+                [sys.executable, __file__, "--verify-only", str(run_dir), *extra_args],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            named = {"c": "C", "python": "Python"}[loop]
+            shown = f"{label}, {named} loops" if len(loops) > 1 else label
+            _report(shown, ops, json.loads(child.stdout))
 
 
 if __name__ == "__main__":

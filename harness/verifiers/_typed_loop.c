@@ -2,10 +2,12 @@
  * _Builder._typed, step for step, on the same objects.
  *
  * Why: that loop runs once per history line (a million times for a million ops) and is most
- * of a verification's time in Python. Here the common steps are done in place (fields read
- * from msgspec structs by their slot offsets, tuples and counts made directly); every rarer
- * step calls the builder's own Python method, so the two loops share one rule book. The
- * Python loop stays the reference: tests build indexes both ways and compare them.
+ * of a verification's time in Python. Here the steps of creates, updates, reads and listings
+ * are done in place (_invoke_write, _record, _share, _know and _list with them; fields read
+ * from msgspec structs by their slot offsets); each rarer step (a value that does not fit the
+ * types, a misread, a miss, a field value other than the last acknowledged, a new kind of op)
+ * calls the builder's own Python method. The Python loop stays the reference: tests build
+ * indexes both ways and compare them.
  *
  * setup() takes the types, constants and callables once (index.py calls it on import);
  * typed_block(builder, batch) does what builder._typed(batch) does. */
@@ -23,13 +25,13 @@ static struct {
     PyObject *UNSET, *nothing_observed, *not_typed, *part_of, *updated;
     PyObject *s_invoke, *s_read, *s_create, *s_update, *s_list, *s_ok, *s_fail, *s_nemesis,
         *s_harness;
-    PyObject *m_tally, *m_record, *m_invoke, *m_invoke_write, *m_completion,
-        *m_check_identity, *m_know, *m_absent, *m_check_fields, *m_list, *m_line_value;
+    PyObject *m_tally, *m_invoke, *m_completion, *m_check_identity, *m_absent, *m_check_fields,
+        *m_line_value;
     PyObject *a_in_flight, *a_finals, *a_records, *a_index, *a_part, *a_others,
         *a_keyless_counted, *a_keyed, *a_tallies, *a_lines, *a_reads, *a_acknowledged_writes;
     PyObject *Digest, *interned, *by_patient;
     PyObject *a_by_practitioner, *a_by_patient;
-    PyObject *kw_partial, *one;
+    PyObject *one;
     Py_ssize_t L_time, L_process, L_type, L_f, L_key, L_value;
     Py_ssize_t V_practitioner_id, V_patient_id, V_started_at, V_id, V_found, V_keys, V_complete, V_seen_key,
         V_seen_practitioner_id, V_seen_patient_id, V_fields;
@@ -501,7 +503,7 @@ static PyObject *invoke_write(Loop *loop, PyObject *time, PyObject *f, PyObject 
         goto error;
     if (share(loop, key, sent) < 0)
         goto error;
-    if ((counts = PyObject_CallMethodOneArg(loop->builder, S.m_tally, f)) == NULL)
+    if ((counts = tally(loop->builder, loop->tallies, f)) == NULL)
         goto error;
     PyObject *args[2] = {time, sent};
     if ((write = PyObject_Vectorcall(S.Write, args, 2, NULL)) == NULL)
@@ -573,13 +575,12 @@ static int absent(PyObject *builder, PyObject *record, PyObject *inv, PyObject *
     return call_method(builder, S.m_absent, record, inv, cmp, NULL);
 }
 
-/* _list with a practitioner's whole listing or none (by patient: the Python step). */
+/* _list: the records a listing names were seen; a whole listing by practitioner (and patient)
+ * did not see the others known to be theirs before it began. */
 static int list_step(Loop *loop, PyObject *inv, PyObject *time, PyObject *query, PyObject *seen,
                      int partial)
 {
-    PyObject *key, *listed = NULL, *by_practitioner = NULL;
-    Py_ssize_t at = 0;
-    Py_hash_t hash;
+    PyObject *key, *listed = NULL, *by_practitioner = NULL, *keys;
     int result = -1;
     PyObject *practitioner = Py_None, *patient = Py_None;
     if (!partial && query != Py_None) {
@@ -590,19 +591,25 @@ static int list_step(Loop *loop, PyObject *inv, PyObject *time, PyObject *query,
         practitioner = PyTuple_GET_ITEM(query, 0);
         patient = PyTuple_GET_ITEM(query, 1);
     }
-    while (_PySet_NextEntry(seen, &at, &key, &hash)) {
+    if ((keys = PyObject_GetIter(seen)) == NULL)
+        return -1;
+    while ((key = PyIter_Next(keys)) != NULL) {
         PyObject *record = PyDict_GetItemWithError(loop->records, key);
+        Py_DECREF(key);  /* the set holds it */
         if (record == NULL) {
             if (PyErr_Occurred())
-                return -1;
+                break;
             continue;
         }
         Py_INCREF(record);
-        int done = know(loop->builder, record, time) < 0 || seen_at(record, inv) < 0;
+        int failed = know(loop->builder, record, time) < 0 || seen_at(record, inv) < 0;
         Py_DECREF(record);
-        if (done)
-            return -1;
+        if (failed)
+            break;
     }
+    Py_DECREF(keys);
+    if (PyErr_Occurred())
+        return -1;
     if (practitioner == Py_None)
         return 0;
     if ((by_practitioner = PyObject_GetAttr(loop->builder, S.a_by_practitioner)) == NULL)
@@ -635,8 +642,13 @@ static int list_step(Loop *loop, PyObject *inv, PyObject *time, PyObject *query,
         result = PyErr_Occurred() ? -1 : 0;
         goto error;
     }
+    if (!PyList_CheckExact(listed)) {
+        listed = NULL;
+        PyErr_SetString(PyExc_TypeError, "the records known of a practitioner are a list");
+        goto error;
+    }
     Py_INCREF(listed);  /* read by index: _absent adds to no list, but stay safe if it did */
-    for (Py_ssize_t n = 0; PyList_CheckExact(listed) && n < PyList_GET_SIZE(listed); n++) {
+    for (Py_ssize_t n = 0; n < PyList_GET_SIZE(listed); n++) {
         PyObject *record = PyList_GET_ITEM(listed, n), *its_key;
         SLOT(its_key, record, S.R_key);
         int there = PySet_Contains(seen, its_key);
@@ -685,7 +697,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
         if (own < 0)
             goto error;
         if (!own) {
-            int other = PySet_Contains(loop->others, key);
+            int other = PySet_Contains(loop->others, key), known_other = other;
             if (other < 0)
                 goto error;
             if (!other) {
@@ -700,7 +712,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
             }
             if (other) {  /* another part's key: it only ends what the process had in flight */
                 int found;
-                if (PySet_Add(loop->others, key) < 0)
+                if (!known_other && PySet_Add(loop->others, key) < 0)
                     goto error;
                 PyObject *ended = pop(loop->in_flight, process, &found);
                 if (ended == NULL && found)
@@ -749,8 +761,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
         query = str_is(f, S.s_list) ? typed_query(value) : (Py_INCREF(Py_None), Py_None);
         if (query == NULL)
             goto error;
-        counts = PyObject_CallMethodOneArg(loop->builder, S.m_tally, f);
-        if (counts == NULL)
+        if ((counts = tally(loop->builder, loop->tallies, f)) == NULL)
             goto error;
         started = PyTuple_Pack(6, f, Py_None, Py_None, time, query, counts);
     }
@@ -1094,10 +1105,9 @@ static PyObject *setup(PyObject *module, PyObject *given)
         {"invoke", &S.s_invoke}, {"read", &S.s_read}, {"create", &S.s_create},
         {"update", &S.s_update}, {"list", &S.s_list}, {"ok", &S.s_ok}, {"fail", &S.s_fail},
         {"nemesis", &S.s_nemesis}, {"harness", &S.s_harness},
-        {"_tally", &S.m_tally}, {"_record", &S.m_record}, {"_invoke", &S.m_invoke},
-        {"_invoke_write", &S.m_invoke_write}, {"_completion", &S.m_completion},
-        {"_check_identity", &S.m_check_identity}, {"_know", &S.m_know},
-        {"_absent", &S.m_absent}, {"_check_fields", &S.m_check_fields}, {"_list", &S.m_list},
+        {"_tally", &S.m_tally}, {"_invoke", &S.m_invoke}, {"_completion", &S.m_completion},
+        {"_check_identity", &S.m_check_identity}, {"_absent", &S.m_absent},
+        {"_check_fields", &S.m_check_fields},
         {"line_value", &S.m_line_value}, {"in_flight", &S.a_in_flight},
         {"finals", &S.a_finals}, {"records", &S.a_records}, {"index", &S.a_index},
         {"part", &S.a_part}, {"others", &S.a_others},
@@ -1109,9 +1119,8 @@ static PyObject *setup(PyObject *module, PyObject *given)
     for (size_t n = 0; n < sizeof texts / sizeof *texts; n++)
         if (text(texts[n].value, texts[n].into) < 0)
             return NULL;
-    Py_XSETREF(S.kw_partial, Py_BuildValue("(s)", "partial"));
     Py_XSETREF(S.one, PyLong_FromLong(1));
-    if (S.kw_partial == NULL || S.one == NULL)
+    if (S.one == NULL)
         return NULL;
     struct { PyObject *type; const char *name; Py_ssize_t *into; } offsets[] = {
         {S.TypedLine, "time", &S.L_time}, {S.TypedLine, "process", &S.L_process},

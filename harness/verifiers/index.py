@@ -12,7 +12,10 @@ From a file (:func:`build_index_from_file`), blocks of lines come typed
 write's fields (into a :class:`~harness.history_values.FieldValues`, a quarter of a dict's
 size) and a read's observation fields decoded only when the op needs them, and a read whose
 fields equal the record's last acknowledged values (the usual case) needs no look at the writes.
-Whatever does not fit the types goes through the same steps with its whole JSON value.
+Whatever does not fit the types goes through the same steps with its whole JSON value. The
+loop over typed blocks also exists in C (``harness/verifiers/_typed_loop.c``, built when
+ackguard is installed): it is used when built (:data:`native_loop`), and :meth:`_Builder._typed`
+is its reference, which tests compare it with.
 
 A *part* (:data:`Part`, ``(number, count)``) builds the index of only the records whose key
 falls in it (:func:`part_of`), so that ``count`` processes can each build one part from the same

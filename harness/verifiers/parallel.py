@@ -76,9 +76,9 @@ PARALLEL_BYTES = 64 << 20
 
 _SPLIT = "ackguard-parts-"  # prefix of the temporary folder of a split history
 
-INDEX_PER_BYTE = 0.45
-"""Memory of the index per byte of history (0.34 to 0.36 measured at 1M and 10M operations),
-with a margin."""
+INDEX_PER_BYTE = 0.75
+"""Memory the parts hold per byte of history: their indexes and their records of the final read
+(0.62 to 0.64 measured at 1M and 10M operations, in 2, 4 and 8 parts), with a margin."""
 
 MAX_WAVES = 16  # each wave reads its share again: beyond this, fewer parts would not fit either
 
