@@ -249,27 +249,17 @@ def paused_gc() -> Iterator[None]:
 
 
 def _blocks(path: Path) -> Iterator[tuple[bytes, bool]]:
-    """(block, is the file's last) of whole lines; the last block may end without a newline."""
-    with path.open("rb", buffering=0) as source:
-        carry = b""
-        pending: bytes | None = None
-        while True:
-            chunk = source.read(BLOCK_BYTES)
-            if not chunk:
-                break
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
+    """(block, is the file's last) of whole lines; the last block may end without a newline.
+    Read as a range from the start to the end: each block read at a line start is a block as
+    read, not joined to the cut line before it (1.5 against 2.1-2.6 s for 10M lines). A last
+    line without its newline is a block of its own: the whole lines before it stay typed."""
+    for block, last in _range_blocks(path, 0, None, BLOCK_BYTES):
+        if last and not block.endswith(b"\n"):
+            cut = block.rfind(b"\n") + 1
             if cut:
-                if pending is not None:
-                    yield pending, False
-                pending = data[:cut]
-        if carry:
-            if pending is not None:
-                yield pending, False
-            pending = carry
-        if pending is not None:
-            yield pending, True
+                yield block[:cut], False
+                block = block[cut:]
+        yield block, last
 
 
 def _range_blocks(
