@@ -9,6 +9,7 @@ setup(
         Extension(
             f"ackguard.harness.verifiers.{name}",
             [f"harness/verifiers/{name}.c"],
+            depends=["harness/verifiers/_part_of.h"],
             optional=True,
         )
         for name in ("_typed_loop", "_split_loop")

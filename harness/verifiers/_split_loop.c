@@ -6,13 +6,16 @@
  * (and the way for blocks read line by line); tests split both ways and compare the files.
  *
  * route(ops, lines, kept, marks, holders, parts_of, unknown, base, part_of): ops and lines
- * one per line; kept[n] the list of part n's lines; marks[n] the append of part n's keyed
- * invoke places; holders (process -> part, EVERY or None) and parts_of (key -> part) kept
- * from block to block; unknown what a process not seen holds; base the place of line 0. */
+ * one per line; kept[n] the list of part n's lines; marks[n] a bytearray the places of part
+ * n's keyed invokes are added to (native int64, as array('q') holds them); holders (process
+ * -> part, EVERY or None) kept from block to block; parts_of (key -> part) for the keys
+ * part_of is asked about; unknown what a process not seen holds; base the place of line 0. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+
+#include "_part_of.h"
 
 #define EVERY (-1)
 
@@ -72,11 +75,15 @@ static int add(PyObject *kept, long part, PyObject *line)
     return PyList_Append(PyList_GET_ITEM(kept, part), line);
 }
 
-static int mark(PyObject *marks, long part, PyObject *place)
+static int mark(PyObject *marks, long part, long long place)
 {
-    PyObject *done = PyObject_CallOneArg(PyList_GET_ITEM(marks, part), place);
-    Py_XDECREF(done);
-    return done == NULL ? -1 : 0;
+    PyObject *places = PyList_GET_ITEM(marks, part);
+    Py_ssize_t size = PyByteArray_GET_SIZE(places);
+    int64_t value = place;
+    if (PyByteArray_Resize(places, size + (Py_ssize_t)sizeof value) < 0)
+        return -1;
+    memcpy(PyByteArray_AS_STRING(places) + size, &value, sizeof value);
+    return 0;
 }
 
 static int add_all(PyObject *kept, Py_ssize_t count, PyObject *line)
@@ -113,12 +120,13 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     }
     Py_ssize_t count = PyList_GET_SIZE(kept);
     for (Py_ssize_t n = 0; n < count; n++)
-        if (!PyList_CheckExact(PyList_GET_ITEM(kept, n))) {
-            PyErr_SetString(PyExc_TypeError, "a part's kept lines are a list");
+        if (!PyList_CheckExact(PyList_GET_ITEM(kept, n))
+            || !PyByteArray_CheckExact(PyList_GET_ITEM(marks, n))) {
+            PyErr_SetString(PyExc_TypeError, "a part's kept lines are a list, its marks a bytearray");
             return NULL;
         }
     PyObject *count_obj = PyLong_FromSsize_t(count), *every = PyLong_FromLong(EVERY);
-    PyObject *place = NULL, *own_obj = NULL;
+    PyObject *own_obj = NULL;
     int failed = count_obj == NULL || every == NULL;
     for (Py_ssize_t offset = 0; !failed && offset < PyList_GET_SIZE(ops); offset++) {
         PyObject *op = PyList_GET_ITEM(ops, offset), *line = PyList_GET_ITEM(lines, offset);
@@ -157,19 +165,23 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
                      || add_all(kept, count, line) < 0;
             continue;
         }
-        PyObject *found = PyDict_GetItemWithError(parts_of, key);
-        if (found != NULL) {
-            own_obj = Py_NewRef(found);
-        } else {
-            if (PyErr_Occurred())
+        own = key_part(key, (long)count);
+        if (own >= 0) {
+            own_obj = PyLong_FromLong(own);
+        } else {  /* a key C does not encode as part_of does: part_of, remembered */
+            PyObject *found = PyDict_GetItemWithError(parts_of, key);
+            if (found != NULL) {
+                own_obj = Py_NewRef(found);
+            } else if (!PyErr_Occurred()) {
+                own_obj = PyObject_CallFunctionObjArgs(part_of, key, count_obj, NULL);
+                if (own_obj != NULL && PyDict_SetItem(parts_of, key, own_obj) < 0)
+                    Py_CLEAR(own_obj);
+            }
+            if (own_obj == NULL)
                 break;
-            if ((own_obj = PyObject_CallFunctionObjArgs(part_of, key, count_obj, NULL)) == NULL)
-                break;
-            if (PyDict_SetItem(parts_of, key, own_obj) < 0)
-                break;
+            own = PyLong_AsLong(own_obj);
         }
-        own = PyLong_AsLong(own_obj);
-        if ((own == -1 && PyErr_Occurred()) || own < 0 || own >= count) {
+        if (own_obj == NULL || (own == -1 && PyErr_Occurred()) || own < 0 || own >= count) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_ValueError, "a key's part is out of range");
             break;
@@ -177,8 +189,7 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         if (PyDict_SetItem(holders, process, own_obj) < 0)
             break;
         Py_CLEAR(own_obj);
-        if ((place = PyLong_FromLongLong(base + offset)) == NULL)
-            break;
+        long long place = base + offset;
         if (add(kept, own, line) < 0 || mark(marks, own, place) < 0)
             break;
         if (held == EVERY) {
@@ -196,10 +207,8 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
             if (add(kept, held, line) < 0 || mark(marks, held, place) < 0)
                 break;
         }
-        Py_CLEAR(place);
         failed = 0;
     }
-    Py_XDECREF(place);
     Py_XDECREF(own_obj);
     Py_XDECREF(count_obj);
     Py_XDECREF(every);
@@ -242,5 +251,6 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__split_loop(void)
 {
+    crc_init();
     return PyModule_Create(&module);
 }

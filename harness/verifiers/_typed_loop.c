@@ -16,6 +16,8 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include "_part_of.h"
+
 enum { PENDING = 0, OK = 1, INFO = 2, FAIL = 3 };
 
 static struct {
@@ -398,6 +400,7 @@ error:
 typedef struct {
     PyObject *builder, *batch, *in_flight, *finals, *records, *index, *part, *others, *tallies;
     PyObject *part_number, *part_count;
+    long number, count;  /* the part's, when both are ints that fit (else 0, 0: not used) */
     int keyless_counted;
     long long keyed, reads, acknowledged;
 } Loop;
@@ -701,14 +704,19 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
             if (other < 0)
                 goto error;
             if (!other) {
-                PyObject *its = PyObject_CallFunctionObjArgs(S.part_of, key, loop->part_count,
-                                                             NULL);
-                if (its == NULL)
-                    goto error;
-                other = PyObject_RichCompareBool(its, loop->part_number, Py_NE);
-                Py_DECREF(its);
-                if (other < 0)
-                    goto error;
+                long part = key_part(key, loop->count);
+                if (part >= 0) {
+                    other = part != loop->number;
+                } else {
+                    PyObject *its = PyObject_CallFunctionObjArgs(S.part_of, key,
+                                                                 loop->part_count, NULL);
+                    if (its == NULL)
+                        goto error;
+                    other = PyObject_RichCompareBool(its, loop->part_number, Py_NE);
+                    Py_DECREF(its);
+                    if (other < 0)
+                        goto error;
+                }
             }
             if (other) {  /* another part's key: it only ends what the process had in flight */
                 int found;
@@ -977,6 +985,14 @@ static PyObject *typed_block(PyObject *module, PyObject *const *args, Py_ssize_t
         }
         loop.part_number = PyTuple_GET_ITEM(loop.part, 0);
         loop.part_count = PyTuple_GET_ITEM(loop.part, 1);
+        loop.number = PyLong_AsLong(loop.part_number);
+        loop.count = PyLong_AsLong(loop.part_count);
+        if (PyErr_Occurred())
+            goto done;
+        if (loop.count <= 0) {
+            PyErr_SetString(PyExc_ValueError, "a part's count is positive");
+            goto done;
+        }
     }
     if ((flag = attr(loop.builder, S.a_keyless_counted)) == NULL)
         goto done;
@@ -1178,5 +1194,6 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__typed_loop(void)
 {
+    crc_init();
     return PyModule_Create(&module);
 }

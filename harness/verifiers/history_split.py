@@ -229,7 +229,10 @@ class _Router:
         marks = [places.append for places in self.invokes]
         base = self.base + before + 1
         if typed and native_loop.on and _split_loop is not None:
-            _split_loop.route(ops, lines, kept, marks, holders, parts_of, unknown, base, part_of)
+            added = [bytearray() for _ in range(count)]  # the places, as array("q") holds them
+            _split_loop.route(ops, lines, kept, added, holders, parts_of, unknown, base, part_of)
+            for places, more in zip(self.invokes, added, strict=True):
+                places.frombytes(more)
             ops = ()
         for offset, op in enumerate(ops):
             line = lines[offset]

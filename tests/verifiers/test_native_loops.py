@@ -5,6 +5,7 @@ history (damaged lines, system ops, misreads, values that do not fit the types).
 from __future__ import annotations
 
 import filecmp
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,44 @@ def test_the_c_loop_splits_the_history_as_the_python_loop_does(
     assert sorted(p.name for p in c_loop.iterdir()) == names
     for name in names:
         assert filecmp.cmp(c_loop / name, python / name, shallow=False), name
+
+
+_key_ops = st.lists(
+    st.tuples(
+        st.integers(0, 3), st.sampled_from(("invoke", "ok")), st.text(min_size=1, max_size=6)
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_key_ops)
+def test_keys_of_any_text_fall_in_the_same_part_both_ways(ops: list[tuple[int, str, str]]) -> None:
+    """The C loops compute a key's part themselves (a CRC-32 of its UTF-8 text): for keys of
+    any text, escaped in JSON, lone surrogates included (which part_of encodes with
+    surrogatepass), records and split files are the Python loops'."""
+    path = Path(tempfile.mkdtemp(prefix="keys-", dir=_scratch())) / "history.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "index": n,
+                "time": n,
+                "process": process,
+                "type": kind,
+                "f": "read",
+                "key": key,
+                "value": {"id": "1"} if kind == "invoke" else {"found": False},
+                "error": None,
+            }
+        )
+        for n, (process, kind, key) in enumerate(ops)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    for part in _PARTS:
+        c_loop, python = _built(path, None, part, native=True), _built(path, None, part, False)
+        assert not isinstance(python, type)
+        _assert_same(c_loop, python)
+    c_split, python_split = _split(path, native=True), _split(path, native=False)
+    for name in sorted(p.name for p in python_split.iterdir()):
+        assert filecmp.cmp(c_split / name, python_split / name, shallow=False), name
