@@ -4,14 +4,22 @@ verifiers run their Python loops, which give the same verdicts, slower."""
 
 from setuptools import Extension, setup
 
+HERE = "harness/verifiers"
+SHARED = [f"{HERE}/_structs.h", f"{HERE}/_part_of.h"]
+
 setup(
     ext_modules=[
         Extension(
-            f"ackguard.harness.verifiers.{name}",
-            [f"harness/verifiers/{name}.c"],
-            depends=["harness/verifiers/_part_of.h"],
+            "ackguard.harness.verifiers._typed_loop",
+            [f"{HERE}/_typed_loop.c", f"{HERE}/_typed_steps.c"],
+            depends=[*SHARED, f"{HERE}/_typed_loop.h"],
             optional=True,
-        )
-        for name in ("_typed_loop", "_split_loop")
+        ),
+        Extension(
+            "ackguard.harness.verifiers._split_loop",
+            [f"{HERE}/_split_loop.c"],
+            depends=SHARED,
+            optional=True,
+        ),
     ]
 )

@@ -11,53 +11,13 @@
  * -> part, EVERY or None) kept from block to block; parts_of (key -> part) for the keys
  * part_of is asked about; unknown what a process not seen holds; base the place of line 0. */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
-
+#include "_structs.h"
 #include "_part_of.h"
 
 #define EVERY (-1)
 
 static PyObject *TypedLine, *s_invoke, *s_nemesis, *s_harness;
 static Py_ssize_t L_process, L_type, L_key;
-
-static int offset_of(PyObject *type, const char *name, Py_ssize_t *out)
-{
-    PyObject *descr = PyObject_GetAttrString(type, name);
-    if (descr == NULL)
-        return -1;
-    if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)
-        || ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "%R.%s is not an object slot", type, name);
-        Py_DECREF(descr);
-        return -1;
-    }
-    *out = ((PyMemberDescrObject *)descr)->d_member->offset;
-    Py_DECREF(descr);
-    return 0;
-}
-
-static inline PyObject *slot(PyObject *obj, Py_ssize_t offset)
-{
-    PyObject *value = *(PyObject **)((char *)obj + offset);
-    if (value == NULL)
-        PyErr_SetString(PyExc_AttributeError, "struct field is unset");
-    return value;
-}
-
-static inline int str_is(PyObject *text, PyObject *constant)
-{
-    if (text == constant)
-        return 1;
-    if (!PyUnicode_CheckExact(text))
-        return 0;
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    return length == PyUnicode_GET_LENGTH(constant)
-           && PyUnicode_KIND(text) == PyUnicode_KIND(constant)
-           && memcmp(PyUnicode_DATA(text), PyUnicode_DATA(constant),
-                     length * PyUnicode_KIND(text)) == 0;
-}
 
 /* A part number held in `holders`: EVERY, a part, or -2 for None. */
 static int held_part(PyObject *value, long *out)
