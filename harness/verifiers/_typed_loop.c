@@ -19,6 +19,23 @@ struct typed_state S;
 
 static const char *FIELD_NAMES[4] = {"visit_reason", "exam_report", "conclusion", "prescription"};
 
+/* The whole value of the block's line at `offset`, as the reference decoder reads it: for a
+ * line whose value does not fit the types (batch.line_value). New reference. */
+static PyObject *whole_value(Loop *loop, Py_ssize_t offset)
+{
+    PyObject *at = PyLong_FromSsize_t(offset);
+    PyObject *whole = at == NULL ? NULL : PyObject_CallMethodOneArg(loop->batch, S.m_line_value, at);
+    Py_XDECREF(at);
+    return whole;
+}
+
+/* What a keyless op keeps in flight of its query: a listing's (practitioner, patient), None
+ * for any other op. New reference. */
+static PyObject *query_of(PyObject *f, PyObject *value)
+{
+    return str_is(f, S.s_list) ? typed_query(value) : Py_NewRef(Py_None);
+}
+
 static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process, PyObject *f)
 {
     PyObject *key, *time, *value, *started = NULL, *query = NULL, *counts = NULL;
@@ -28,7 +45,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
     SLOT(time, op, S.L_time);
     SLOT(value, op, S.L_value);
     if (key == Py_None) {
-        query = str_is(f, S.s_list) ? typed_query(value) : (Py_INCREF(Py_None), Py_None);
+        query = query_of(f, value);
         if (query == NULL)
             goto error;
         if (loop->keyless_counted) {
@@ -100,10 +117,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
             if (!PyErr_ExceptionMatches(S.not_typed))
                 goto error;
             PyErr_Clear();  /* fields that do not fit: the write is taken with its whole value */
-            PyObject *at = PyLong_FromSsize_t(offset);
-            PyObject *whole = at == NULL ? NULL
-                : PyObject_CallMethodOneArg(loop->batch, S.m_line_value, at);
-            Py_XDECREF(at);
+            PyObject *whole = whole_value(loop, offset);
             if (whole == NULL)
                 goto error;
             started = PyObject_CallMethodObjArgs(loop->builder, S.m_invoke, time, f, key, whole,
@@ -113,7 +127,7 @@ static int invoke(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *process
         }
         started = invoke_write(loop, time, f, key, value, sent, ordinal);
     } else {
-        query = str_is(f, S.s_list) ? typed_query(value) : (Py_INCREF(Py_None), Py_None);
+        query = query_of(f, value);
         if (query == NULL)
             goto error;
         if ((counts = tally(loop->builder, loop->tallies, f)) == NULL)
@@ -170,10 +184,7 @@ static int complete(Loop *loop, Py_ssize_t offset, PyObject *op, PyObject *proce
                 PyErr_Clear();  /* completed with its whole value instead */
                 if (PyDict_SetItem(loop->in_flight, process, started) < 0)
                     goto error;
-                PyObject *at = PyLong_FromSsize_t(offset);
-                PyObject *whole = at == NULL ? NULL
-                    : PyObject_CallMethodOneArg(loop->batch, S.m_line_value, at);
-                Py_XDECREF(at);
+                PyObject *whole = whole_value(loop, offset);
                 if (whole == NULL)
                     goto error;
                 result = call_method(loop->builder, S.m_completion, process, type, time, whole);

@@ -33,19 +33,31 @@ _seen = st.one_of(
         }
     ),
 )
+
+
 # (process, f, key, practitioner, patient, fields sent or read, found / complete, listed keys,
 #  outcome: ok, fail, info or None for never completed, what the answer says of its owner)
-_operation = st.tuples(
-    st.integers(0, 3),
-    st.sampled_from(("create", "create", "update", "read", "read", "list")),
-    st.sampled_from(KEYS),
-    st.sampled_from(("p1", "p2")),
-    st.sampled_from(("a", "b")),
-    _texts,
-    st.booleans(),
-    st.lists(st.sampled_from(KEYS), max_size=3, unique=True),
-    st.sampled_from(("ok", "ok", "ok", "fail", "info", None)),
-    _seen,
+def _operation_of(
+    kinds: tuple[str, ...], outcomes: tuple[str | None, ...], listed: int = 3
+) -> st.SearchStrategy[tuple[Any, ...]]:
+    """Operations of these kinds and outcomes (drawn as often as each is named), listings of up
+    to ``listed`` keys."""
+    return st.tuples(
+        st.integers(0, 3),
+        st.sampled_from(kinds),
+        st.sampled_from(KEYS),
+        st.sampled_from(("p1", "p2")),
+        st.sampled_from(("a", "b")),
+        _texts,
+        st.booleans(),
+        st.lists(st.sampled_from(KEYS), max_size=listed, unique=True),
+        st.sampled_from(outcomes),
+        _seen,
+    )
+
+
+_operation = _operation_of(
+    ("create", "create", "update", "read", "read", "list"), ("ok", "ok", "ok", "fail", "info", None)
 )
 
 

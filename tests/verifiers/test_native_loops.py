@@ -15,32 +15,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ackguard.harness import history_read
 from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import HistoryReading
 from ackguard.harness.verifiers import history_split, index
 from ackguard.harness.verifiers.history_split import line_ranges, split_range
 from ackguard.harness.verifiers.index import HistoryIndex, Part, build_index_from_file
-from tests.verifiers.test_fast_verdict import _final_read, _history, _lines, _seen, _texts
-from tests.verifiers.test_index_parts import _SCALARS, _state
-from tests.verifiers.test_reader_agree import KEYS, _histories, _scratch, _write
+from tests.verifiers.test_fast_verdict import _final_read, _history, _lines, _operation_of
+from tests.verifiers.test_index_parts import _SCALARS, _small_blocks, _state  # noqa: F401
+from tests.verifiers.test_reader_agree import _histories, _scratch, _write
 
 pytestmark = pytest.mark.unit
 
 # Mostly acknowledged creates and listings, in the shape of test_fast_verdict's operations: a
 # complete listing by practitioner (and patient) that misses a record known before it began is
 # the absence the list step must see, and the other strategies make one rarely.
-_listing = st.tuples(
-    st.integers(0, 3),
-    st.sampled_from(("create", "create", "list", "list", "read", "update")),
-    st.sampled_from(KEYS),
-    st.sampled_from(("p1", "p2")),
-    st.sampled_from(("a", "b")),
-    _texts,
-    st.booleans(),
-    st.lists(st.sampled_from(KEYS), max_size=2, unique=True),
-    st.sampled_from(("ok", "ok", "ok", "ok", "fail", "info")),
-    _seen,
+_listing = _operation_of(
+    ("create", "create", "list", "list", "read", "update"),
+    ("ok", "ok", "ok", "ok", "fail", "info"),
+    listed=2,
 )
 _listings = st.tuples(
     st.lists(_listing, min_size=4, max_size=30).map(_lines), st.just([]), st.just(None)
@@ -49,9 +41,9 @@ _PARTS: list[Part | None] = [None, (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
 
 
 @pytest.fixture(autouse=True)
-def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Blocks of a few lines: one history is read partly typed, partly line by line."""
-    monkeypatch.setattr(history_read, "BLOCK_BYTES", 700)
+def _c_loops_after() -> Iterator[None]:
+    """The C loops on again after each test, which turns them off and on (and _small_blocks,
+    imported: blocks of a few lines, one history read partly typed, partly line by line)."""
     yield
     index.native_loop.on = True
 
