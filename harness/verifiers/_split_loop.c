@@ -5,11 +5,14 @@
  * Python that walk was as long as decoding the range. The Python loop stays the reference
  * (and the way for blocks read line by line); tests split both ways and compare the files.
  *
- * route(ops, lines, kept, marks, holders, parts_of, unknown, base, part_of): ops and lines
- * one per line; kept[n] the list of part n's lines; marks[n] a bytearray the places of part
- * n's keyed invokes are added to (native int64, as array('q') holds them); holders (process
- * -> part, EVERY or None) kept from block to block; parts_of (key -> part) for the keys
- * part_of is asked about; unknown what a process not seen holds; base the place of line 0. */
+ * route(ops, block, kept, marks, holders, parts_of, unknown, base, part_of): ops one per line
+ * of block (bytes of whole lines, the last maybe without its newline); kept[n] a bytearray
+ * part n's lines are added to, each with its newline, straight from the block; marks[n] a
+ * bytearray the places of part n's keyed invokes are added to (native int64, as array('q')
+ * holds them); holders (process -> part, EVERY or None) kept from block to block; parts_of
+ * (key -> part) for the keys part_of is asked about; unknown what a process not seen holds;
+ * base the place of line 0.
+ */
 
 #include "_structs.h"
 #include "_part_of.h"
@@ -30,9 +33,22 @@ static int held_part(PyObject *value, long *out)
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-static int add(PyObject *kept, long part, PyObject *line)
+typedef struct {
+    const char *start;
+    Py_ssize_t size;
+} Line;
+
+/* Adds a line and its newline to part `part`'s bytearray. */
+static int add(PyObject *kept, long part, Line line)
 {
-    return PyList_Append(PyList_GET_ITEM(kept, part), line);
+    PyObject *text = PyList_GET_ITEM(kept, part);
+    Py_ssize_t size = PyByteArray_GET_SIZE(text);
+    if (PyByteArray_Resize(text, size + line.size + 1) < 0)
+        return -1;
+    char *at = PyByteArray_AS_STRING(text) + size;
+    memcpy(at, line.start, line.size);
+    at[line.size] = '\n';
+    return 0;
 }
 
 static int mark(PyObject *marks, long part, long long place)
@@ -46,7 +62,7 @@ static int mark(PyObject *marks, long part, long long place)
     return 0;
 }
 
-static int add_all(PyObject *kept, Py_ssize_t count, PyObject *line)
+static int add_all(PyObject *kept, Py_ssize_t count, Line line)
 {
     for (Py_ssize_t n = 0; n < count; n++)
         if (add(kept, n, line) < 0)
@@ -66,33 +82,41 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
                         "route(ops, lines, kept, marks, holders, parts_of, unknown, base, part_of)");
         return NULL;
     }
-    PyObject *ops = args[0], *lines = args[1], *kept = args[2], *marks = args[3];
+    PyObject *ops = args[0], *block = args[1], *kept = args[2], *marks = args[3];
     PyObject *holders = args[4], *parts_of = args[5], *unknown = args[6], *part_of = args[8];
     long long base = PyLong_AsLongLong(args[7]);
     if (base == -1 && PyErr_Occurred())
         return NULL;
-    if (!PyList_CheckExact(ops) || !PyList_CheckExact(lines) || !PyList_CheckExact(kept)
+    if (!PyList_CheckExact(ops) || !PyBytes_CheckExact(block) || !PyList_CheckExact(kept)
         || !PyList_CheckExact(marks) || !PyDict_CheckExact(holders)
-        || !PyDict_CheckExact(parts_of) || PyList_GET_SIZE(ops) != PyList_GET_SIZE(lines)
-        || PyList_GET_SIZE(kept) != PyList_GET_SIZE(marks) || PyList_GET_SIZE(kept) == 0) {
+        || !PyDict_CheckExact(parts_of) || PyList_GET_SIZE(kept) != PyList_GET_SIZE(marks)
+        || PyList_GET_SIZE(kept) == 0) {
         PyErr_SetString(PyExc_TypeError, "route() was given other things than the router's");
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(kept);
     for (Py_ssize_t n = 0; n < count; n++)
-        if (!PyList_CheckExact(PyList_GET_ITEM(kept, n))
+        if (!PyByteArray_CheckExact(PyList_GET_ITEM(kept, n))
             || !PyByteArray_CheckExact(PyList_GET_ITEM(marks, n))) {
-            PyErr_SetString(PyExc_TypeError, "a part's kept lines are a list, its marks a bytearray");
+            PyErr_SetString(PyExc_TypeError, "a part's lines and marks are bytearrays");
             return NULL;
         }
     PyObject *count_obj = PyLong_FromSsize_t(count), *every = PyLong_FromLong(EVERY);
     PyObject *own_obj = NULL;
     int failed = count_obj == NULL || every == NULL;
+    const char *next = PyBytes_AS_STRING(block), *end = next + PyBytes_GET_SIZE(block);
     for (Py_ssize_t offset = 0; !failed && offset < PyList_GET_SIZE(ops); offset++) {
-        PyObject *op = PyList_GET_ITEM(ops, offset), *line = PyList_GET_ITEM(lines, offset);
+        PyObject *op = PyList_GET_ITEM(ops, offset);
         PyObject *process, *type, *key, *value;
         long held, own;
         failed = 1;
+        if (next >= end) {
+            PyErr_SetString(PyExc_ValueError, "more ops than lines in the block");
+            break;
+        }
+        const char *newline = memchr(next, '\n', end - next);
+        Line line = {next, (newline == NULL ? end : newline) - next};
+        next = newline == NULL ? end : newline + 1;
         if (!Py_IS_TYPE(op, (PyTypeObject *)TypedLine)) {
             PyErr_SetString(PyExc_TypeError, "a typed block holds TypedLine only");
             break;
@@ -172,6 +196,10 @@ static PyObject *route(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     Py_XDECREF(own_obj);
     Py_XDECREF(count_obj);
     Py_XDECREF(every);
+    if (!failed && next < end) {
+        PyErr_SetString(PyExc_ValueError, "more lines than ops in the block");
+        failed = 1;
+    }
     if (failed)
         return NULL;
     Py_RETURN_NONE;

@@ -147,11 +147,14 @@ def split_range(
         router = _Router(count, outputs, number)
         before = 0
         for batch in read_typed_batches(path, found.reading, start=start, stop=stop):
+            if batch.typed and router.route_typed(batch.lines, batch.block, before):
+                before += len(batch.lines)
+                continue
             lines = batch.block.split(b"\n")
             if batch.block.endswith(b"\n"):
                 lines.pop()
             ops = batch.lines if batch.typed else _each_line(lines, before)
-            router.route(ops, lines, before, typed=batch.typed)
+            router.route(ops, lines, before)
             before += len(lines)
         for name, places in zip(names, router.invokes, strict=True):
             name.with_suffix(".invokes").write_bytes(places.tobytes())
@@ -214,12 +217,27 @@ class _Router:
         self.parts_of: dict[Any, int] = {}
         self.invokes: list[array[int]] = [array(_INVOKES) for _ in range(count)]
 
-    def route(
-        self, ops: Sequence[Any], lines: Sequence[bytes], before: int, *, typed: bool = False
-    ) -> None:
+    def route_typed(self, ops: list[Any], block: bytes, before: int) -> bool:
+        """:meth:`route` of a typed block (``ops``: a :class:`~harness.history_values.TypedLine`
+        per line of ``block``) by the C loop, which copies each line from the block into the
+        files of the parts that need it; ``False`` when the C loop is not there."""
+        if not native_loop.on or _split_loop is None:
+            return False
+        texts = [bytearray() for _ in range(self.count)]
+        added = [bytearray() for _ in range(self.count)]  # the places, as array("q") holds them
+        base = self.base + before + 1
+        _split_loop.route(
+            ops, block, texts, added, self.holders, self.parts_of, self.unknown, base, part_of
+        )
+        for output, text in zip(self.outputs, texts, strict=True):
+            output.write(text)
+        for places, more in zip(self.invokes, added, strict=True):
+            places.frombytes(more)
+        return True
+
+    def route(self, ops: Sequence[Any], lines: Sequence[bytes], before: int) -> None:
         """``ops``: one per line of ``lines`` (``None`` for a line that is not an op);
-        ``before``: the range's lines before them; ``typed``: every op is a
-        :class:`~harness.history_values.TypedLine` (routed by the C loop when it is built)."""
+        ``before``: the range's lines before them."""
         count = self.count
         holders = self.holders
         unknown = self.unknown
@@ -228,12 +246,6 @@ class _Router:
         adds = [part.append for part in kept]
         marks = [places.append for places in self.invokes]
         base = self.base + before + 1
-        if typed and native_loop.on and _split_loop is not None:
-            added = [bytearray() for _ in range(count)]  # the places, as array("q") holds them
-            _split_loop.route(ops, lines, kept, added, holders, parts_of, unknown, base, part_of)
-            for places, more in zip(self.invokes, added, strict=True):
-                places.frombytes(more)
-            ops = ()
         for offset, op in enumerate(ops):
             line = lines[offset]
             if op is None:
