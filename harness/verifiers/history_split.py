@@ -38,12 +38,15 @@ from typing import Any, BinaryIO
 from ackguard.harness.history import _DAMAGED, HARNESS, NEMESIS, HistoryReading, _decode
 from ackguard.harness.history_read import _from_json, read_typed_batches
 from ackguard.harness.history_values import TypedLine
+from ackguard.harness.verifiers.c_build import usable
 from ackguard.harness.verifiers.final_split import split_final_range
 from ackguard.harness.verifiers.index import native_loop, part_of
 
 try:  # the C loop over typed blocks (harness/verifiers/_split_loop.c), built when installed
     from ackguard.harness.verifiers import _split_loop  # type: ignore[attr-defined]
 except ImportError:  # installed without a C compiler: the Python loop does the same
+    _split_loop = None
+if not usable(_split_loop):  # not built, or older than its sources (c_build says which)
     _split_loop = None
 else:
     _split_loop.setup(TypedLine)

@@ -61,6 +61,7 @@ from ackguard.harness.verifiers.allowed_value import (
     is_allowed,
     last_acknowledged,
 )
+from ackguard.harness.verifiers.c_build import usable
 
 __all__ = [
     "FAIL",
@@ -913,9 +914,13 @@ try:  # the C loop over typed blocks (harness/verifiers/_typed_loop.c), built wh
 except ImportError:  # installed without a C compiler: the Python loop does the same
     _typed_loop = None
 
+if not usable(_typed_loop):  # not built, or older than its sources (c_build says which)
+    _typed_loop = None
+
 native_loop = _NativeLoop(_typed_loop is not None and os.environ.get("ACKGUARD_PURE_PYTHON") != "1")
-"""Whether typed blocks go through the C loop: on when it is built, unless the environment
-says ``ACKGUARD_PURE_PYTHON=1`` (tests and benchmarks compare the two loops)."""
+"""Whether typed blocks go through the C loop: on when it is built (and not older than its
+sources), unless the environment says ``ACKGUARD_PURE_PYTHON=1`` (tests and benchmarks compare
+the two loops)."""
 
 if _typed_loop is not None:
     from ackguard.harness.final_read import FinalFields as _FinalFields

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import tempfile
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from ackguard.harness.final_read import FinalRead
 from ackguard.harness.history import HistoryReading
-from ackguard.harness.verifiers import history_split, index
+from ackguard.harness.verifiers import c_build, history_split, index
 from ackguard.harness.verifiers.history_split import line_ranges, split_range
 from ackguard.harness.verifiers.index import HistoryIndex, Part, build_index_from_file
 from tests.verifiers.test_fast_verdict import _final_read, _history, _lines, _operation_of
@@ -154,3 +156,21 @@ def test_keys_of_any_text_fall_in_the_same_part_both_ways(ops: list[tuple[int, s
     c_split, python_split = _split(path, native=True), _split(path, native=False)
     for name in sorted(p.name for p in python_split.iterdir()):
         assert filecmp.cmp(c_split / name, python_split / name, shallow=False), name
+
+
+def test_a_build_older_than_its_sources_is_not_used(tmp_path: Path) -> None:
+    """A checkout whose C sources changed after the build (a pull without an install) runs the
+    Python loops, and the warning says which files and how to rebuild."""
+    built = tmp_path / "_typed_loop.cpython-311-x86_64-linux-gnu.so"
+    built.write_bytes(b"")
+    source = tmp_path / "_typed_steps.c"
+    source.write_text("")
+    os.utime(built, (1_000, 1_000))
+    os.utime(source, (2_000, 2_000))
+    module = types.ModuleType("_typed_loop")
+    module.__file__ = str(built)
+    with pytest.warns(RuntimeWarning, match=r"older than _typed_steps\.c.*install ackguard again"):
+        assert not c_build.usable(module)
+    os.utime(built, (3_000, 3_000))
+    assert c_build.usable(module)  # newer than its sources: no warning (warnings are errors)
+    assert not c_build.usable(None)
