@@ -519,11 +519,10 @@ static PyObject *setup(PyObject *module, PyObject *given)
         {S.Write, "fields", &S.W_fields}, {S.Write, "cmp", &S.W_cmp},
         {S.Write, "status", &S.W_status}, {S.FinalRecord, "id", &S.FR_id},
         {S.FinalRecord, "key", &S.FR_key}, {S.FinalRecord, "fields", &S.FR_fields},
-        {S.FinalRecord, "started_at", &S.FR_started_at}, {S.RecordState, "first", &S.R_first},
+        {S.FinalRecord, "started_at", &S.FR_started_at},
         {S.RecordState, "started_at", &S.R_started_at},
         {S.RecordState, "attempted", &S.R_attempted}, {S.RecordState, "writes", &S.R_writes},
         {S.RecordState, "creates", &S.R_creates},
-        {S.RecordState, "last_absent", &S.R_last_absent},
     };
     for (size_t n = 0; n < sizeof offsets / sizeof *offsets; n++)
         if (offset_of(offsets[n].type, offsets[n].name, offsets[n].into) < 0)

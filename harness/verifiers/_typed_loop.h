@@ -28,8 +28,8 @@ struct typed_state {
     Py_ssize_t V_practitioner_id, V_patient_id, V_started_at, V_id, V_found, V_keys, V_complete, V_seen_key,
         V_seen_practitioner_id, V_seen_patient_id, V_fields;
     Py_ssize_t R_key, R_practitioner_id, R_patient_id, R_record_id, R_ack_time, R_known_time,
-        R_current, R_last_present, R_absent_reads, R_first, R_started_at, R_attempted,
-        R_writes, R_creates, R_last_absent;
+        R_current, R_last_present, R_absent_reads, R_started_at, R_attempted, R_writes,
+        R_creates;
     Py_ssize_t W_fields, W_cmp, W_status;
     Py_ssize_t CF[4], SF[4], OF[4], FF[4];
     Py_ssize_t FR_id, FR_key, FR_fields, FR_started_at;
